@@ -1,0 +1,87 @@
+"""chainrule: error backpropagation for real.
+
+The public surface (see API.md), re-exported from where each piece lives::
+
+    import chainrule as cr
+    x = cr.tensor([1.0, -1.0], requires_grad=True)
+    loss = (x.sigmoid() * 2).sum()
+    loss.backward()          # x.grad now holds d loss / d x
+"""
+
+import numpy as _np
+
+from chainrule import ops
+from chainrule.autograd import (
+    enable_grad,
+    grad,
+    gradcheck,
+    gradgradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    value_and_grad,
+)
+from chainrule.errors import BackwardError, ChainruleError, GradcheckError, ShapeError
+from chainrule.factories import (
+    arange,
+    eye,
+    full,
+    full_like,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from chainrule.ops import (
+    abs,
+    add,
+    argmax,
+    argmin,
+    broadcast_to,
+    clip,
+    concatenate,
+    cos,
+    div,
+    exp,
+    expand_dims,
+    flatten,
+    log,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    pad,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sin,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    swapaxes,
+    tanh,
+    transpose,
+    var,
+    where,
+)
+from chainrule.tensor import Tensor
+
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
+
+__version__ = "0.1.0"

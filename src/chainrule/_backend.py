@@ -1,0 +1,53 @@
+"""The one seam between chainrule and its array library.
+
+Everything that touches NumPy by name for *creating* arrays or choosing dtypes goes
+through here, so that a GPU array library with NumPy's API (CuPy, for one) can later
+slot in by changing this module. Ops use ``np`` from here for their arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The array namespace. Ops call ``np.tanh``, ``np.matmul`` ... through this name.
+xp = np
+
+#: Python floats, and factories without ``dtype=``, make float32 tensors (as PyTorch).
+DEFAULT_FLOAT = np.dtype(np.float32)
+
+ndarray = np.ndarray
+
+
+def is_float(dtype) -> bool:
+    """True for the floating dtypes, the only ones that can carry gradients."""
+    return np.issubdtype(dtype, np.floating)
+
+
+def as_array(data, dtype=None) -> np.ndarray:
+    """Turn a Python scalar, nested list or ndarray into an ndarray.
+
+    Python floats become float32 and ints int64; an ndarray keeps its dtype
+    (so float64 stays float64 for gradient checks) unless ``dtype`` is given.
+    """
+    if isinstance(data, np.ndarray):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data, dtype=dtype)
+    if dtype is None and arr.dtype == np.float64:
+        # A Python float (or a list of them) carries no precision intent: float32.
+        arr = arr.astype(DEFAULT_FLOAT)
+    return arr
+
+
+class Random:
+    """The global random source behind ``cr.manual_seed``, ``cr.rand`` and friends."""
+
+    def __init__(self, seed: int | None = None):
+        self.generator = np.random.default_rng(seed)
+
+    def seed(self, seed: int) -> None:
+        self.generator = np.random.default_rng(seed)
+
+
+random = Random()

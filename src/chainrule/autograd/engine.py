@@ -1,0 +1,225 @@
+"""The backward pass: the chain rule, applied once per edge, from the loss to the leaves.
+
+1. Count, for every node reachable from the root, how many of its outputs' consumers
+   are in the graph (an iterative walk: no recursion, so any depth works).
+2. Start from the root with the seed gradient. Take a node whose gradient is complete
+   (all its consumers have sent theirs), run its tensor hooks, and call its ``vjp`` to
+   get one gradient per input. Send each to the input's node, summing where paths meet
+   (that sum is the chain rule's "sum over paths"), or, for a leaf, collect it.
+3. Free each node's saved arrays once used, unless ``retain_graph``.
+4. Finally run the leaves' hooks and accumulate into ``.grad`` (summing over calls, as
+   L = sum of l^n requires when each l^n is backpropagated on its own).
+
+The engine knows nothing about any particular op: only ``Node``'s interface.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.autograd import grad_mode
+from chainrule.autograd.node import Node
+from chainrule.errors import BackwardError
+from chainrule.tensor import Tensor, _wrap
+
+
+def backward(root: Tensor, gradient=None, retain_graph=None, create_graph=False) -> None:
+    """``root.backward(...)``: accumulate d root / d leaf into every leaf's ``.grad``."""
+    seed = _seed(root, gradient, create_graph, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    run(root, seed, retain_graph=retain_graph, create_graph=create_graph)
+
+
+def grad(outputs: Tensor, inputs, gradient=None, retain_graph=None, create_graph=False):
+    """d outputs / d inputs, returned (not accumulated into ``.grad``): a tuple, one per input.
+
+    An input that the output does not depend on gets a zero gradient.
+    """
+    seed = _seed(outputs, gradient, create_graph, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    inputs = tuple(inputs)
+    for t in inputs:
+        if not isinstance(t, Tensor) or not t._rg:
+            raise BackwardError(
+                "grad: every input must be a tensor that requires grad. help: create it with "
+                "requires_grad=True"
+            )
+    captured = run(outputs, seed, retain_graph, create_graph, capture=inputs)
+    result = []
+    for t in inputs:
+        g = captured.get(id(t) if t._node is None else t._node)
+        if g is None:
+            zeros = np.zeros_like(t.data)
+            g = zeros
+        result.append(g if isinstance(g, Tensor) else _wrap(np.asarray(g)))
+    return tuple(result)
+
+
+def _seed(root: Tensor, gradient, create_graph: bool, what: str):
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{what}: expected a Tensor, got {type(root).__name__}")
+    if not root._rg:
+        raise BackwardError(
+            f"{what}: this tensor does not require grad and has no grad_fn, so there is "
+            "nothing to differentiate. help: create the inputs with requires_grad=True and "
+            "do not compute the loss under cr.no_grad()"
+        )
+    if gradient is None:
+        if root.data.size != 1:
+            raise BackwardError(
+                f"{what}: a tensor of shape {root.shape} is not a scalar, so the gradient "
+                "seed is ambiguous. help: reduce it first (loss.sum() or loss.mean()), or "
+                f"pass gradient= of shape {root.shape}"
+            )
+        seed = np.ones(root.shape, dtype=root.dtype)
+    else:
+        seed = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if seed.shape != root.shape:
+            raise BackwardError(
+                f"{what}: gradient has shape {seed.shape} but the tensor has shape "
+                f"{root.shape}. help: the gradient seed must have exactly the tensor's shape"
+            )
+        if seed.dtype != root.dtype:
+            seed = seed.astype(root.dtype)
+    if create_graph:
+        return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype \
+            else _wrap(seed)
+    return seed
+
+
+def _dependencies(root: Node) -> dict:
+    """For every node reachable from ``root``: how many consumers will send it a gradient."""
+    deps = {root: 0}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if isinstance(p, Node):
+                if p in deps:
+                    deps[p] += 1
+                else:
+                    deps[p] = 1
+                    stack.append(p)
+    return deps
+
+
+def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None):
+    """Walk the graph below ``root`` with ``seed`` = d out / d root.
+
+    With ``capture`` (a tuple of tensors), return their gradients instead of accumulating
+    into any ``.grad``: a dict keyed by ``id(t)`` for a leaf and by its node otherwise.
+    """
+    with grad_mode.set_grad_enabled(create_graph):
+        leaf_grads: dict[int, list] = {}
+        captured = None
+        if capture is not None:
+            captured = {t._node: None for t in capture if t._node is not None}
+        if root._node is None:
+            _collect_leaf(leaf_grads, root, seed)
+        else:
+            _walk(root._node, seed, leaf_grads, retain_graph, create_graph, captured)
+        if capture is not None:
+            wanted = {id(t) for t in capture if t._node is None}
+            out = {k: _run_hooks(t._hooks, g, create_graph) if t._hooks else g
+                   for k, (t, g) in leaf_grads.items() if k in wanted}
+            out.update((node, g) for node, g in captured.items() if g is not None)
+            return out
+        for leaf, g in leaf_grads.values():
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g, create_graph)
+            _accumulate(leaf, g, create_graph)
+    return None
+
+
+def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: bool,
+          captured: dict | None = None):
+    deps = _dependencies(root)
+    pending = {root: seed}
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        g = pending.pop(node)
+        if node.released:
+            raise BackwardError(
+                f"backward: the graph through {node.name} was already freed by an earlier "
+                "backward(). help: pass retain_graph=True to the first backward() if you need "
+                "to run backward through the same graph again"
+            )
+        if node.hooks:
+            g = _run_hooks(node.hooks, g, create_graph)
+        if node.retained is not None and captured is None:
+            t = node.retained()
+            if t is not None:
+                _accumulate(t, g, create_graph)
+        if captured and node in captured:
+            captured[node] = g
+        grads = node.vjp_recorded(g, Tensor, _wrap) if create_graph else node.vjp(g)
+        if not retain_graph:
+            node.release()
+        parents = node.parents
+        if type(grads) is not tuple:
+            grads = (grads,)
+        for p, gp in zip(parents, grads):
+            if p is None or gp is None:
+                continue
+            if isinstance(p, Node):
+                if gp.shape != p.out_shape or gp.dtype != p.out_dtype:
+                    gp = _conform(gp, p.out_shape, p.out_dtype, node, p)
+                if p in pending:
+                    pending[p] = pending[p] + gp
+                else:
+                    pending[p] = gp
+                deps[p] -= 1
+                if deps[p] == 0:
+                    ready.append(p)
+            else:
+                if gp.shape != p.data.shape or gp.dtype != p.data.dtype:
+                    gp = _conform(gp, p.data.shape, p.data.dtype, node, p)
+                _collect_leaf(leaf_grads, p, gp)
+
+
+def _conform(g, shape, dtype, node, parent):
+    if g.shape != shape:
+        raise BackwardError(
+            f"backward: {node.name} produced a gradient of shape {g.shape} for an input of "
+            f"shape {shape}. This is a bug in that op's vjp; please report it"
+        )
+    return g.astype(dtype)
+
+
+def _collect_leaf(leaf_grads: dict, leaf: Tensor, g) -> None:
+    key = id(leaf)
+    entry = leaf_grads.get(key)
+    if entry is None:
+        leaf_grads[key] = [leaf, g]
+    else:
+        entry[1] = entry[1] + g
+
+
+def _run_hooks(hooks, g, create_graph: bool):
+    for hook in list(hooks):
+        out = hook(g if create_graph else _wrap(g))
+        if out is not None:
+            if isinstance(out, Tensor):
+                out = out if create_graph else out.data
+            if out.shape != g.shape:
+                raise BackwardError(
+                    f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                    f"{out.shape}, expected {g.shape}"
+                )
+            g = out
+    return g
+
+
+def _accumulate(t: Tensor, g, create_graph: bool) -> None:
+    """t.grad += g. A fresh array is stored, never one that another tensor might share."""
+    if create_graph:
+        g = g if isinstance(g, Tensor) else _wrap(g)
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if t.grad is None:
+        t.grad = _wrap(np.array(g, dtype=t.data.dtype, copy=True))
+    else:
+        t.grad = _wrap(t.grad.data + g)

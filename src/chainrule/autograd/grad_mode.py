@@ -1,0 +1,68 @@
+"""Grad mode: whether ops record themselves into the graph.
+
+A plain module-level flag (not thread-local): it is read by every op, and a
+thread-local lookup costs more than the flag test itself.
+"""
+
+from __future__ import annotations
+
+import functools
+
+
+class _State:
+    enabled = True
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    return state.enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode and restores it on exit."""
+
+    mode: bool
+
+    def __enter__(self):
+        self._prev = state.enabled
+        state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        state.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = state.enabled
+            state.enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                state.enabled = prev
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Run without recording the graph: ``with cr.no_grad(): ...`` or ``@cr.no_grad()``."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record the graph again inside a ``no_grad`` region."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Set grad mode to ``mode`` for a region."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)

@@ -1,0 +1,109 @@
+"""Node: one recorded application of a primitive op.
+
+Glossary (one word per concept, used throughout chainrule):
+
+- ``g``     the gradient arriving at an op from its output: dL/d(output).
+- ``grad``  dL/dt stored on a tensor (``t.grad``).
+- ``node``  one recorded op application; ``t.grad_fn`` is the node that made ``t``.
+- ``edge``  what a node's input points back to: the input's node, the input itself when
+            it is a leaf that requires grad, or None when no gradient is wanted there.
+- ``vjp``   vector-Jacobian product: given g, the gradient for each input (chain rule).
+
+Every primitive (see ``chainrule.ops``) subclasses Node and defines ``forward`` on raw
+arrays and ``vjp``. A ``vjp`` is written once, with operators, NumPy-named methods and
+the helpers in ``chainrule.ops.dual``, so the same code runs on raw arrays in an ordinary
+backward pass (fast, nothing recorded) and on tensors under ``create_graph=True`` (every
+step recorded, so gradients of gradients come free).
+"""
+
+from __future__ import annotations
+
+
+class Node:
+    """Base class of every primitive. Subclasses define ``forward`` and ``vjp``."""
+
+    # Class-level defaults: most nodes never set these, so no per-instance cost.
+    parents: tuple | None = None  # edges, one per input; None while not recording
+    hooks: list | None = None  # hooks registered on the output tensor (non-leaf)
+    retained = None  # weakref to the output tensor when it called retain_grad()
+    released = False  # saved arrays freed by a backward without retain_graph
+    _saved: list | tuple = ()  # (name, source) pairs; source = input index or -1
+    _inputs: list | tuple = ()  # the input arrays, only while forward runs
+    out_id = 0  # id() of the output array, to recognise it among saved arrays
+
+    def __init__(self, **params):
+        # Op parameters (axis, shape, index ...) are plain attributes.
+        self.__dict__.update(params)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def forward(self, *arrays):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def vjp(self, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # --- saving for backward -------------------------------------------------------------
+
+    def save(self, **arrays) -> None:
+        """Keep arrays for the backward pass, by name: ``self.save(x=x)`` then ``self.x``.
+
+        Nothing is kept when the op is not being recorded. Each saved array remembers
+        whether it is one of the inputs, so that under ``create_graph`` the vjp sees the
+        input *tensor* and gradients can flow through it.
+        """
+        if self.parents is None:
+            return
+        if not self._saved:
+            self._saved = []
+        for name, value in arrays.items():
+            setattr(self, name, value)
+            source = -1
+            for i, a in enumerate(self._inputs):
+                if a is value:
+                    source = i
+                    break
+            self._saved.append((name, source))
+
+    def needs(self, i: int) -> bool:
+        """Does input ``i`` want a gradient? Lets a vjp skip work nobody will use."""
+        return self.parents[i] is not None
+
+    def release(self) -> None:
+        """Free the saved arrays: the graph cannot be walked through this node again."""
+        for name, _ in self._saved:
+            self.__dict__.pop(name, None)
+        self._saved = ()
+        self.released = True
+
+    def vjp_recorded(self, g, tensor_type, make_tensor):
+        """Run ``vjp`` on tensors so that it is itself recorded (``create_graph=True``).
+
+        Saved arrays are swapped for tensors that stand where they came from: the input
+        tensor (or its node's output) for a saved input, this node's output for the
+        saved output, and a constant for anything else.
+        """
+        originals = []
+        for name, source in self._saved:
+            value = getattr(self, name)
+            originals.append((name, value))
+            if source >= 0:
+                edge = self.parents[source]
+                if edge is None:
+                    continue
+                if isinstance(edge, Node):
+                    setattr(self, name, make_tensor(value, edge))
+                else:  # a leaf tensor: use it, so its grad is reached
+                    setattr(self, name, edge)
+            elif id(value) == self.out_id:
+                setattr(self, name, make_tensor(value, self))
+        try:
+            return self.vjp(g)
+        finally:
+            for name, value in originals:
+                setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"

@@ -1,0 +1,17 @@
+"""Typed errors. Each message names the op, shows shapes and values, and says what to do."""
+
+
+class ChainruleError(Exception):
+    """Base class of every error chainrule raises on purpose."""
+
+
+class ShapeError(ChainruleError, ValueError):
+    """Operands whose shapes do not fit the operation."""
+
+
+class BackwardError(ChainruleError, RuntimeError):
+    """A backward pass that cannot run as asked (freed graph, missing seed, no grad)."""
+
+
+class GradcheckError(ChainruleError, AssertionError):
+    """Analytic and finite-difference gradients disagree."""

@@ -1,0 +1,107 @@
+"""Making tensors: ``cr.tensor`` and the factories (zeros, ones, rand, ...), all seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule import _backend as B
+from chainrule.tensor import Tensor, _wrap
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor from a Python scalar, nested list, ndarray or tensor (data is copied).
+
+    Python floats become float32, ints int64; an ndarray keeps its dtype.
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _wrap(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _shape(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _dtype(dtype):
+    return B.DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+
+
+def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
+    return _make(np.zeros(_shape(shape), dtype=_dtype(dtype)), requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
+    return _make(np.ones(_shape(shape), dtype=_dtype(dtype)), requires_grad)
+
+
+def full(shape, value, dtype=None, requires_grad=False) -> Tensor:
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _make(np.full(shape, value, dtype=_dtype(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad=False) -> Tensor:
+    return _make(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+    """Like NumPy: integers stay int64 unless a float is involved or ``dtype`` is given."""
+    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is not None:
+        arr = arr.astype(dtype)
+    elif arr.dtype == np.float64:
+        arr = arr.astype(B.DEFAULT_FLOAT)
+    return _make(arr, requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """Uniform on [0, 1), from the global generator (``cr.manual_seed``)."""
+    arr = B.random.generator.random(_shape(shape)).astype(_dtype(dtype))
+    return _make(arr, requires_grad)
+
+
+def randn(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """Standard normal, from the global generator (``cr.manual_seed``)."""
+    arr = B.random.generator.standard_normal(_shape(shape)).astype(_dtype(dtype))
+    return _make(arr, requires_grad)
+
+
+def _like(t, dtype):
+    t = t if isinstance(t, Tensor) else Tensor(t)
+    return t.shape, (t.dtype if dtype is None else dtype)
+
+
+def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return zeros(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return ones(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def full_like(t, value, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return full(shape, value, dtype=dtype, requires_grad=requires_grad)
+
+
+def rand_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return rand(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def randn_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return randn(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def manual_seed(seed: int) -> None:
+    """Make every random draw in chainrule (init, dropout, shuffling) reproducible."""
+    B.random.seed(seed)

@@ -1,0 +1,101 @@
+"""The machinery every primitive shares: ``Op`` (the registry), ``apply`` and ``unbroadcast``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.autograd import grad_mode
+from chainrule.autograd.node import Node
+from chainrule.errors import ShapeError
+from chainrule.tensor import Tensor, _wrap
+
+#: Every primitive, by name. The test suite's guard fails if one has no test row.
+PRIMITIVES: dict[str, type] = {}
+
+
+class Op(Node):
+    """Base of the primitives: subclassing registers the op in ``PRIMITIVES``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        PRIMITIVES[cls.__name__] = cls
+
+
+def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
+    """Run primitive ``op_cls`` on ``inputs`` and, if any input requires grad, record it.
+
+    Inputs are tensors or constants (ndarrays, Python numbers). Recording means: the node
+    gets one edge per input and keeps what its ``forward`` saved; the output tensor points
+    to the node as its ``grad_fn``.
+    """
+    op = op_cls(**params) if params else op_cls()
+    arrays = []
+    record = False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            arrays.append(x.data)
+            if x._rg:
+                record = True
+        else:
+            arrays.append(x)
+    if record and grad_mode.state.enabled:
+        op.parents = tuple(_edge(x) for x in inputs)
+        op._inputs = arrays
+    else:
+        record = False
+    try:
+        out = op.forward(*arrays)
+    except ShapeError:
+        raise
+    except ValueError as e:
+        if "broadcast" not in str(e) and "shape" not in str(e):
+            raise
+        shapes = ", ".join(str(np.shape(a)) for a in arrays)
+        raise ShapeError(
+            f"{op.name.lower()}: shapes {shapes} do not fit: {e}. help: check the operands' "
+            "shapes; NumPy broadcasting aligns trailing axes (use reshape/expand_dims)"
+        ) from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)  # NumPy returns scalars from 0-d operations
+    if not record:
+        return _wrap(out)
+    op._inputs = ()
+    op.out_id = id(out)
+    op.out_shape = out.shape
+    op.out_dtype = out.dtype
+    return _wrap(out, op)
+
+
+def _edge(x):
+    """Where a gradient for input ``x`` goes: its node, itself (a leaf), or nowhere."""
+    if isinstance(x, Tensor):
+        if x._node is not None:
+            return x._node
+        if x._rg:
+            return x
+    return None
+
+
+def unbroadcast(g, shape: tuple):
+    """Sum ``g`` back down to ``shape``: the adjoint of NumPy broadcasting.
+
+    Broadcasting copies an operand along new leading axes and along axes of size 1; the
+    gradient of a copy is the sum of the gradients of its copies. Every binary VJP ends
+    here, so broadcasting is undone in exactly one place.
+    """
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if lead or g.shape != shape:
+        g = g.reshape(shape)
+    return g
+
+
+def shape_of(x) -> tuple:
+    return np.shape(x)

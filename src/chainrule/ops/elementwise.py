@@ -1,0 +1,413 @@
+"""Elementwise primitives: y = f(x) or y = f(x1, x2), applied entry by entry.
+
+Each class is one primitive: its docstring gives the function and its derivative, its
+``forward`` runs on arrays, its ``vjp`` maps g = dL/dy to dL/dx (see autograd/node.py).
+Binary ops broadcast as NumPy does, and their VJPs end in ``unbroadcast``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule import _backend as B
+from chainrule.ops import dual
+from chainrule.ops.core import Op, apply, unbroadcast
+from chainrule.tensor import Tensor
+
+# --- arithmetic ---------------------------------------------------------------------------
+
+
+class Add(Op):
+    """y = a + b;  da = g,  db = g"""
+
+    def forward(self, a, b):
+        self.shapes = (np.shape(a), np.shape(b))
+        return a + b
+
+    def vjp(self, g):
+        sa, sb = self.shapes
+        return unbroadcast(g, sa), unbroadcast(g, sb)
+
+
+class Sub(Op):
+    """y = a - b;  da = g,  db = -g"""
+
+    def forward(self, a, b):
+        self.shapes = (np.shape(a), np.shape(b))
+        return a - b
+
+    def vjp(self, g):
+        sa, sb = self.shapes
+        return unbroadcast(g, sa), (unbroadcast(-g, sb) if self.needs(1) else None)
+
+
+class Mul(Op):
+    """y = a * b;  da = g * b,  db = g * a"""
+
+    def forward(self, a, b):
+        self.save(a=a, b=b)
+        self.shapes = (np.shape(a), np.shape(b))
+        return a * b
+
+    def vjp(self, g):
+        sa, sb = self.shapes
+        da = unbroadcast(g * self.b, sa) if self.needs(0) else None
+        db = unbroadcast(g * self.a, sb) if self.needs(1) else None
+        return da, db
+
+
+class Div(Op):
+    """y = a / b;  da = g / b,  db = -g * a / b^2 = -(g / b) * y"""
+
+    def forward(self, a, b):
+        y = a / b
+        self.save(b=b, y=y)
+        self.shapes = (np.shape(a), np.shape(b))
+        return y
+
+    def vjp(self, g):
+        sa, sb = self.shapes
+        g_over_b = g / self.b
+        da = unbroadcast(g_over_b, sa) if self.needs(0) else None
+        db = unbroadcast(-g_over_b * self.y, sb) if self.needs(1) else None
+        return da, db
+
+
+class Pow(Op):
+    """y = a ** p;  da = g * p * a^(p-1),  dp = g * y * log(a)
+
+    NOTE: dp is taken as 0 where a == 0 (and p >= 0), as PyTorch does: the limit of
+    y * log(a) there is 0, not the NaN that 0 * log(0) would give.
+    """
+
+    def forward(self, a, p):
+        y = np.power(a, p)
+        self.save(a=a, p=p, y=y)
+        self.shapes = (np.shape(a), np.shape(p))
+        return y
+
+    def vjp(self, g):
+        sa, sp = self.shapes
+        a, p = self.a, self.p
+        da = unbroadcast(g * p * a ** (p - 1), sa) if self.needs(0) else None
+        dp = None
+        if self.needs(1):
+            a0 = np.asarray(dual.constant(a)) == 0
+            safe_a = dual.where(a0, 1.0, a) if np.any(a0) else a
+            dp = unbroadcast(g * self.y * dual.log(safe_a), sp)
+        return da, dp
+
+
+class Neg(Op):
+    """y = -x;  dx = -g"""
+
+    def forward(self, x):
+        return -x
+
+    def vjp(self, g):
+        return -g
+
+
+# --- unary functions ----------------------------------------------------------------------
+
+
+class Exp(Op):
+    """y = e^x;  dx = g * y"""
+
+    def forward(self, x):
+        y = np.exp(x)
+        self.save(y=y)
+        return y
+
+    def vjp(self, g):
+        return g * self.y
+
+
+class Log(Op):
+    """y = ln x;  dx = g / x"""
+
+    def forward(self, x):
+        self.save(x=x)
+        return np.log(x)
+
+    def vjp(self, g):
+        return g / self.x
+
+
+class Sqrt(Op):
+    """y = sqrt(x);  dx = g / (2 y)"""
+
+    def forward(self, x):
+        y = np.sqrt(x)
+        self.save(y=y)
+        return y
+
+    def vjp(self, g):
+        return g / (2 * self.y)
+
+
+class Abs(Op):
+    """y = |x|;  dx = g * sign(x)   (NOTE: sign(0) = 0, so |x|'(0) = 0, as PyTorch)"""
+
+    def forward(self, x):
+        self.save(sign=np.sign(x))
+        return np.abs(x)
+
+    def vjp(self, g):
+        return g * self.sign
+
+
+class Sin(Op):
+    """y = sin x;  dx = g * cos x"""
+
+    def forward(self, x):
+        self.save(x=x)
+        return np.sin(x)
+
+    def vjp(self, g):
+        return g * dual.cos(self.x)
+
+
+class Cos(Op):
+    """y = cos x;  dx = -g * sin x"""
+
+    def forward(self, x):
+        self.save(x=x)
+        return np.cos(x)
+
+    def vjp(self, g):
+        return -g * dual.sin(self.x)
+
+
+class Tanh(Op):
+    """y = tanh x;  dx = g * (1 - y^2)"""
+
+    def forward(self, x):
+        y = np.tanh(x)
+        self.save(y=y)
+        return y
+
+    def vjp(self, g):
+        y = self.y
+        return g * (1 - y * y)
+
+
+class Sigmoid(Op):
+    """y = 1 / (1 + e^-x);  dx = g * y * (1 - y)
+
+    Computed from e^-|x| so that no exponential overflows, for any x.
+    """
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save(y=y)
+        return y
+
+    def vjp(self, g):
+        y = self.y
+        return g * (y * (1 - y))
+
+
+class Relu(Op):
+    """y = max(x, 0);  dx = g * [x > 0]   (NOTE: relu'(0) = 0, as PyTorch)"""
+
+    def forward(self, x):
+        y = np.maximum(x, 0)
+        self.save(mask=x > 0)
+        return y
+
+    def vjp(self, g):
+        return g * self.mask
+
+
+class Clip(Op):
+    """y = min(max(x, lo), hi);  dx = g * [lo <= x <= hi]"""
+
+    def forward(self, x):
+        lo, hi = self.lo, self.hi
+        inside = np.ones(np.shape(x), dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        self.save(mask=inside)
+        return np.clip(x, lo, hi)
+
+    def vjp(self, g):
+        return g * self.mask
+
+
+class Cast(Op):
+    """y = x as another dtype;  dx = g as x's dtype"""
+
+    def forward(self, x):
+        self.src = x.dtype
+        return x.astype(self.dtype, copy=True)
+
+    def vjp(self, g):
+        return g.astype(self.src)
+
+
+# --- selection ----------------------------------------------------------------------------
+
+
+class Maximum(Op):
+    """y = max(a, b);  da = g * w,  db = g * (1 - w), w = [a > b] + [a == b] / 2
+
+    NOTE: at ties the gradient is split evenly, as PyTorch does.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (np.shape(a), np.shape(b))
+        y = np.maximum(a, b)
+        dtype = np.result_type(a, b)
+        self.save(w=np.where(a == b, 0.5, a > b).astype(dtype))
+        return y
+
+    def vjp(self, g):
+        sa, sb = self.shapes
+        w = self.w
+        return unbroadcast(g * w, sa), unbroadcast(g * (1 - w), sb)
+
+
+class Minimum(Op):
+    """y = min(a, b);  da = g * w,  db = g * (1 - w), w = [a < b] + [a == b] / 2"""
+
+    def forward(self, a, b):
+        self.shapes = (np.shape(a), np.shape(b))
+        y = np.minimum(a, b)
+        dtype = np.result_type(a, b)
+        self.save(w=np.where(a == b, 0.5, a < b).astype(dtype))
+        return y
+
+    def vjp(self, g):
+        sa, sb = self.shapes
+        w = self.w
+        return unbroadcast(g * w, sa), unbroadcast(g * (1 - w), sb)
+
+
+class Where(Op):
+    """y = a where cond else b;  da = g where cond else 0,  db = 0 where cond else g
+
+    ``cond`` is a constant of the op, not an input: it has no gradient.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (np.shape(a), np.shape(b))
+        return np.where(self.cond, a, b)
+
+    def vjp(self, g):
+        sa, sb = self.shapes
+        cond = self.cond
+        zero = np.zeros((), dtype=g.dtype)
+        da = unbroadcast(dual.where(cond, g, zero), sa) if self.needs(0) else None
+        db = unbroadcast(dual.where(cond, zero, g), sb) if self.needs(1) else None
+        return da, db
+
+
+# --- public functions ---------------------------------------------------------------------
+
+
+def _tensor(x):
+    """Tensors pass through; anything else becomes a constant array for the op."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (int, float, bool)):
+        return x  # Python scalars keep NumPy's weak typing: float32 stays float32
+    return B.as_array(x)
+
+
+def add(a, b):
+    return apply(Add, _tensor(a), _tensor(b))
+
+
+def sub(a, b):
+    return apply(Sub, _tensor(a), _tensor(b))
+
+
+def mul(a, b):
+    return apply(Mul, _tensor(a), _tensor(b))
+
+
+def div(a, b):
+    return apply(Div, _tensor(a), _tensor(b))
+
+
+def pow(a, p):  # noqa: A001 - the NumPy/PyTorch name
+    return apply(Pow, _tensor(a), _tensor(p))
+
+
+def neg(x):
+    return apply(Neg, _tensor(x))
+
+
+def exp(x):
+    return apply(Exp, _tensor(x))
+
+
+def log(x):
+    return apply(Log, _tensor(x))
+
+
+def sqrt(x):
+    return apply(Sqrt, _tensor(x))
+
+
+def abs(x):  # noqa: A001
+    return apply(Abs, _tensor(x))
+
+
+def sin(x):
+    return apply(Sin, _tensor(x))
+
+
+def cos(x):
+    return apply(Cos, _tensor(x))
+
+
+def tanh(x):
+    return apply(Tanh, _tensor(x))
+
+
+def sigmoid(x):
+    return apply(Sigmoid, _tensor(x))
+
+
+def relu(x):
+    return apply(Relu, _tensor(x))
+
+
+def clip(x, lo=None, hi=None):
+    if lo is None and hi is None:
+        raise ValueError("clip: give lo, hi or both")
+    return apply(Clip, _tensor(x), lo=lo, hi=hi)
+
+
+def astype(x, dtype):
+    dtype = np.dtype(dtype)
+    x = _tensor(x)
+    if x.dtype == dtype:
+        return x
+    if x.requires_grad and not B.is_float(dtype):
+        from chainrule.tensor import _wrap
+
+        return _wrap(x.data.astype(dtype))  # an integer copy carries no gradient
+    return apply(Cast, x, dtype=dtype)
+
+
+def maximum(a, b):
+    return apply(Maximum, _tensor(a), _tensor(b))
+
+
+def minimum(a, b):
+    return apply(Minimum, _tensor(a), _tensor(b))
+
+
+def where(cond, a, b):
+    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if cond.dtype != bool:
+        raise TypeError(
+            f"where: cond must be boolean, got {cond.dtype}. help: compare, e.g. where(x > 0, ...)"
+        )
+    return apply(Where, _tensor(a), _tensor(b), cond=cond)

@@ -1,0 +1,59 @@
+"""Matrix multiplication: 1-d, 2-d and batched, as NumPy's ``matmul``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.errors import ShapeError
+from chainrule.ops.core import Op, apply, unbroadcast
+from chainrule.ops.elementwise import _tensor
+
+
+class MatMul(Op):
+    """y = a @ b;  da = g @ b^T,  db = a^T @ g   (batch axes broadcast, 1-d promoted)
+
+    A 1-d ``a`` is a row (1, k) and a 1-d ``b`` a column (k, 1) for the products;
+    the gradients are reshaped back to their shapes afterwards.
+    """
+
+    def forward(self, a, b):
+        self.save(a=a, b=b)
+        return np.matmul(a, b)
+
+    def vjp(self, g):
+        a, b = self.a, self.b
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        # g has a's batch/row axes and b's column axis; put the dropped 1-d axes back.
+        if a.ndim == 1 and b.ndim == 1:
+            g2 = g.reshape(1, 1)
+        elif a.ndim == 1:
+            g2 = g.reshape(g.shape[:-1] + (1, g.shape[-1]))
+        elif b.ndim == 1:
+            g2 = g.reshape(g.shape + (1,))
+        else:
+            g2 = g
+        da = db = None
+        if self.needs(0):
+            da = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if self.needs(1):
+            db = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+        return da, db
+
+
+def matmul(a, b):
+    a, b = _tensor(a), _tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(
+            f"matmul: {a.shape} @ {b.shape}: operands must have at least one axis. "
+            "help: use * to multiply by a scalar"
+        )
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ShapeError(
+            f"matmul: {a.shape} @ {b.shape}: inner sizes {k_a} and {k_b} differ. "
+            "help: the last axis of the left operand must equal the second-to-last of the "
+            "right; transpose one operand (.T) or check the layer sizes"
+        )
+    return apply(MatMul, a, b)

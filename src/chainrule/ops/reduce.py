@@ -1,0 +1,165 @@
+"""Reductions: sum, max/min and logsumexp are primitives; mean, var, std compose them.
+
+A reduction's VJP puts g back on every element that was reduced: reshape g to the
+kept-dims shape, then broadcast it over the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.ops import dual
+from chainrule.ops.core import Op, apply
+from chainrule.ops.elementwise import _tensor, sqrt
+from chainrule.tensor import _wrap
+
+
+def normalize_axis(axis, ndim: int, op: str) -> tuple:
+    """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise np.exceptions.AxisError(
+                f"{op}: axis {a} is out of range for a tensor of {ndim} dimension(s)"
+            )
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def kept_shape(shape: tuple, axes: tuple) -> tuple:
+    """The shape of the reduction with keepdims=True."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Op):
+    """y = sum of x over ``axes``;  dx = g broadcast back over the summed axes"""
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def vjp(self, g):
+        g = g.reshape(kept_shape(self.in_shape, self.axes))
+        return dual.broadcast_to(g, self.in_shape)
+
+
+class Max(Op):
+    """y = max of x over ``axes``;  dx = g * [x == y] / (number of maxima)
+
+    NOTE: ties split the gradient evenly among the tied elements.
+    """
+
+    def forward(self, x):
+        y = x.max(axis=self.axes, keepdims=True)
+        self.save(w=_tie_weights(x, y, self.axes))
+        return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
+
+    def vjp(self, g):
+        return g.reshape(kept_shape(self.w.shape, self.axes)) * self.w
+
+
+class Min(Op):
+    """y = min of x over ``axes``;  dx = g * [x == y] / (number of minima)"""
+
+    def forward(self, x):
+        y = x.min(axis=self.axes, keepdims=True)
+        self.save(w=_tie_weights(x, y, self.axes))
+        return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
+
+    def vjp(self, g):
+        return g.reshape(kept_shape(self.w.shape, self.axes)) * self.w
+
+
+def _dropped(shape: tuple, axes: tuple) -> tuple:
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _tie_weights(x, y_kept, axes):
+    hit = x == y_kept
+    return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
+
+
+class LogSumExp(Op):
+    """y = log sum exp(x) over ``axes``;  dx = g * exp(x - y)   (= g * softmax(x))
+
+    Computed as m + log sum exp(x - m) with m the max, so it never overflows.
+    """
+
+    def forward(self, x):
+        m = x.max(axis=self.axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)  # rows of -inf (or inf) stay as they are
+        y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
+        self.save(x=x, y=y)
+        return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
+
+    def vjp(self, g):
+        g = g.reshape(self.y.shape)
+        return g * dual.exp(self.x - self.y)
+
+
+# --- public functions ---------------------------------------------------------------------
+
+
+def _reduce(op_cls, x, axis, keepdims, name):
+    x = _tensor(x)
+    axes = normalize_axis(axis, x.ndim, name)
+    if name in ("max", "min") and any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{name}: cannot reduce an empty axis of a tensor of shape {x.shape}")
+    return apply(op_cls, x, axes=axes, keepdims=bool(keepdims))
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
+    return _reduce(Sum, x, axis, keepdims, "sum")
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return _reduce(Max, x, axis, keepdims, "max")
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    return _reduce(Min, x, axis, keepdims, "min")
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    return _reduce(LogSumExp, x, axis, keepdims, "logsumexp")
+
+
+def _count(x, axis) -> int:
+    axes = normalize_axis(axis, x.ndim, "mean")
+    return int(np.prod([x.shape[a] for a in axes]))
+
+
+def mean(x, axis=None, keepdims=False):
+    """sum / n"""
+    x = _tensor(x)
+    n = _count(x, axis)
+    return sum(x, axis, keepdims) * (1.0 / n if n else float("nan"))
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """sum((x - mean)^2) / (n - ddof)"""
+    x = _tensor(x)
+    n = _count(x, axis)
+    d = x - mean(x, axis, keepdims=True)
+    denom = n - ddof
+    return sum(d * d, axis, keepdims) * (1.0 / denom if denom > 0 else float("nan"))
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """sqrt(var)"""
+    return sqrt(var(x, axis, keepdims, ddof))
+
+
+def argmax(x, axis=None, keepdims=False):
+    x = _tensor(x)
+    return _wrap(np.asarray(np.argmax(x.data, axis=axis, keepdims=keepdims)))
+
+
+def argmin(x, axis=None, keepdims=False):
+    x = _tensor(x)
+    return _wrap(np.asarray(np.argmin(x.data, axis=axis, keepdims=keepdims)))

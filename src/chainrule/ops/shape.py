@@ -1,0 +1,256 @@
+"""Shape primitives: they move entries around without changing them.
+
+Their VJPs move g back: reshape back, transpose by the inverse permutation, sum out
+broadcast axes, scatter indexed entries back (adding on repeats), slice pads away.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from chainrule.errors import ShapeError
+from chainrule.ops import dual
+from chainrule.ops.core import Op, apply, unbroadcast
+from chainrule.ops.elementwise import _tensor
+from chainrule.tensor import Tensor
+
+
+class Reshape(Op):
+    """y = x viewed with ``shape``;  dx = g reshaped to x's shape"""
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.reshape(self.shape)
+
+    def vjp(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Transpose(Op):
+    """y = x with axes permuted by ``axes``;  dx = g permuted by the inverse"""
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def vjp(self, g):
+        return g.transpose(tuple(np.argsort(self.axes)))
+
+
+class BroadcastTo(Op):
+    """y = x broadcast to ``shape``;  dx = g summed over the broadcast axes"""
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return np.broadcast_to(x, self.shape)
+
+    def vjp(self, g):
+        return unbroadcast(g, self.in_shape)
+
+
+class GetItem(Op):
+    """y = x[index];  dx = zeros with g added at index (repeated indices accumulate)"""
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x[self.index]
+
+    def vjp(self, g):
+        return dual.scatter_add(g, self.in_shape, self.index, self.basic)
+
+
+class ScatterAdd(Op):
+    """y = zeros(shape) with x added at index;  dx = g[index]   (GetItem's adjoint)"""
+
+    def forward(self, x):
+        return dual.scatter_add_array(x, self.shape, self.index, self.basic)
+
+    def vjp(self, g):
+        return g[self.index]
+
+
+class Concatenate(Op):
+    """y = [x1, x2, ...] joined along ``axis``;  dxi = the slice of g where xi went"""
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return np.concatenate(xs, axis=self.axis)
+
+    def vjp(self, g):
+        grads, start = [], 0
+        lead = (slice(None),) * self.axis
+        for i, n in enumerate(self.sizes):
+            grads.append(g[lead + (slice(start, start + n),)] if self.needs(i) else None)
+            start += n
+        return tuple(grads)
+
+
+class Pad(Op):
+    """y = x padded with a constant;  dx = g with the padding sliced away"""
+
+    def forward(self, x):
+        self.inner = tuple(slice(b, b + n) for (b, _), n in zip(self.pad_width, x.shape))
+        return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+
+
+    def vjp(self, g):
+        return g[self.inner]
+
+
+# --- public functions ---------------------------------------------------------------------
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def reshape(x, *shape):
+    x = _tensor(x)
+    shape = _shape_arg(shape)
+    try:
+        np.empty(x.shape, dtype=bool).reshape(shape)  # validate only: cheap, no data
+    except ValueError:
+        raise ShapeError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) to "
+            f"{shape}. help: the product of the new shape must be {x.size} (use -1 for one "
+            "axis to infer it)"
+        ) from None
+    if shape == x.shape:
+        return x
+    return apply(Reshape, x, shape=shape)
+
+
+def transpose(x, *axes):
+    x = _tensor(x)
+    if not axes or (len(axes) == 1 and axes[0] is None):
+        axes = tuple(reversed(range(x.ndim)))
+    else:
+        axes = _shape_arg(axes)
+        axes = tuple(a % x.ndim if x.ndim else a for a in axes)
+        if sorted(axes) != list(range(x.ndim)):
+            raise ShapeError(
+                f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of a "
+                f"tensor of shape {x.shape}. help: give every axis exactly once, or use "
+                "swapaxes(a, b)"
+            )
+    if axes == tuple(range(x.ndim)):
+        return x
+    return apply(Transpose, x, axes=axes)
+
+
+def swapaxes(x, axis1: int, axis2: int):
+    x = _tensor(x)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, *axes)
+
+
+def squeeze(x, axis=None):
+    x = _tensor(x)
+    if axis is None:
+        return reshape(x, tuple(n for n in x.shape if n != 1))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = tuple(a % x.ndim for a in axes)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(
+                f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape}). "
+                "help: only axes of size 1 can be squeezed"
+            )
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def expand_dims(x, axis):
+    x = _tensor(x)
+    return reshape(x, np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape)
+
+
+def flatten(x, start_axis: int = 0):
+    x = _tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start = start_axis % x.ndim
+    return reshape(x, x.shape[:start] + (int(np.prod(x.shape[start:])),))
+
+
+def broadcast_to(x, shape):
+    x = _tensor(x)
+    shape = tuple(shape)
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(
+            f"broadcast_to: a tensor of shape {x.shape} cannot be broadcast to {shape}. "
+            "help: axes must match or be 1, counted from the right"
+        ) from None
+    if shape == x.shape:
+        return x
+    return apply(BroadcastTo, x, shape=shape)
+
+
+def _index_arg(index):
+    """Tensors and lists in an index become arrays; says whether indexing is basic."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out, basic = [], True
+    for p in parts:
+        if isinstance(p, Tensor):
+            p = p.data
+        elif isinstance(p, list):
+            p = np.asarray(p)
+        if not (p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer))):
+            basic = False
+        out.append(p)
+    return (tuple(out) if isinstance(index, tuple) else out[0]), basic
+
+
+def getitem(x, index):
+    x = _tensor(x)
+    index, basic = _index_arg(index)
+    return apply(GetItem, x, index=index, basic=basic)
+
+
+def concatenate(tensors, axis: int = 0):
+    tensors = [_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    ndim = tensors[0].ndim
+    if ndim == 0:
+        raise ShapeError("concatenate: 0-d tensors cannot be concatenated. help: use stack")
+    axis = axis % ndim
+    for t in tensors:
+        if t.ndim != ndim or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis
+        ):
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ShapeError(
+                f"concatenate: shapes {shapes} differ outside axis {axis}. help: all sizes "
+                "except the concatenation axis must match"
+            )
+    return apply(Concatenate, *tensors, axis=axis)
+
+
+def stack(tensors, axis: int = 0):
+    tensors = [_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) != 1:
+        raise ShapeError(
+            f"stack: all tensors must have the same shape, got {sorted(shapes)}"
+        )
+    axis = axis % (tensors[0].ndim + 1)
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def pad(x, pad_width, value=0):
+    x = _tensor(x)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.ndim, 2))
+    if (pw < 0).any():
+        raise ValueError(f"pad: pad widths must be >= 0, got {pad_width}")
+    pw = tuple((builtins.int(a), builtins.int(b)) for a, b in pw)
+    return apply(Pad, x, pad_width=pw, value=value)

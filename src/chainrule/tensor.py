@@ -1,0 +1,383 @@
+"""Tensor: an n-d array that remembers how it was made, so gradients can flow back.
+
+A tensor holds ``data`` (an ndarray), ``grad`` (a Tensor or None), ``requires_grad``
+and ``grad_fn`` (the node that made it; None for a leaf). Every operator and method
+below is a thin call into ``chainrule.ops``, the one table of primitives.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from chainrule import _backend as B
+from chainrule.errors import BackwardError
+
+_new = object.__new__
+
+
+class Tensor:
+    """An n-d array with autograd. Create one with ``cr.tensor(data, requires_grad=...)``."""
+
+    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "__weakref__")
+
+    # ndarray (op) Tensor must defer to Tensor's reflected operators, not broadcast
+    # the Tensor as an object inside a NumPy ufunc.
+    __array_ufunc__ = None
+    __hash__ = object.__hash__
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False):
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = B.as_array(data, dtype)
+        if isinstance(data, np.ndarray) and arr is data:
+            arr = arr.copy()  # like torch.tensor: a new tensor owns its data
+        self.data = arr
+        self.grad = None
+        self._node = None
+        self._hooks = None
+        self._rg = False
+        if requires_grad:
+            self.requires_grad = True
+
+    # --- attributes ----------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        flag = bool(flag)
+        if self._node is not None and not flag:
+            raise BackwardError(
+                "requires_grad: cannot turn off requires_grad on a non-leaf tensor "
+                f"(made by {self._node.name}). help: use .detach() to cut it from the graph"
+            )
+        if flag and not B.is_float(self.data.dtype):
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require grad, got "
+                f"{self.data.dtype}. help: create it with dtype=cr.float32 or .astype(float)"
+            )
+        self._rg = flag
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    # --- conversion ----------------------------------------------------------------------
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only a one-element tensor converts to a Python number, "
+                f"this one has shape {self.shape}"
+            )
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor that shares data with this one but is cut from the graph."""
+        # A new view object, not the same ndarray: saved-array identity stays unambiguous.
+        return _wrap(self.data.view())
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool: the truth value of a tensor of shape {self.shape} is ambiguous. "
+                "help: use (t).any() / (t).all() on .numpy(), or compare one element"
+            )
+        return bool(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != B.DEFAULT_FLOAT and B.is_float(self.data.dtype):
+            extra += f", dtype={self.data.dtype}"
+        elif not B.is_float(self.data.dtype):
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.name}>"
+        elif self._rg:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # --- autodiff ------------------------------------------------------------------------
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
+        """Accumulate dself/dleaf into ``.grad`` of every leaf that requires grad."""
+        from chainrule.autograd import engine
+
+        engine.backward(self, gradient, retain_graph, create_graph)
+
+    def register_hook(self, fn):
+        """Call ``fn(grad)`` with dL/dself during backward; a returned tensor replaces it."""
+        if not self._rg:
+            raise BackwardError(
+                "register_hook: this tensor does not require grad, so no gradient will reach "
+                "the hook. help: create it with requires_grad=True"
+            )
+        if self._node is not None:
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(fn)
+        return _HookHandle(hooks, fn)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves keep it anyway)."""
+        if not self._rg:
+            raise BackwardError("retain_grad: this tensor does not require grad")
+        if self._node is not None:
+            self._node.retained = weakref.ref(self)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # --- operators -----------------------------------------------------------------------
+
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pow(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # Comparisons give boolean tensors and have no gradient.
+    def __lt__(self, other):
+        return _wrap(self.data < _data(other))
+
+    def __le__(self, other):
+        return _wrap(self.data <= _data(other))
+
+    def __gt__(self, other):
+        return _wrap(self.data > _data(other))
+
+    def __ge__(self, other):
+        return _wrap(self.data >= _data(other))
+
+    def __eq__(self, other):
+        return _wrap(self.data == _data(other))
+
+    def __ne__(self, other):
+        return _wrap(self.data != _data(other))
+
+    def __invert__(self):
+        return _wrap(~self.data)
+
+    def __and__(self, other):
+        return _wrap(self.data & _data(other))
+
+    def __or__(self, other):
+        return _wrap(self.data | _data(other))
+
+    # --- methods (NumPy names) -----------------------------------------------------------
+
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def abs(self):
+        return ops.abs(self)
+
+    def sin(self):
+        return ops.sin(self)
+
+    def cos(self):
+        return ops.cos(self)
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def relu(self):
+        return ops.relu(self)
+
+    def clip(self, lo=None, hi=None):
+        return ops.clip(self, lo, hi)
+
+    def astype(self, dtype):
+        return ops.astype(self, dtype)
+
+    def sum(self, axis=None, keepdims=False):
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return ops.min(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return ops.var(self, axis, keepdims, ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return ops.std(self, axis, keepdims, ddof)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return ops.logsumexp(self, axis, keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return ops.argmin(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return ops.reshape(self, *shape)
+
+    def transpose(self, *axes):
+        return ops.transpose(self, *axes)
+
+    def swapaxes(self, axis1, axis2):
+        return ops.swapaxes(self, axis1, axis2)
+
+    @property
+    def T(self):
+        return ops.transpose(self)
+
+    def squeeze(self, axis=None):
+        return ops.squeeze(self, axis)
+
+    def expand_dims(self, axis):
+        return ops.expand_dims(self, axis)
+
+    def flatten(self, start_axis=0):
+        return ops.flatten(self, start_axis)
+
+    def broadcast_to(self, shape):
+        return ops.broadcast_to(self, shape)
+
+    def matmul(self, other):
+        return ops.matmul(self, other)
+
+
+class _HookHandle:
+    """Returned by ``register_hook``; ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def _wrap(data, node=None) -> Tensor:
+    """Make a tensor around an existing array without copying (the ops' fast path)."""
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t._rg = node is not None
+    t._node = node
+    t._hooks = None
+    return t
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+# Imported last: the ops need the Tensor class defined above.
+from chainrule import ops  # noqa: E402
