@@ -1,0 +1,57 @@
+"""The ``chainrule`` command: thin subcommands over the library's layers.
+
+Each feature package owns its subcommand: it exposes ``register(subparsers)``, which adds
+a parser whose ``func`` default runs it. This module only lists them and turns expected
+failures into one-line errors with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: (module, what it adds). A module that is not there yet is skipped.
+SUBCOMMANDS = (
+    "chainrule.train.cli",  # train, evaluate
+    "chainrule.explain.cli",  # explain
+    "chainrule.viz.cli",  # graph
+)
+
+
+class UsageError(Exception):
+    """A bad command line or input file: reported in one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Error backpropagation, for real: train networks and see the chain rule.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as e:
+        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
