@@ -56,7 +56,11 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             "shapes; NumPy broadcasting aligns trailing axes (use reshape/expand_dims)"
         ) from None
     if type(out) is not np.ndarray:
-        out = np.asarray(out)  # NumPy returns scalars from 0-d operations
+        # NumPy returns scalars from 0-d operations; a saved output must stay the output.
+        scalar, out = out, np.asarray(out)
+        for name, _ in op._saved:
+            if getattr(op, name) is scalar:
+                setattr(op, name, out)
     if not record:
         return _wrap(out)
     op._inputs = ()

@@ -21,11 +21,11 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < (ndim or 1):
             raise np.exceptions.AxisError(
                 f"{op}: axis {a} is out of range for a tensor of {ndim} dimension(s)"
             )
-        out.append(int(a) % max(ndim, 1))
+        out.append(int(a) % (ndim or 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
@@ -91,15 +91,17 @@ class LogSumExp(Op):
     """
 
     def forward(self, x):
+        self.kept = kept_shape(x.shape, self.axes)
         m = x.max(axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)  # rows of -inf (or inf) stay as they are
         y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
+        if not self.keepdims:
+            y = y.reshape(_dropped(x.shape, self.axes))
         self.save(x=x, y=y)
-        return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
+        return y
 
     def vjp(self, g):
-        g = g.reshape(self.y.shape)
-        return g * dual.exp(self.x - self.y)
+        return g.reshape(self.kept) * dual.exp(self.x - self.y.reshape(self.kept))
 
 
 # --- public functions ---------------------------------------------------------------------

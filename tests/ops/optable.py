@@ -1,0 +1,174 @@
+"""THE op table of the test suite: one row per case, every primitive covered.
+
+A row gives the chainrule function, the PyTorch function that must agree with it, the
+input shapes, and the input domain (keep away from kinks and poles, where finite
+differences lie). The harness in test_optable.py runs, for every row: float64
+gradcheck of first derivatives, of second derivatives (unless ``second_order=False``),
+and a forward + gradient comparison with PyTorch; test_guard.py fails if a primitive
+registered in ``chainrule.ops.PRIMITIVES`` is named by no row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import chainrule as cr
+
+
+@dataclass
+class Row:
+    id: str
+    covers: tuple  # primitive class names exercised (first + second order)
+    fn: Callable  # chainrule: f(*tensors) -> tensor
+    torch_fn: Callable | None  # PyTorch: f(*tensors) -> tensor (None: no oracle)
+    shapes: tuple  # one shape per differentiable input
+    domain: str = "any"  # any | positive | nonzero | distinct | unit
+    second_order: bool = True
+    tol: dict = field(default_factory=dict)  # gradcheck overrides (atol, rtol, eps)
+
+
+def make_inputs(row: Row, seed: int = 0, dtype=np.float64) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for shape in row.shapes:
+        n = int(np.prod(shape))
+        if row.domain == "positive":
+            x = rng.uniform(0.5, 2.0, shape)
+        elif row.domain == "nonzero":
+            x = rng.uniform(0.3, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+        elif row.domain == "distinct":  # no ties, gaps >> eps
+            x = (rng.permutation(n).reshape(shape) - n / 2) * 0.1 + rng.uniform(-0.01, 0.01, shape)
+        elif row.domain == "unit":
+            x = rng.uniform(-0.9, 0.9, shape)
+        else:
+            x = rng.standard_normal(shape)
+        out.append(np.asarray(x, dtype=dtype))
+    return out
+
+
+COND = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
+IDX = np.array([0, 2, 2, 1, 0])  # repeated on purpose: gradients must accumulate
+MASK = np.array([[True, False, True, False], [False, True, True, False], [True, True, False, True]])
+
+
+ROWS = [
+    # --- arithmetic, with broadcasting variants ---
+    Row("add", ("Add",), lambda a, b: a + b, lambda a, b: a + b, ((3, 4), (3, 4))),
+    Row("add_bcast_row", ("Add",), lambda a, b: a + b, lambda a, b: a + b, ((3, 4), (4,))),
+    Row("add_bcast_both", ("Add",), lambda a, b: a + b, lambda a, b: a + b, ((2, 1, 4), (3, 1))),
+    Row("add_scalar", ("Add",), lambda a: 2.5 + a, lambda a: 2.5 + a, ((3,),)),
+    Row("sub", ("Sub",), lambda a, b: a - b, lambda a, b: a - b, ((3, 4), (3, 1))),
+    Row("rsub_scalar", ("Sub",), lambda a: 1.0 - a, lambda a: 1.0 - a, ((2, 3),)),
+    Row("mul", ("Mul",), lambda a, b: a * b, lambda a, b: a * b, ((3, 4), (3, 4))),
+    Row("mul_bcast", ("Mul",), lambda a, b: a * b, lambda a, b: a * b, ((2, 3, 1), (1, 4))),
+    Row("mul_self", ("Mul",), lambda a: a * a, lambda a: a * a, ((5,),)),
+    Row("div", ("Div",), lambda a, b: a / b, lambda a, b: a / b, ((3, 4), (3, 4)), "nonzero"),
+    Row("div_bcast", ("Div",), lambda a, b: a / b, lambda a, b: a / b, ((3, 4), (4,)), "nonzero"),
+    Row("rdiv_scalar", ("Div",), lambda a: 2.0 / a, lambda a: 2.0 / a, ((3,),), "nonzero"),
+    Row("pow_int", ("Pow",), lambda a: a**3, lambda a: a**3, ((3, 4),)),
+    Row("pow_frac", ("Pow",), lambda a: a**2.5, lambda a: a**2.5, ((3, 4),), "positive"),
+    Row("pow_tensor", ("Pow",), lambda a, b: a**b, lambda a, b: a**b, ((3, 4), (4,)), "positive"),
+    Row("rpow", ("Pow",), lambda b: 2.0**b, lambda b: 2.0**b, ((3,),)),
+    Row("neg", ("Neg",), lambda a: -a, lambda a: -a, ((3, 4),)),
+    # --- matmul: 1-d, 2-d, batched, broadcast batch ---
+    Row("matmul_2d", ("MatMul",), lambda a, b: a @ b, lambda a, b: a @ b, ((3, 4), (4, 5))),
+    Row("matmul_vec_mat", ("MatMul",), lambda a, b: a @ b, lambda a, b: a @ b, ((4,), (4, 5))),
+    Row("matmul_mat_vec", ("MatMul",), lambda a, b: a @ b, lambda a, b: a @ b, ((3, 4), (4,))),
+    Row("matmul_dot", ("MatMul",), lambda a, b: a @ b, lambda a, b: a @ b, ((4,), (4,))),
+    Row("matmul_batch", ("MatMul",), lambda a, b: a @ b, lambda a, b: a @ b, ((2, 3, 4), (2, 4, 5))),
+    Row("matmul_bcast", ("MatMul",), lambda a, b: a @ b, lambda a, b: a @ b, ((2, 1, 3, 4), (3, 4, 2))),
+    Row("matmul_batch_vec", ("MatMul",), lambda a, b: a @ b, lambda a, b: a @ b, ((2, 3, 4), (4,))),
+    # --- elementwise functions ---
+    Row("exp", ("Exp",), lambda a: a.exp(), lambda a: a.exp(), ((3, 4),)),
+    Row("log", ("Log",), lambda a: a.log(), lambda a: a.log(), ((3, 4),), "positive"),
+    Row("sqrt", ("Sqrt",), lambda a: a.sqrt(), lambda a: a.sqrt(), ((3, 4),), "positive"),
+    Row("abs", ("Abs",), lambda a: a.abs(), lambda a: a.abs(), ((3, 4),), "nonzero"),
+    Row("sin", ("Sin", "Cos"), lambda a: a.sin(), lambda a: a.sin(), ((3, 4),)),
+    Row("cos", ("Cos", "Sin"), lambda a: a.cos(), lambda a: a.cos(), ((3, 4),)),
+    Row("tanh", ("Tanh",), lambda a: a.tanh(), lambda a: a.tanh(), ((3, 4),)),
+    Row("sigmoid", ("Sigmoid",), lambda a: a.sigmoid(), lambda a: a.sigmoid(), ((3, 4),)),
+    Row("relu", ("Relu",), lambda a: a.relu(), lambda a: a.relu(), ((3, 4),), "nonzero"),
+    Row("clip", ("Clip",), lambda a: a.clip(-0.5, 0.7), lambda a: a.clamp(-0.5, 0.7), ((4, 5),),
+        "distinct"),
+    Row("clip_lo", ("Clip",), lambda a: a.clip(lo=0.1), lambda a: a.clamp(min=0.1), ((4, 5),),
+        "distinct"),
+    Row("astype_roundtrip", ("Cast",),
+        lambda a: (a.astype(np.float32) * 3.0).astype(np.float64),
+        lambda a: (a.float() * 3.0).double(), ((3,),), tol={"eps": 1e-3, "atol": 1e-3}),
+    Row("maximum", ("Maximum",), lambda a, b: cr.maximum(a, b),
+        lambda a, b: _torch().maximum(a, b), ((3, 4), (3, 4)), "distinct"),
+    Row("maximum_bcast", ("Maximum",), lambda a, b: cr.maximum(a, b),
+        lambda a, b: _torch().maximum(a, b), ((3, 4), (4,)), "distinct"),
+    Row("minimum", ("Minimum",), lambda a, b: cr.minimum(a, b),
+        lambda a, b: _torch().minimum(a, b), ((3, 4), (3, 1)), "distinct"),
+    Row("where", ("Where",), lambda a, b: cr.where(COND, a, b),
+        lambda a, b: _torch().where(_torch().as_tensor(COND), a, b), ((3, 4), (3, 4))),
+    Row("where_bcast", ("Where",), lambda a, b: cr.where(COND, a, b),
+        lambda a, b: _torch().where(_torch().as_tensor(COND), a, b), ((3, 4), (1,))),
+    # --- reductions ---
+    Row("sum_all", ("Sum",), lambda a: a.sum(), lambda a: a.sum(), ((3, 4),)),
+    Row("sum_axis", ("Sum",), lambda a: a.sum(axis=1), lambda a: a.sum(dim=1), ((2, 3, 4),)),
+    Row("sum_axes_keep", ("Sum",), lambda a: a.sum(axis=(0, 2), keepdims=True),
+        lambda a: a.sum(dim=(0, 2), keepdim=True), ((2, 3, 4),)),
+    Row("sum_neg_axis", ("Sum",), lambda a: a.sum(axis=-1), lambda a: a.sum(dim=-1), ((2, 3),)),
+    Row("mean", ("Sum", "Mul"), lambda a: a.mean(axis=0), lambda a: a.mean(dim=0), ((3, 4),)),
+    Row("mean_all", ("Sum", "Mul"), lambda a: a.mean(), lambda a: a.mean(), ((3, 4),)),
+    Row("var", ("Sum", "Sub", "Mul"), lambda a: a.var(axis=1),
+        lambda a: a.var(dim=1, correction=0), ((3, 5),)),
+    Row("var_ddof1_keep", ("Sum", "Sub", "Mul"), lambda a: a.var(axis=0, ddof=1, keepdims=True),
+        lambda a: a.var(dim=0, correction=1, keepdim=True), ((4, 3),)),
+    Row("std", ("Sqrt", "Sum"), lambda a: a.std(), lambda a: a.std(correction=0), ((3, 4),)),
+    Row("max_all", ("Max",), lambda a: a.max(), lambda a: a.max(), ((3, 4),), "distinct"),
+    Row("max_axis", ("Max",), lambda a: a.max(axis=1), lambda a: a.amax(dim=1), ((3, 4),),
+        "distinct"),
+    Row("max_axes_keep", ("Max",), lambda a: a.max(axis=(0, 2), keepdims=True),
+        lambda a: a.amax(dim=(0, 2), keepdim=True), ((2, 3, 4),), "distinct"),
+    Row("min_axis", ("Min",), lambda a: a.min(axis=0), lambda a: a.amin(dim=0), ((3, 4),),
+        "distinct"),
+    Row("logsumexp", ("LogSumExp", "Exp"), lambda a: a.logsumexp(axis=1),
+        lambda a: a.logsumexp(dim=1), ((3, 4),)),
+    Row("logsumexp_all_keep", ("LogSumExp", "Exp"), lambda a: a.logsumexp(keepdims=True),
+        lambda a: a.logsumexp(dim=(0, 1), keepdim=True), ((3, 4),)),
+    # --- shape ---
+    Row("reshape", ("Reshape",), lambda a: a.reshape(4, 3), lambda a: a.reshape(4, 3), ((3, 4),)),
+    Row("reshape_infer", ("Reshape",), lambda a: a.reshape(-1), lambda a: a.reshape(-1),
+        ((2, 3, 2),)),
+    Row("transpose", ("Transpose",), lambda a: a.transpose(2, 0, 1),
+        lambda a: a.permute(2, 0, 1), ((2, 3, 4),)),
+    Row("T", ("Transpose",), lambda a: a.T, lambda a: a.permute(2, 1, 0), ((2, 3, 4),)),
+    Row("swapaxes", ("Transpose",), lambda a: a.swapaxes(0, 2),
+        lambda a: a.transpose(0, 2), ((2, 3, 4),)),
+    Row("squeeze", ("Reshape",), lambda a: a.squeeze(1), lambda a: a.squeeze(1), ((3, 1, 4),)),
+    Row("expand_dims", ("Reshape",), lambda a: a.expand_dims(0) * 1.0,
+        lambda a: a.unsqueeze(0) * 1.0, ((3, 4),)),
+    Row("flatten", ("Reshape",), lambda a: a.flatten(1), lambda a: a.flatten(1), ((2, 3, 4),)),
+    Row("broadcast_to", ("BroadcastTo",), lambda a: a.broadcast_to((2, 3, 4)),
+        lambda a: a.broadcast_to((2, 3, 4)), ((3, 1),)),
+    Row("getitem_basic", ("GetItem", "ScatterAdd"), lambda a: a[1:, None, ::2, ...],
+        lambda a: a[1:, None, ::2, ...], ((3, 4),)),
+    Row("getitem_int", ("GetItem", "ScatterAdd"), lambda a: a[1], lambda a: a[1], ((3, 4),)),
+    Row("getitem_negstep", ("GetItem", "ScatterAdd"), lambda a: a[::-1, 3:0:-2],
+        lambda a: a.flip(0)[:, [3, 1]], ((3, 4),)),
+    Row("getitem_intarray_repeats", ("GetItem", "ScatterAdd"), lambda a: a[IDX],
+        lambda a: a[_torch().as_tensor(IDX)], ((3, 4),)),
+    Row("getitem_mixed", ("GetItem", "ScatterAdd"), lambda a: a[IDX, 1:3],
+        lambda a: a[_torch().as_tensor(IDX), 1:3], ((3, 4),)),
+    Row("getitem_mask", ("GetItem", "ScatterAdd"), lambda a: a[MASK],
+        lambda a: a[_torch().as_tensor(MASK)], ((3, 4),)),
+    Row("concatenate", ("Concatenate",), lambda a, b: cr.concatenate([a, b], axis=1),
+        lambda a, b: _torch().cat([a, b], dim=1), ((3, 2), (3, 4))),
+    Row("stack", ("Concatenate", "Reshape"), lambda a, b: cr.stack([a, b], axis=1),
+        lambda a, b: _torch().stack([a, b], dim=1), ((3, 4), (3, 4))),
+    Row("pad", ("Pad",), lambda a: cr.pad(a, ((1, 0), (2, 1)), value=0.5),
+        lambda a: _torch().nn.functional.pad(a, (2, 1, 1, 0), value=0.5), ((3, 4),)),
+]
+
+
+def _torch():
+    """PyTorch, imported only when the oracle runs."""
+    import torch
+
+    return torch
