@@ -4,6 +4,8 @@ import importlib
 
 from chainrule.ops import PRIMITIVES
 
+from .optable import ROWS
+
 # Importing the packages that define primitives registers them all.
 for _module in ("chainrule.nn.functional",):
     try:
@@ -11,7 +13,6 @@ for _module in ("chainrule.nn.functional",):
     except ModuleNotFoundError:
         pass
 
-from .optable import ROWS
 
 
 def _covered():
