@@ -21,7 +21,7 @@ def _prepare(inputs):
     prepared, checked = [], []
     any_flagged = any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
     for x in inputs:
-        arr = x.data if isinstance(x, Tensor) else np.asarray(x) if not np.isscalar(x) else x
+        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
         if isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.floating):
             wanted = (x.requires_grad if any_flagged else True) if isinstance(x, Tensor) \
                 else not any_flagged

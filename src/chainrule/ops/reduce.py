@@ -94,7 +94,8 @@ class LogSumExp(Op):
         self.kept = kept_shape(x.shape, self.axes)
         m = x.max(axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)  # rows of -inf (or inf) stay as they are
-        y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
+        with np.errstate(divide="ignore"):  # a row of -inf has log(0) = -inf: correct
+            y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
         if not self.keepdims:
             y = y.reshape(_dropped(x.shape, self.axes))
         self.save(x=x, y=y)
