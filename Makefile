@@ -1,15 +1,18 @@
-# Two commands for a fresh clone:  `make train` (the main job) and `make test` (the suite).
+# Two commands for a fresh clone: `make demo` (the main job) and `make test` (the suite).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: train test lint bench
+.PHONY: demo train test lint bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) examples/xor_engine.py
 
 train: $(VENV)/.installed
 	$(VENV)/bin/chainrule train
