@@ -155,7 +155,7 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 _accumulate(t, g, create_graph)
         if captured and node in captured:
             captured[node] = g
-        grads = node.vjp_recorded(g, Tensor, _wrap) if create_graph else node.vjp(g)
+        grads = node.vjp_recorded(g, _wrap) if create_graph else node.vjp(g)
         if not retain_graph:
             node.release()
         parents = node.parents

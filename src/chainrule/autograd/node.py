@@ -27,12 +27,13 @@ class Node:
     hooks: list | None = None  # hooks registered on the output tensor (non-leaf)
     retained = None  # weakref to the output tensor when it called retain_grad()
     released = False  # saved arrays freed by a backward without retain_graph
-    _saved: list | tuple = ()  # (name, source) pairs; source = input index or -1
-    _inputs: list | tuple = ()  # the input arrays, only while forward runs
-    out_id = 0  # id() of the output array, to recognise it among saved arrays
+    _saved: dict | tuple = ()  # name -> array, what forward kept for the vjp
+    input_ids: tuple = ()  # id() of each input array, to recognise them among saved ones
+    out_id = 0  # id() of the output array, likewise
 
     def __init__(self, **params):
-        # Op parameters (axis, shape, index ...) are plain attributes.
+        # Op parameters (axis, shape, index ...) are plain attributes. (``apply`` skips
+        # __init__ and sets them itself: it is on the hot path.)
         self.__dict__.update(params)
 
     @property
@@ -50,22 +51,17 @@ class Node:
     def save(self, **arrays) -> None:
         """Keep arrays for the backward pass, by name: ``self.save(x=x)`` then ``self.x``.
 
-        Nothing is kept when the op is not being recorded. Each saved array remembers
-        whether it is one of the inputs, so that under ``create_graph`` the vjp sees the
-        input *tensor* and gradients can flow through it.
+        Nothing is kept when the op is not being recorded. Under ``create_graph`` a saved
+        input or output is swapped for its tensor (see ``vjp_recorded``), so that
+        gradients flow through it.
         """
         if self.parents is None:
             return
-        if not self._saved:
-            self._saved = []
-        for name, value in arrays.items():
-            setattr(self, name, value)
-            source = -1
-            for i, a in enumerate(self._inputs):
-                if a is value:
-                    source = i
-                    break
-            self._saved.append((name, source))
+        self.__dict__.update(arrays)
+        if self._saved:
+            self._saved.update(arrays)
+        else:
+            self._saved = arrays
 
     def needs(self, i: int) -> bool:
         """Does input ``i`` want a gradient? Lets a vjp skip work nobody will use."""
@@ -73,37 +69,37 @@ class Node:
 
     def release(self) -> None:
         """Free the saved arrays: the graph cannot be walked through this node again."""
-        for name, _ in self._saved:
-            self.__dict__.pop(name, None)
+        d = self.__dict__
+        for name in self._saved:
+            d.pop(name, None)
         self._saved = ()
         self.released = True
 
-    def vjp_recorded(self, g, tensor_type, make_tensor):
+    def vjp_recorded(self, g, make_tensor):
         """Run ``vjp`` on tensors so that it is itself recorded (``create_graph=True``).
 
         Saved arrays are swapped for tensors that stand where they came from: the input
         tensor (or its node's output) for a saved input, this node's output for the
         saved output, and a constant for anything else.
         """
-        originals = []
-        for name, source in self._saved:
-            value = getattr(self, name)
-            originals.append((name, value))
-            if source >= 0:
-                edge = self.parents[source]
-                if edge is None:
-                    continue
-                if isinstance(edge, Node):
-                    setattr(self, name, make_tensor(value, edge))
-                else:  # a leaf tensor: use it, so its grad is reached
-                    setattr(self, name, edge)
-            elif id(value) == self.out_id:
+        originals = dict(self._saved)
+        for name, value in originals.items():
+            vid = id(value)
+            if vid == self.out_id:
                 setattr(self, name, make_tensor(value, self))
+                continue
+            for i, iid in enumerate(self.input_ids):
+                if vid == iid:
+                    edge = self.parents[i]
+                    if isinstance(edge, Node):
+                        setattr(self, name, make_tensor(value, edge))
+                    elif edge is not None:  # a leaf tensor: use it, so its grad is reached
+                        setattr(self, name, edge)
+                    break
         try:
             return self.vjp(g)
         finally:
-            for name, value in originals:
-                setattr(self, name, value)
+            self.__dict__.update(originals)
 
     def __repr__(self) -> str:
         return f"<{self.name}>"

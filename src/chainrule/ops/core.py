@@ -28,7 +28,9 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     gets one edge per input and keeps what its ``forward`` saved; the output tensor points
     to the node as its ``grad_fn``.
     """
-    op = op_cls(**params) if params else op_cls()
+    op = _new(op_cls)
+    if params:
+        op.__dict__.update(params)
     arrays = []
     record = False
     for x in inputs:
@@ -39,8 +41,10 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         else:
             arrays.append(x)
     if record and grad_mode.state.enabled:
-        op.parents = tuple(_edge(x) for x in inputs)
-        op._inputs = arrays
+        op.parents = tuple([_edge(x) for x in inputs])
+        # ids, not the arrays: a node must not keep inputs alive that it did not save.
+        # Sound while the saved arrays live: an id is only reused after its object dies.
+        op.input_ids = tuple([id(a) for a in arrays])
     else:
         record = False
     try:
@@ -58,16 +62,26 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     if type(out) is not np.ndarray:
         # NumPy returns scalars from 0-d operations; a saved output must stay the output.
         scalar, out = out, np.asarray(out)
-        for name, _ in op._saved:
-            if getattr(op, name) is scalar:
+        for name, value in (op._saved.items() if op._saved else ()):
+            if value is scalar:
+                op._saved[name] = out
                 setattr(op, name, out)
     if not record:
         return _wrap(out)
-    op._inputs = ()
     op.out_id = id(out)
     op.out_shape = out.shape
     op.out_dtype = out.dtype
     return _wrap(out, op)
+
+
+_new = object.__new__
+
+
+def shape_of(x) -> tuple:
+    """The shape of an array or a Python number (cheaper than ``np.shape`` for arrays)."""
+    if type(x) is np.ndarray:
+        return x.shape
+    return () if isinstance(x, (int, float)) else np.shape(x)
 
 
 def _edge(x):
@@ -99,7 +113,3 @@ def unbroadcast(g, shape: tuple):
     if lead or g.shape != shape:
         g = g.reshape(shape)
     return g
-
-
-def shape_of(x) -> tuple:
-    return np.shape(x)

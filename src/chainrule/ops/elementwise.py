@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule import _backend as B
 from chainrule.ops import dual
-from chainrule.ops.core import Op, apply, unbroadcast
+from chainrule.ops.core import Op, apply, shape_of, unbroadcast
 from chainrule.tensor import Tensor
 
 # --- arithmetic ---------------------------------------------------------------------------
@@ -21,7 +21,7 @@ class Add(Op):
     """y = a + b;  da = g,  db = g"""
 
     def forward(self, a, b):
-        self.shapes = (np.shape(a), np.shape(b))
+        self.shapes = (shape_of(a), shape_of(b))
         return a + b
 
     def vjp(self, g):
@@ -33,7 +33,7 @@ class Sub(Op):
     """y = a - b;  da = g,  db = -g"""
 
     def forward(self, a, b):
-        self.shapes = (np.shape(a), np.shape(b))
+        self.shapes = (shape_of(a), shape_of(b))
         return a - b
 
     def vjp(self, g):
@@ -46,7 +46,7 @@ class Mul(Op):
 
     def forward(self, a, b):
         self.save(a=a, b=b)
-        self.shapes = (np.shape(a), np.shape(b))
+        self.shapes = (shape_of(a), shape_of(b))
         return a * b
 
     def vjp(self, g):
@@ -62,7 +62,7 @@ class Div(Op):
     def forward(self, a, b):
         y = a / b
         self.save(b=b, y=y)
-        self.shapes = (np.shape(a), np.shape(b))
+        self.shapes = (shape_of(a), shape_of(b))
         return y
 
     def vjp(self, g):
@@ -83,7 +83,7 @@ class Pow(Op):
     def forward(self, a, p):
         y = np.power(a, p)
         self.save(a=a, p=p, y=y)
-        self.shapes = (np.shape(a), np.shape(p))
+        self.shapes = (shape_of(a), shape_of(p))
         return y
 
     def vjp(self, g):
@@ -259,7 +259,7 @@ class Maximum(Op):
     """
 
     def forward(self, a, b):
-        self.shapes = (np.shape(a), np.shape(b))
+        self.shapes = (shape_of(a), shape_of(b))
         y = np.maximum(a, b)
         dtype = np.result_type(a, b)
         self.save(w=np.where(a == b, 0.5, a > b).astype(dtype))
@@ -275,7 +275,7 @@ class Minimum(Op):
     """y = min(a, b);  da = g * w,  db = g * (1 - w), w = [a < b] + [a == b] / 2"""
 
     def forward(self, a, b):
-        self.shapes = (np.shape(a), np.shape(b))
+        self.shapes = (shape_of(a), shape_of(b))
         y = np.minimum(a, b)
         dtype = np.result_type(a, b)
         self.save(w=np.where(a == b, 0.5, a < b).astype(dtype))
@@ -294,7 +294,7 @@ class Where(Op):
     """
 
     def forward(self, a, b):
-        self.shapes = (np.shape(a), np.shape(b))
+        self.shapes = (shape_of(a), shape_of(b))
         return np.where(self.cond, a, b)
 
     def vjp(self, g):
