@@ -32,16 +32,21 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     if params:
         op.__dict__.update(params)
     arrays = []
+    edges = []
     record = False
     for x in inputs:
         if isinstance(x, Tensor):
             arrays.append(x.data)
             if x._rg:
                 record = True
+                edges.append(x._node or x)  # its node, or the leaf itself
+            else:
+                edges.append(None)
         else:
             arrays.append(x)
+            edges.append(None)
     if record and grad_mode.state.enabled:
-        op.parents = tuple([_edge(x) for x in inputs])
+        op.parents = tuple(edges)
         # ids, not the arrays: a node must not keep inputs alive that it did not save.
         # Sound while the saved arrays live: an id is only reused after its object dies.
         op.input_ids = tuple([id(a) for a in arrays])
@@ -84,16 +89,6 @@ def shape_of(x) -> tuple:
     return () if isinstance(x, (int, float)) else np.shape(x)
 
 
-def _edge(x):
-    """Where a gradient for input ``x`` goes: its node, itself (a leaf), or nowhere."""
-    if isinstance(x, Tensor):
-        if x._node is not None:
-            return x._node
-        if x._rg:
-            return x
-    return None
-
-
 def unbroadcast(g, shape: tuple):
     """Sum ``g`` back down to ``shape``: the adjoint of NumPy broadcasting.
 
@@ -105,6 +100,8 @@ def unbroadcast(g, shape: tuple):
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
+    if gshape[lead:] == shape:  # only new leading axes (a bias): one sum, no reshape
+        return g.sum(axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )

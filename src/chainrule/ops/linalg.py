@@ -22,6 +22,10 @@ class MatMul(Op):
 
     def vjp(self, g):
         a, b = self.a, self.b
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the general reshapes
+            da = g @ b.T if self.needs(0) else None
+            db = a.T @ g if self.needs(1) else None
+            return da, db
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         # g has a's batch/row axes and b's column axis; put the dropped 1-d axes back.
