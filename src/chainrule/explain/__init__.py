@@ -1,0 +1,20 @@
+"""explain: the lecture's backpropagation, laid out with real numbers from the real engine.
+
+Record first, render second::
+
+    from chainrule import explain
+    rec = explain.trace("lecture")          # or a Spec, a dict, a path to a network file
+    explain.print_tables(rec, lang="zh")    # forward pass, backward pass, check, update
+    explain.draw_figure(rec, "lecture.png") # forward network | reversed network
+    rec.to_json()                           # the same numbers as one JSON document
+
+For every weight, dl/dw = dz/dw * dl/dz: dz/dw is the input the weight multiplies
+(forward pass), dl/dz comes from the reversed network run from the output with each
+sigma'(z) as an amplifier (backward pass). The record checks the product against the
+engine's autograd and central finite differences.
+"""
+
+from chainrule.explain.examples import EXAMPLES, example
+from chainrule.explain.record import BIAS, NeuronRecord, Record, WeightRecord
+from chainrule.explain.spec import ACTIVATIONS, LOSSES, Layer, Spec, SpecError, load_spec, parse_spec
+from chainrule.explain.trace import as_spec, trace

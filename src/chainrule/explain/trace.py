@@ -1,0 +1,206 @@
+"""trace: run one gradient step on the real engine and record every number on the way.
+
+The observer never differentiates anything itself. For each sample n it builds the
+network with chainrule ops, registers a hook on every pre-activation z and activation a
+(``register_hook`` is called with dl/dz and dl/da during ``backward``) and runs
+``l^n.backward()``. From those readings the lecture's decomposition follows:
+
+    dl^n/dw_ji = dz_j/dw_ji * dl^n/dz_j = a_i * dl^n/dz_j      (a_i = x_i in layer 0)
+    dl^n/db_j  = 1 * dl^n/dz_j
+    dL/dw      = sum_n dl^n/dw                                    (L = sum_n l^n)
+
+and three independent checks of it:
+
+- ``autograd``: one backward pass of L over all samples at once, read from ``w.grad``;
+- ``numeric``: central finite differences (L(w + eps) - L(w - eps)) / (2 eps);
+- the amplifier: dl/dz = sigma'(z) * dl/da, with sigma'(z) from the forward values.
+
+Then the gradient-descent step w' = w - lr * dL/dw and the loss L' recomputed with w'.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chainrule.explain import network as net
+from chainrule.explain.examples import EXAMPLES, example
+from chainrule.explain.record import BIAS, NeuronRecord, Record, WeightRecord
+from chainrule.explain.spec import Spec, SpecError, load_spec, parse_spec
+
+
+def as_spec(network) -> Spec:
+    """A ``Spec`` from a Spec, a built-in example's name, a network-file path, or a dict."""
+    if isinstance(network, Spec):
+        return network
+    if isinstance(network, dict):
+        return parse_spec(network)
+    if isinstance(network, (str, Path)):
+        if isinstance(network, str) and network in EXAMPLES:
+            return example(network)
+        return load_spec(network)
+    raise TypeError(
+        f"trace: expected a Spec, an example name, a file path or a dict, got "
+        f"{type(network).__name__}"
+    )
+
+
+def trace(network, eps: float = 1e-6) -> Record:
+    """Explain one gradient step of ``network`` (see ``as_spec`` for what it may be).
+
+    Returns the ``Record``; raises ``SpecError`` for a bad network file or when the
+    numbers overflow (a non-finite z, a, loss or gradient names its place).
+    """
+    spec = as_spec(network)
+    with np.errstate(all="ignore"):  # overflow is reported by _finite, with its place
+        return _trace(spec, eps)
+
+
+def _trace(spec: Spec, eps: float) -> Record:
+    weights = [layer.weight for layer in spec.layers]
+    biases = [layer.bias for layer in spec.layers]
+    n_layers = len(spec.layers)
+
+    # 1. One forward and one backward pass per sample, watched through hooks.
+    params = net.parameters(weights, biases)
+    seen: list[dict] = []  # per sample: (kind, layer) -> forward value / gradient
+    losses = []
+    for n in range(spec.n_samples):
+        values: dict = {}
+        grads: dict = {}
+
+        def watch(kind, k, t, values=values, grads=grads):
+            values[kind, k] = t.numpy().copy()
+            t.register_hook(lambda g, key=(kind, k): grads.__setitem__(key, g.numpy().copy()))
+
+        l = net.forward_sample(spec, params, spec.inputs[n], spec.targets[n], watch)
+        losses.append(float(l.item()))
+        _finite(losses[-1], "the loss", spec, n)
+        l.backward()  # leaf grads accumulate over samples: sum_n dl^n/dw
+        seen.append({"value": values, "grad": grads})
+    accumulated = [(w.grad.numpy().copy(), b.grad.numpy().copy()) for w, b in params]
+
+    # 2. The engine's gradient of L in one backward pass over all samples.
+    params_all = net.parameters(weights, biases)
+    total = net.total_loss(spec, params_all)
+    total.backward()
+    autograd = [(w.grad.numpy().copy(), b.grad.numpy().copy()) for w, b in params_all]
+
+    # 3. Neurons: forward values, amplifiers and backward values, per sample.
+    neurons = []
+    chain_check = 0.0
+    outputs = np.zeros_like(spec.targets)
+    for n, obs in enumerate(seen):
+        for k, layer in enumerate(spec.layers):
+            z, a = obs["value"]["z", k], obs["value"]["a", k]
+            dl_dz, dl_da = obs["grad"].get(("z", k)), obs["grad"].get(("a", k))
+            if dl_dz is None or dl_da is None:  # pragma: no cover - an engine bug
+                raise RuntimeError(f"trace: no gradient reached layer {k}'s hooks")
+            slope = net.sigma_prime(z, a, layer.activation)
+            if slope is None:  # softmax + cross-entropy: dl/dz = y sum(t) - t (case 1)
+                expected = a * spec.targets[n].sum() - spec.targets[n]
+            else:
+                expected = slope * dl_da
+            chain_check = max(chain_check, float(np.max(np.abs(expected - dl_dz))))
+            for j in range(layer.size):
+                rec = NeuronRecord(
+                    layer=k, index=j, sample=n, z=float(z[j]), a=float(a[j]),
+                    sigma_prime=None if slope is None else float(slope[j]),
+                    dl_da=float(dl_da[j]), dl_dz=float(dl_dz[j]),
+                )
+                for name in ("z", "a", "dl_da", "dl_dz"):
+                    _finite(getattr(rec, name), f"{name} of neuron {j}", spec, n, k)
+                neurons.append(rec)
+        outputs[n] = obs["value"]["a", n_layers - 1]
+
+    # 4. Weights: the products dz/dw * dl/dz, summed over samples, against the engine's
+    #    gradient and finite differences; then the gradient-descent step.
+    numeric = _finite_differences(spec, weights, biases, eps)
+    records = []
+    new_weights = [w.copy() for w in weights]
+    new_biases = [b.copy() for b in biases]
+    per_sample_check = 0.0
+    for k, layer in enumerate(spec.layers):
+        a_prev = [spec.inputs[n] if k == 0 else obs["value"]["a", k - 1]
+                  for n, obs in enumerate(seen)]
+        dl_dz = [obs["grad"]["z", k] for obs in seen]
+        grad_w = sum(np.outer(g, x) for g, x in zip(dl_dz, a_prev))
+        grad_b = sum(dl_dz)
+        per_sample_check = max(
+            per_sample_check,
+            float(np.max(np.abs(accumulated[k][0] - autograd[k][0]))),
+            float(np.max(np.abs(accumulated[k][1] - autograd[k][1]))),
+        )
+        new_weights[k] = layer.weight - spec.lr * grad_w
+        new_biases[k] = layer.bias - spec.lr * grad_b
+        for j in range(layer.size):
+            for i in range(layer.weight.shape[1]):
+                records.append(WeightRecord(
+                    layer=k, to=j, from_=i, value=float(layer.weight[j, i]),
+                    dz_dw=tuple(float(x[i]) for x in a_prev),
+                    dl_dz=tuple(float(g[j]) for g in dl_dz),
+                    dl_dw=float(grad_w[j, i]), autograd=float(autograd[k][0][j, i]),
+                    numeric=float(numeric[k][0][j, i]), updated=float(new_weights[k][j, i]),
+                ))
+            records.append(WeightRecord(
+                layer=k, to=j, from_=BIAS, value=float(layer.bias[j]),
+                dz_dw=(1.0,) * spec.n_samples,
+                dl_dz=tuple(float(g[j]) for g in dl_dz),
+                dl_dw=float(grad_b[j]), autograd=float(autograd[k][1][j]),
+                numeric=float(numeric[k][1][j]), updated=float(new_biases[k][j]),
+            ))
+    for w in records:
+        where = f"weight {w.from_} -> {w.to}"
+        for name in ("dl_dw", "autograd", "updated"):
+            _finite(getattr(w, name), f"{name} of {where}", spec, None, w.layer)
+
+    # 5. The loss after the step, with fresh tensors holding the updated weights.
+    losses_after = []
+    for n in range(spec.n_samples):
+        one = Spec(spec.layers, spec.inputs[n:n + 1], spec.targets[n:n + 1], spec.loss)
+        losses_after.append(net.total_loss_value(one, new_weights, new_biases))
+    loss_after = net.total_loss_value(spec, new_weights, new_biases)
+    _finite(loss_after, "the loss after the step", spec, None)
+
+    return Record(
+        name=spec.name, description=spec.description, sizes=spec.sizes,
+        activations=tuple(layer.activation for layer in spec.layers),
+        loss_name=spec.loss, lr=spec.lr, inputs=spec.inputs.copy(),
+        targets=spec.targets.copy(), outputs=outputs, losses=tuple(losses),
+        loss=float(sum(losses)), losses_after=tuple(losses_after), loss_after=loss_after,
+        neurons=tuple(neurons), weights=tuple(records), eps=eps, several=spec.several,
+        chain_rule_check=chain_check, per_sample_check=per_sample_check, meta=dict(spec.meta),
+    )
+
+
+def _finite_differences(spec: Spec, weights, biases, eps: float) -> list[tuple]:
+    """dL/dw ~ (L(w + eps) - L(w - eps)) / (2 eps) for every weight and bias."""
+    out = []
+    for k in range(len(weights)):
+        grads = []
+        for arrays in (weights, biases):
+            g = np.zeros_like(arrays[k])
+            for idx in np.ndindex(arrays[k].shape):
+                values = []
+                for step in (eps, -eps):
+                    moved = [a.copy() for a in arrays]
+                    moved[k][idx] += step
+                    ws, bs = (moved, biases) if arrays is weights else (weights, moved)
+                    values.append(net.total_loss_value(spec, ws, bs))
+                g[idx] = (values[0] - values[1]) / (2 * eps)
+            grads.append(g)
+        out.append(tuple(grads))
+    return out
+
+
+def _finite(value: float, what: str, spec: Spec, sample: int | None,
+            layer: int | None = None) -> None:
+    """Raise SpecError naming the place if the numbers overflowed."""
+    if np.isfinite(value):
+        return
+    field = f"layers[{layer}]" if layer is not None else "layers"
+    where = f" for sample {sample}" if sample is not None and spec.several else ""
+    raise SpecError(
+        field, f"{what} is {value}{where}: the numbers overflow; use smaller weights or inputs"
+    )
