@@ -16,5 +16,13 @@ engine's autograd and central finite differences.
 
 from chainrule.explain.examples import EXAMPLES, example
 from chainrule.explain.record import BIAS, NeuronRecord, Record, WeightRecord
-from chainrule.explain.spec import ACTIVATIONS, LOSSES, Layer, Spec, SpecError, load_spec, parse_spec
+from chainrule.explain.spec import (
+    ACTIVATIONS,
+    LOSSES,
+    Layer,
+    Spec,
+    SpecError,
+    load_spec,
+    parse_spec,
+)
 from chainrule.explain.trace import as_spec, trace
