@@ -10,6 +10,8 @@ The public surface (see API.md), re-exported from where each piece lives::
 
 import numpy as _np
 
+# tensor first: it imports the ops at its end, once the Tensor class exists.
+from chainrule.tensor import Tensor  # isort: skip
 from chainrule import ops
 from chainrule.autograd import (
     enable_grad,
@@ -79,7 +81,6 @@ from chainrule.ops import (
     var,
     where,
 )
-from chainrule.tensor import Tensor
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
 int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
