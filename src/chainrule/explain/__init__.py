@@ -15,6 +15,8 @@ engine's autograd and central finite differences.
 """
 
 from chainrule.explain.examples import EXAMPLES, example
+from chainrule.explain.figure import draw_figure, make_figure
+from chainrule.explain.fonts import FontWarning
 from chainrule.explain.record import BIAS, NeuronRecord, Record, WeightRecord
 from chainrule.explain.spec import (
     ACTIVATIONS,
@@ -25,4 +27,5 @@ from chainrule.explain.spec import (
     load_spec,
     parse_spec,
 )
+from chainrule.explain.table import print_tables, tables_text
 from chainrule.explain.trace import as_spec, trace

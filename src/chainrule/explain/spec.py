@@ -242,7 +242,8 @@ def parse_spec(obj, name: str = "network") -> Spec:
                 + (f"{targets.shape[0]}" if target_several else "a single sample"),
             )
         raise SpecError(
-            "target", "expected a single sample (a list of numbers), like input, got a list of lists"
+            "target",
+            "expected a single sample (a list of numbers), like input, got a list of lists",
         )
     if targets.shape[1] != width:
         first = "target[0]" if several else "target"
@@ -332,9 +333,13 @@ def _matrix(v, where: str) -> np.ndarray:
 def _samples(v, where: str) -> tuple[np.ndarray, bool]:
     """One sample (a list of numbers) or several (a list of such lists): (N, n) array."""
     if not isinstance(v, list):
-        raise SpecError(where, f"expected a list of numbers (or a list of samples), got {_kind(v)}")
+        raise SpecError(
+            where, f"expected a list of numbers (or a list of samples), got {_kind(v)}"
+        )
     if not v:
-        raise SpecError(where, "expected a list of numbers (or a list of samples), got an empty list")
+        raise SpecError(
+            where, "expected a list of numbers (or a list of samples), got an empty list"
+        )
     nested = [isinstance(x, list) for x in v]
     if all(nested):
         rows = []
@@ -355,7 +360,9 @@ def _samples(v, where: str) -> tuple[np.ndarray, bool]:
 
 def _choice(v, allowed: tuple, where: str, what: str) -> str:
     if not isinstance(v, str):
-        raise SpecError(where, f"expected the name of a {what} ({', '.join(allowed)}), got {_kind(v)}")
+        raise SpecError(
+            where, f"expected the name of a {what} ({', '.join(allowed)}), got {_kind(v)}"
+        )
     if v not in allowed:
         near = difflib.get_close_matches(v, allowed, n=1)
         hint = f' (did you mean "{near[0]}"?)' if near else ""

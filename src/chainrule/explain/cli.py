@@ -1,0 +1,143 @@
+"""``chainrule explain``: the explain view on the command line.
+
+    chainrule explain                       the lecture example, tables in English
+    chainrule explain xor --lang zh         a built-in example, in Chinese
+    chainrule explain net.json --json       any network file, as one JSON document
+    chainrule explain mlp --figure mlp.png  the two-panel figure (.png or .svg)
+    chainrule explain --list                the built-in examples
+
+Exit codes: 0 when the product dz/dw x dl/dz, autograd and the finite difference agree;
+1 when they do not (an engine bug: the numbers are still shown); 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from chainrule.explain.examples import EXAMPLES
+from chainrule.explain.fonts import FontWarning
+from chainrule.explain.spec import SpecError
+from chainrule.explain.text import LANGS
+
+
+def register(subparsers) -> None:
+    """Add the ``explain`` subcommand to the ``chainrule`` command."""
+    p = subparsers.add_parser(
+        "explain",
+        help="see backpropagation: forward pass, backward pass, chain rule, one step",
+        description="Lay out one gradient-descent step of a small network the way the "
+        "lecture does: the forward pass (z, a), the backward pass (dl/dz through the "
+        "amplifiers sigma'(z)), dl/dw = dz/dw x dl/dz checked against autograd and finite "
+        "differences, and the update w - lr dL/dw.",
+    )
+    p.add_argument("network", nargs="?", default="lecture",
+                   help=f"a built-in example ({', '.join(EXAMPLES)}) or a network JSON file; "
+                   "default: lecture")
+    p.add_argument("--json", action="store_true", help="print one JSON document, no tables")
+    p.add_argument("--figure", metavar="FILE", help="write the figure to FILE.png or FILE.svg")
+    p.add_argument("--lang", choices=LANGS, default="en", help="language of tables and figure")
+    p.add_argument("--sample", type=int, default=0, metavar="N",
+                   help="which sample the figure shows (default 0)")
+    p.add_argument("--neuron", metavar="LAYER:INDEX",
+                   help="tables for one neuron and its incoming weights only, e.g. 1:0")
+    p.add_argument("--list", action="store_true", help="list the built-in examples")
+    p.add_argument("--show", action="store_true",
+                   help="print the network file of NETWORK (a start for your own)")
+    p.set_defaults(func=run)
+
+
+def usage_error() -> type[Exception]:
+    """The ``UsageError`` class that the running ``chainrule`` main catches.
+
+    NOTE: under ``python -m chainrule.cli`` the CLI module runs as ``__main__``, a second
+    copy beside ``chainrule.cli``, and catches its own ``UsageError`` class; raising
+    ``chainrule.cli.UsageError`` there would escape as a traceback.
+    """
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name == "chainrule.cli" and hasattr(main, "UsageError"):
+        return main.UsageError
+    from chainrule.cli import UsageError
+
+    return UsageError
+
+
+def run(args: argparse.Namespace) -> int:
+    UsageError = usage_error()
+    from chainrule.explain.table import print_tables
+    from chainrule.explain.trace import as_spec, trace
+
+    if args.list:
+        for name, spec in EXAMPLES.items():
+            print(f"{name:10s} {spec['description']}")
+        return 0
+    neuron = _neuron(args.neuron, UsageError) if args.neuron else None
+    figure = Path(args.figure) if args.figure else None
+    if figure is not None and figure.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--figure: expected a file name ending in .png or .svg, got {figure}")
+
+    network = args.network
+    if network not in EXAMPLES and not Path(network).exists() and not network.endswith(".json"):
+        raise UsageError(
+            f'unknown example "{network}" and no such file; built-in examples: '
+            f"{', '.join(EXAMPLES)}"
+        )
+    try:
+        spec = as_spec(network)
+        if args.show:
+            print(json.dumps(spec.to_dict(), indent=2))
+            return 0
+        record = trace(spec)
+    except SpecError as e:
+        raise UsageError(str(e)) from None
+
+    if neuron is not None:
+        layer, index = neuron
+        if not (0 <= layer < record.n_layers and 0 <= index < record.sizes[layer + 1]):
+            raise UsageError(
+                f"--neuron: no neuron {index} in layer {layer} (layer sizes "
+                f"{', '.join(str(s) for s in record.sizes[1:])}, counted from 0)"
+            )
+    if not 0 <= args.sample < record.n_samples:
+        raise UsageError(
+            f"--sample: expected 0 to {record.n_samples - 1} (the network has "
+            f"{record.n_samples} sample(s)), got {args.sample}"
+        )
+
+    if args.json:
+        print(record.to_json())
+    else:
+        print_tables(record, args.lang, neuron=neuron)
+    if figure is not None:
+        from chainrule.explain.figure import draw_figure
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FontWarning)
+            try:
+                draw_figure(record, figure, args.lang, sample=args.sample)
+            except OSError as e:
+                raise UsageError(f"--figure: cannot write {figure}: {e.strerror or e}") from None
+        for w in caught:
+            if issubclass(w.category, FontWarning):
+                print(f"chainrule explain: warning: {w.message}", file=sys.stderr)
+        print(f"figure: {figure}", file=sys.stderr if args.json else sys.stdout)
+    if not record.agrees():
+        print(
+            "chainrule explain: error: dz/dw x dl/dz, autograd and the finite difference "
+            f"disagree by {record.max_disagreement:.3g}; this is a bug, please report it",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _neuron(value: str, error) -> tuple[int, int]:
+    try:
+        layer, index = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise error(f"--neuron: expected LAYER:INDEX such as 1:0, got {value!r}") from None
+    return layer, index

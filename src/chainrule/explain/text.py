@@ -1,0 +1,206 @@
+"""Every word the renderers print, in English and Chinese, and how numbers are written.
+
+The lecture's Chinese terms: 前向传播 (forward pass), 反向传播 (backward pass),
+链式法则 (chain rule), 损失函数 (loss function), 梯度下降 (gradient descent),
+激活函数 (activation function), 学习率 (learning rate), 权重 (weight), 偏置 (bias).
+Numbers are language-free: both languages print the very same digits.
+"""
+
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+
+_EN = {
+    "title": "chainrule explain: {name}",
+    ":": ": ",
+    "network": "network",
+    "activations": "activation functions",
+    "loss_function": "loss function",
+    "lr": "learning rate",
+    "samples": "samples",
+    "sample": "sample",
+    "input": "input",
+    "target": "target",
+    "output": "output",
+    "layer": "layer",
+    "neuron": "neuron",
+    "weight": "weight",
+    "bias": "bias",
+    # section 1
+    "forward": "1. Forward pass",
+    "forward_rule": "z = Σ_i w_i·a_i + b,  a = σ(z)",
+    "forward_note": "dz/dw = the input a_i that w multiplies (x_i in layer 0); dz/db = 1",
+    "z_expr": "z = Σ w·a + b",
+    # section 2
+    "backward": "2. Backward pass",
+    "backward_rule": "dl/dz = σ'(z)·dl/da, output layer first: the reversed network, "
+    "σ'(z) the amplifier",
+    "case": "case",
+    "case1": "1: output layer",
+    "case2": "2: hidden layer",
+    "rule": "dl/da =",
+    "softmax_note": "softmax output: dl/dz = y − t directly (σ' is no single amplifier)",
+    "backward_note": "case 1 (output layer): dl/da = dl/dy from the loss function;\n"
+    "case 2 (hidden layer): dl/da_j = Σ_k w_kj·dl/dz_k over the next layer's neurons k",
+    # section 3
+    "chain": "3. Chain rule",
+    "chain_rule": "dl/dw = dz/dw × dl/dz, checked against the engine's autograd and "
+    "central finite differences",
+    "product": "dz/dw × dl/dz",
+    "product_sample": "n={n}",
+    "per_sample_note": "n=0, 1, …: dl^n/dw = dz/dw × dl/dz for sample n (dz/dw and dl/dz "
+    "per sample are in the forward and backward tables)",
+    "sum": "dL/dw = Σ_n",
+    "autograd": "autograd",
+    "numeric": "finite diff.",
+    "agree": "largest disagreement: {value} (product vs autograd vs finite difference, "
+    "eps = {eps})",
+    "agree_ok": "✓ they agree",
+    "agree_bad": "✗ MISMATCH: this is a bug, please report it",
+    "chain_check": "amplifier check max |σ'(z)·dl/da − dl/dz| = {value}",
+    "per_sample_check": "Σ of per-sample backward passes vs one backward pass of L: {value}",
+    # section 4
+    "descent": "4. Gradient descent",
+    "descent_rule": "w ← w − η·dL/dw,  η = {lr}",
+    "updated": "w − η·dL/dw",
+    "loss_before": "loss L",
+    "loss_after": "after one step",
+    "total_loss": "L = Σ_n l^n",
+    # losses and cases
+    "loss.half_squared_error": "half squared error  l = ½ Σ_k (y_k − t_k)²",
+    "loss.squared_error": "squared error  l = Σ_k (y_k − t_k)²",
+    "loss.cross_entropy": "cross-entropy  l = −Σ_k t_k log y_k,  y = softmax(z)",
+    "dl_dy.half_squared_error": "y − t",
+    "dl_dy.squared_error": "2(y − t)",
+    "dl_dy.cross_entropy": "−t / y",
+    "focus": "only neuron {index} of layer {layer} and its incoming weights",
+    # figure
+    "fig_forward": "Forward pass: z = Σ w·a + b,  a = σ(z)",
+    "fig_backward": "Backward pass: the reversed network, output on the left; "
+    "σ'(z) is each neuron's amplifier",
+    "fig_input_layer": "input",
+    "fig_hidden_layer": "layer {k}",
+    "fig_output_layer": "layer {k} (output)",
+    "fig_sample": "sample {n} of {N}",
+    "fig_footer": "loss L = {loss} → {after} after one gradient-descent step (η = {lr});  "
+    "dl/dw = dz/dw × dl/dz agrees with autograd and finite differences to {dis}",
+    "fig_start": "dl/dy",
+    "fig_amp": "amplifier σ'(z)",
+    "fig_case1": "case 1: dl/dy from the loss",
+    "fig_case2": "case 2: Σ_k w_kj·dl/dz_k",
+    "fig_sum": "Σ w·dl/dz",
+}
+
+_ZH = {
+    "title": "chainrule explain：{name}",
+    ":": "：",
+    "network": "网络",
+    "activations": "激活函数",
+    "loss_function": "损失函数",
+    "lr": "学习率",
+    "samples": "样本数",
+    "sample": "样本",
+    "input": "输入",
+    "target": "目标",
+    "output": "输出",
+    "layer": "层",
+    "neuron": "神经元",
+    "weight": "权重",
+    "bias": "偏置",
+    "forward": "一、前向传播",
+    "forward_rule": "z = Σ_i w_i·a_i + b，a = σ(z)",
+    "forward_note": "dz/dw = 该权重所乘的输入 a_i（第 0 层为 x_i）；dz/db = 1",
+    "z_expr": "z = Σ w·a + b",
+    "backward": "二、反向传播",
+    "backward_rule": "dl/dz = σ'(z)·dl/da，从输出层开始：反向的网络，σ'(z) 是放大器",
+    "case": "情况",
+    "case1": "一：输出层",
+    "case2": "二：隐藏层",
+    "rule": "dl/da =",
+    "softmax_note": "softmax 输出层：直接 dl/dz = y − t（σ' 不是单个放大器）",
+    "backward_note": "情况一（输出层）：dl/da = dl/dy 由损失函数直接求出；\n"
+    "情况二（隐藏层）：dl/da_j = Σ_k w_kj·dl/dz_k，对下一层的神经元 k 求和",
+    "chain": "三、链式法则",
+    "chain_rule": "dl/dw = dz/dw × dl/dz，并与引擎的自动微分和中心差分（数值微分）对照",
+    "product": "dz/dw × dl/dz",
+    "product_sample": "n={n}",
+    "per_sample_note": "n=0, 1, …：样本 n 的 dl^n/dw = dz/dw × dl/dz（各样本的 dz/dw 与 dl/dz "
+    "见前向、反向传播表）",
+    "sum": "dL/dw = Σ_n",
+    "autograd": "自动微分",
+    "numeric": "数值微分",
+    "agree": "最大偏差：{value}（乘积、自动微分、数值微分三者之间，eps = {eps}）",
+    "agree_ok": "✓ 三者一致",
+    "agree_bad": "✗ 不一致：这是一个错误，请报告",
+    "chain_check": "放大器检验 max |σ'(z)·dl/da − dl/dz| = {value}",
+    "per_sample_check": "逐样本反向传播之和 与 L 的一次反向传播之差：{value}",
+    "descent": "四、梯度下降",
+    "descent_rule": "w ← w − η·dL/dw，学习率 η = {lr}",
+    "updated": "w − η·dL/dw",
+    "loss_before": "损失 L",
+    "loss_after": "一步之后",
+    "total_loss": "总损失 L = Σ_n l^n",
+    "loss.half_squared_error": "半平方误差  l = ½ Σ_k (y_k − t_k)²",
+    "loss.squared_error": "平方误差  l = Σ_k (y_k − t_k)²",
+    "loss.cross_entropy": "交叉熵  l = −Σ_k t_k log y_k，y = softmax(z)",
+    "dl_dy.half_squared_error": "y − t",
+    "dl_dy.squared_error": "2(y − t)",
+    "dl_dy.cross_entropy": "−t / y",
+    "focus": "只显示第 {layer} 层的神经元 {index} 及其输入权重",
+    "fig_forward": "前向传播：z = Σ w·a + b，a = σ(z)",
+    "fig_backward": "反向传播：反向的网络，输出层在左；σ'(z) 是每个神经元的放大器",
+    "fig_input_layer": "输入层",
+    "fig_hidden_layer": "第 {k} 层",
+    "fig_output_layer": "第 {k} 层（输出层）",
+    "fig_sample": "样本 {n}（共 {N} 个）",
+    "fig_footer": "损失 L = {loss} → 一步梯度下降后 {after}（学习率 η = {lr}）；"
+    "dl/dw = dz/dw × dl/dz 与自动微分、数值微分一致，偏差 ≤ {dis}",
+    "fig_start": "dl/dy",
+    "fig_amp": "放大器 σ'(z)",
+    "fig_case1": "情况一：由损失函数求 dl/dy",
+    "fig_case2": "情况二：Σ_k w_kj·dl/dz_k",
+    "example.lecture": "课堂上的 2-2-2 sigmoid 网络：x = (1, -1) 得 a = (0.98, 0.12)，"
+    "再得 y = (0.86, 0.11)；目标 (0, 1)",
+    "example.batch": "同一个课堂网络、两个样本：L = l^1 + l^2，每个 dL/dw 是两个样本梯度之和",
+    "example.xor": "学到一半的 2-2-1 sigmoid 异或网络（隐藏层：OR 与 NAND，输出：AND），"
+    "四个异或样本",
+    "example.mlp": "3-4-4-2 回归网络（tanh、relu、linear）；一个 relu 关闭（z < 0），"
+    "放大器 σ'(z) = 0 挡住了梯度",
+    "example.softmax": "2-3-3 分类器：tanh 隐藏层、softmax 输出、交叉熵损失；输出层 dl/dz = y − t",
+    "fig_sum": "Σ w·dl/dz",
+}
+
+TEXT = {"en": _EN, "zh": _ZH}
+
+
+def text(lang: str) -> dict:
+    """The phrase table for ``lang`` ("en" or "zh")."""
+    if lang not in TEXT:
+        raise ValueError(f"lang: expected one of {', '.join(LANGS)}, got {lang!r}")
+    return TEXT[lang]
+
+
+def num(x: float | None, digits: int = 4) -> str:
+    """A number for reading: whole numbers as integers, others to ``digits`` significant.
+
+    num(4.0) == "4", num(0.98201379) == "0.982", num(-0.00149087) == "-0.001491",
+    num(None) == "—".
+    """
+    if x is None:
+        return "—"
+    if x == 0:
+        return "0"
+    if float(x).is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    return f"{x:.{digits}g}"
+
+
+def paren(x: float, digits: int = 4) -> str:
+    """A number inside a product: negative ones in parentheses, ``2·(-0.5)``."""
+    s = num(x, digits)
+    return f"({s})" if s.startswith("-") else s
+
+
+def sci(x: float) -> str:
+    """A small difference: one significant digit in exponent form, 6e-11."""
+    return "0" if x == 0 else f"{x:.1e}"
