@@ -88,14 +88,15 @@ def parameters(weights: list[np.ndarray], biases: list[np.ndarray]) -> list[tupl
 Watcher = Callable[[str, int, cr.Tensor], None]
 
 
-def forward_sample(spec: Spec, params: list[tuple], x: np.ndarray, t: np.ndarray,
-                   watch: Watcher | None = None) -> cr.Tensor:
+def forward_sample(spec: Spec, params: list[tuple], x: np.ndarray | cr.Tensor,
+                   t: np.ndarray, watch: Watcher | None = None) -> cr.Tensor:
     """One sample through the network, the lecture's way: z = W a + b, a' = sigma(z).
 
-    Returns the scalar loss l. ``watch`` sees every z and a as it is made, so an observer
+    ``x`` may be a tensor (e.g. one that requires grad, to see dl/dx). Returns the scalar
+    loss l. ``watch`` sees every z and a as it is made, so an observer
     can read its value and register a hook for its gradient.
     """
-    a = cr.tensor(np.asarray(x, dtype=np.float64))
+    a = x if isinstance(x, cr.Tensor) else cr.tensor(np.asarray(x, dtype=np.float64))
     for k, ((w, b), layer) in enumerate(zip(params, spec.layers)):
         z = w @ a + b
         if watch:

@@ -1,0 +1,156 @@
+"""Drawing a ``Graph`` with matplotlib: a layered layout computed here, no Graphviz needed.
+
+Layout (a small Sugiyama-style scheme):
+
+1. rank: a node's rank is its longest distance from the root (the root in the last
+   rank), so every edge points forward, from inputs to the root;
+2. order within a rank: start in discovery order, then sweep forward and back a few
+   times, sorting each rank by the mean position of its neighbours in the rank before
+   (the barycentre heuristic), which removes most crossings;
+3. coordinates: ranks are drawn as rows, top to bottom, as tall as their tallest box;
+   boxes in a rank are placed side by side and centred.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from chainrule.viz.graph import Graph, GraphError
+from chainrule.viz.labels import box_lines
+
+FORMATS = {"dot": "dot", "gv": "dot", "png": "png", "svg": "svg"}
+FILL = {"op": "#e8f0fb", "leaf": "#e6f4e6", "const": "#f0f0f0"}
+EDGE = {"op": "#4a6a9a", "leaf": "#3d8b3d", "const": "#999999"}
+
+CHAR_W = 0.085  # inches per character at FONT points (DejaVu Sans Mono is ~0.6 em)
+LINE_H = 0.2  # inches per text line
+FONT = 8.5
+COL_GAP = 0.45  # inches between ranks (rows of the drawing)
+ROW_GAP = 0.3  # inches between boxes in one rank
+
+
+def write(graph: Graph, path, fmt: str | None = None, dpi: int = 150) -> Path:
+    """Write ``graph`` to ``path`` as DOT text, PNG or SVG (by ``fmt`` or the suffix)."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise GraphError(
+            f"draw_graph: unknown format {fmt or '(no suffix)'!r} for {path}; expected "
+            "dot, png or svg"
+        )
+    fmt = FORMATS[fmt]
+    if fmt == "dot":
+        path.write_text(graph.to_dot(), encoding="utf-8")
+        return path
+    figure(graph).savefig(path, format=fmt, dpi=dpi, facecolor="white")
+    return path
+
+
+def svg_text(graph: Graph) -> str:
+    buf = io.StringIO()
+    figure(graph).savefig(buf, format="svg", facecolor="white")
+    return buf.getvalue()
+
+
+def layout(graph: Graph, sweeps: int = 4) -> dict[int, tuple[int, int]]:
+    """(column, row) of every node: root in the last column, edges pointing right."""
+    consumers: dict[int, list[int]] = {n.id: [] for n in graph.nodes}
+    for n in graph.nodes:
+        for i in n.inputs:
+            consumers[i].append(n.id)
+    # Longest distance to the root, in reverse topological order (root first).
+    depth = {graph.root.id: 0}
+    for n in reversed(graph.nodes):
+        if n.id not in depth:
+            depth[n.id] = max((depth[c] + 1 for c in consumers[n.id] if c in depth), default=0)
+    last = max(depth.values())
+    column = {k: last - d for k, d in depth.items()}
+    columns: list[list[int]] = [[] for _ in range(last + 1)]
+    for n in graph.nodes:  # topological order: a stable first guess
+        columns[column[n.id]].append(n.id)
+
+    def neighbours(k: int, side: int) -> list[int]:
+        node = graph.nodes[k]
+        return node.inputs if side < 0 else consumers[k]
+
+    for sweep in range(sweeps):
+        side = -1 if sweep % 2 == 0 else 1
+        span = range(1, len(columns)) if side < 0 else range(len(columns) - 2, -1, -1)
+        for c in span:
+            ref = {k: i for i, k in enumerate(columns[c + side])}
+            now = {k: i for i, k in enumerate(columns[c])}
+
+            def centre(k: int, ref=ref, now=now, side=side) -> float:
+                rows = [ref[m] for m in neighbours(k, side) if m in ref]
+                # Rows of the neighbouring column, scaled to this column's length.
+                scale = len(now) / max(len(ref), 1)
+                return sum(rows) / len(rows) * scale if rows else now[k]
+
+            columns[c].sort(key=centre)
+    return {k: (c, r) for c, col in enumerate(columns) for r, k in enumerate(col)}
+
+
+def figure(graph: Graph):
+    """The drawing as a matplotlib ``Figure`` (object API: no pyplot state).
+
+    Layers run top to bottom (inputs at the top, the root at the bottom), so a long chain
+    of ops stays readable; the layout's columns become the drawing's rows.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
+
+    pos = layout(graph)
+    texts = {n.id: box_lines(n) for n in graph.nodes}
+    size = {k: (max(len(s) for s in lines) * CHAR_W + 0.25, len(lines) * LINE_H + 0.15)
+            for k, lines in texts.items()}
+    n_ranks = max(c for c, _ in pos.values()) + 1
+    ranks: dict[int, list[int]] = {}
+    for k, (c, _) in sorted(pos.items(), key=lambda item: item[1]):
+        ranks.setdefault(c, []).append(k)
+    rank_h = [max(size[k][1] for k in ranks[c]) for c in range(n_ranks)]
+    rank_w = {c: sum(size[k][0] for k in ks) + ROW_GAP * (len(ks) - 1)
+              for c, ks in ranks.items()}
+    width = max(rank_w.values()) + 0.4
+    height = sum(rank_h) + COL_GAP * (n_ranks - 1) + 0.4
+
+    # Box centres, in inches; each rank centred horizontally.
+    xy = {}
+    y = height - 0.2
+    for c in range(n_ranks):
+        x = (width - rank_w[c]) / 2
+        for k in ranks[c]:
+            xy[k] = (x + size[k][0] / 2, y - rank_h[c] / 2)
+            x += size[k][0] + ROW_GAP
+        y -= rank_h[c] + COL_GAP
+
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    for node in graph.nodes:
+        x1, y1 = xy[node.id]
+        h1 = size[node.id][1]
+        for i in node.inputs:
+            x0, y0 = xy[i]
+            h0 = size[i][1]
+            ax.annotate("", xy=(x1, y1 + h1 / 2), xytext=(x0, y0 - h0 / 2), zorder=1,
+                        arrowprops={"arrowstyle": "-|>", "color": EDGE[graph.nodes[i].kind],
+                                    "lw": 1.0, "shrinkA": 0, "shrinkB": 1,
+                                    "mutation_scale": 9})
+    for node in graph.nodes:
+        (x, y), (w, h) = xy[node.id], size[node.id]
+        ax.add_patch(FancyBboxPatch(
+            (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.06",
+            facecolor=FILL[node.kind], edgecolor="#333333" if node.is_root else "#8090a8",
+            linewidth=2.0 if node.is_root else 0.9,
+            linestyle="--" if node.kind == "const" else "-", zorder=2))
+        lines = texts[node.id]
+        top = y + h / 2 - 0.075 - LINE_H / 2
+        for j, line in enumerate(lines):
+            colour = "#b03000" if line.startswith("grad ") else "#111111"
+            ax.text(x - w / 2 + 0.12, top - j * LINE_H, line, ha="left", va="center",
+                    fontsize=FONT, family="DejaVu Sans Mono", color=colour, zorder=3,
+                    fontweight="bold" if j == 0 else "normal")
+    return fig
