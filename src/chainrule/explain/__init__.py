@@ -28,4 +28,4 @@ from chainrule.explain.spec import (
     parse_spec,
 )
 from chainrule.explain.table import print_tables, tables_text
-from chainrule.explain.trace import as_spec, trace
+from chainrule.explain.tracing import as_spec, trace

@@ -69,7 +69,7 @@ def usage_error() -> type[Exception]:
 def run(args: argparse.Namespace) -> int:
     UsageError = usage_error()
     from chainrule.explain.table import print_tables
-    from chainrule.explain.trace import as_spec, trace
+    from chainrule.explain.tracing import as_spec, trace
 
     if args.list:
         for name, spec in EXAMPLES.items():

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.explain.cli import usage_error
     from chainrule.explain.examples import EXAMPLES
     from chainrule.explain.spec import SpecError
-    from chainrule.explain.trace import as_spec
+    from chainrule.explain.tracing import as_spec
     from chainrule.viz.graph import GraphError
     from chainrule.viz.network import network_graph
 
