@@ -13,6 +13,7 @@ import numpy as _np
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
 from chainrule import ops
+from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from chainrule.autograd import (
     enable_grad,
     grad,

@@ -20,7 +20,7 @@ _new = object.__new__
 class Tensor:
     """An n-d array with autograd. Create one with ``cr.tensor(data, requires_grad=...)``."""
 
-    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_version", "__weakref__")
 
     # ndarray (op) Tensor must defer to Tensor's reflected operators, not broadcast
     # the Tensor as an object inside a NumPy ufunc.
@@ -37,6 +37,7 @@ class Tensor:
         self.grad = None
         self._node = None
         self._hooks = None
+        self._version = 0  # bumped by in-place updates; backward checks it (autograd/node.py)
         self._rg = False
         if requires_grad:
             self.requires_grad = True
@@ -182,6 +183,51 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self.grad = None
+
+    # --- in-place updates ----------------------------------------------------------------
+    # They change ``data`` in place and bump the version, so that a backward pass through
+    # a node that saved the old values refuses to run instead of computing wrong gradients.
+
+    def _inplace(self, what: str) -> np.ndarray:
+        if self._rg and self._node is None and grad_mode.state.enabled:
+            raise BackwardError(
+                f"{what}: a leaf tensor that requires grad cannot be changed in place while "
+                "grad mode is on. help: wrap the update in `with cr.no_grad():` (as "
+                "optimizers do)"
+            )
+        self._version += 1
+        return self.data
+
+    def add_(self, other, alpha=1):
+        d = self._inplace("add_")
+        d += _data(other) * alpha if alpha != 1 else _data(other)
+        return self
+
+    def sub_(self, other, alpha=1):
+        d = self._inplace("sub_")
+        d -= _data(other) * alpha if alpha != 1 else _data(other)
+        return self
+
+    def mul_(self, other):
+        d = self._inplace("mul_")
+        d *= _data(other)
+        return self
+
+    def copy_(self, other):
+        d = self._inplace("copy_")
+        d[...] = _data(other)
+        return self
+
+    def fill_(self, value):
+        self._inplace("fill_").fill(value)
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def bump_version(self) -> None:
+        """Record that ``data`` was changed in place by other means (e.g. ``data -= ...``)."""
+        self._version += 1
 
     # --- operators -----------------------------------------------------------------------
 
@@ -374,6 +420,7 @@ def _wrap(data, node=None) -> Tensor:
     t._rg = node is not None
     t._node = node
     t._hooks = None
+    t._version = 0
     return t
 
 
@@ -390,5 +437,6 @@ def _operand(x):
 
 # Imported last: the ops need the Tensor class defined above.
 from chainrule import ops  # noqa: E402
+from chainrule.autograd import grad_mode  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops.core import apply as _apply  # noqa: E402

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import grad_mode
+from chainrule.autograd import anomaly, grad_mode
 from chainrule.autograd.node import Node
 from chainrule.errors import BackwardError
 from chainrule.tensor import Tensor, _wrap
@@ -141,6 +141,7 @@ def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None
 def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: bool,
           captured: dict | None = None):
     deps = _dependencies(root)
+    anomaly_on = anomaly.state.enabled
     pending = {root: seed}
     ready = [root]
     # Hot loop (one pass per node): locals and inlined checks, measured to matter on
@@ -163,11 +164,15 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 _accumulate(t, g, create_graph)
         if captured and node in captured:
             captured[node] = g
+        if node.leaf_versions is not None:
+            node.check_versions()
         grads = node.vjp_recorded(g, _wrap) if create_graph else node.vjp(g)
-        if not retain_graph:
-            node.release()
         if type(grads) is not tuple:
             grads = (grads,)
+        if anomaly_on:
+            anomaly.check_backward(node, g, grads)
+        if not retain_graph:
+            node.release()
         for p, gp in zip(node.parents, grads):
             if p is None or gp is None:
                 continue

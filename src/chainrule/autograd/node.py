@@ -30,6 +30,7 @@ class Node:
     _saved: dict | tuple = ()  # name -> array, what forward kept for the vjp
     input_ids: tuple = ()  # id() of each input array, to recognise them among saved ones
     out_id = 0  # id() of the output array, likewise
+    leaf_versions: list | None = None  # each leaf input's version when recorded, else None
 
     def __init__(self, **params):
         # Op parameters (axis, shape, index ...) are plain attributes. (``apply`` skips
@@ -66,6 +67,26 @@ class Node:
     def needs(self, i: int) -> bool:
         """Does input ``i`` want a gradient? Lets a vjp skip work nobody will use."""
         return self.parents[i] is not None
+
+    def check_versions(self) -> None:
+        """Refuse to backpropagate through a saved leaf that was modified in place since."""
+        if not self._saved:
+            return
+        for i, recorded in enumerate(self.leaf_versions):
+            if recorded is None:
+                continue
+            leaf = self.parents[i]
+            if leaf._version != recorded and any(
+                    id(v) == self.input_ids[i] for v in self._saved.values()):
+                from chainrule.errors import BackwardError
+
+                raise BackwardError(
+                    f"backward: input {i} of {self.name} (a leaf tensor of shape "
+                    f"{leaf.shape}) was modified in place after {self.name} saved it for "
+                    f"backward (version {recorded} -> {leaf._version}), so its gradient "
+                    "would be wrong. help: call backward() before optimizer.step() or any "
+                    "in-place update, or run the forward pass again"
+                )
 
     def release(self) -> None:
         """Free the saved arrays: the graph cannot be walked through this node again."""

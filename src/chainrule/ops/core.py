@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import grad_mode
+from chainrule.autograd import anomaly, grad_mode
 from chainrule.autograd.node import Node
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor
@@ -33,13 +33,20 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         op.__dict__.update(params)
     arrays = []
     edges = []
+    versions = None
     record = False
     for x in inputs:
         if isinstance(x, Tensor):
             arrays.append(x.data)
             if x._rg:
                 record = True
-                edges.append(x._node or x)  # its node, or the leaf itself
+                if x._node is None:  # a leaf: remember its version, to catch in-place edits
+                    if versions is None:
+                        versions = [None] * len(inputs)
+                    versions[len(edges)] = x._version
+                    edges.append(x)
+                else:
+                    edges.append(x._node)
             else:
                 edges.append(None)
         else:
@@ -50,6 +57,10 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         # ids, not the arrays: a node must not keep inputs alive that it did not save.
         # Sound while the saved arrays live: an id is only reused after its object dies.
         op.input_ids = tuple([id(a) for a in arrays])
+        if versions is not None:
+            op.leaf_versions = versions
+        if anomaly.state.enabled:
+            anomaly.note_creation(op)
     else:
         record = False
     try:
@@ -71,10 +82,13 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             if value is scalar:
                 op._saved[name] = out
                 setattr(op, name, out)
+    if anomaly.state.enabled:
+        anomaly.check_forward(op, arrays, out)
     t = _new(Tensor)  # _wrap, inlined: this is the hot path of every op
     t.data = out
     t.grad = None
     t._hooks = None
+    t._version = 0
     if record:
         op.out_id = id(out)
         op.out_shape = out.shape

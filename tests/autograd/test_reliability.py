@@ -1,0 +1,102 @@
+"""Anomaly detection and in-place modification checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.errors import BackwardError
+
+# NaN and Inf are made on purpose here; NumPy's warnings about them are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def test_forward_nan_names_the_op_its_inputs_and_the_user_line():
+    x = cr.tensor(np.array([1.0, -1.0, 4.0]), requires_grad=True)
+    with cr.detect_anomaly():
+        y = x * 2.0
+        with pytest.raises(cr.AnomalyError) as info:
+            y.sqrt()  # sqrt(-2) = NaN: this line must be named
+    msg = str(info.value)
+    assert "Sqrt produced NaN" in msg and "from finite inputs" in msg
+    assert "test_reliability.py" in msg and "shape (3,)" in msg and "range [-2, 8]" in msg
+
+
+def test_backward_inf_names_the_op():
+    x = cr.tensor(np.array([0.0, 1.0]), requires_grad=True)
+    with cr.detect_anomaly():
+        y = x.sqrt().sum()  # finite forward, infinite derivative at 0
+        with pytest.raises(cr.AnomalyError, match=r"backward of Sqrt produced Inf"):
+            y.backward()
+
+
+def test_planted_nan_in_a_custom_op_backward_is_located():
+    class Leaky(cr.ops.core.Op):
+        """y = x; dx = NaN where x > 1 (a deliberately broken vjp)."""
+
+        def forward(self, x):
+            self.save(x=x)
+            return x.copy()
+
+        def vjp(self, g):
+            return np.where(self.x > 1, np.nan, g)
+
+    try:
+        x = cr.tensor(np.array([0.5, 2.0]), requires_grad=True)
+        with cr.detect_anomaly():
+            z = cr.ops.apply(Leaky, x.exp()).sum()
+            with pytest.raises(cr.AnomalyError, match="backward of Leaky produced NaN"):
+                z.backward()
+        # Without the mode, the NaN reaches the gradient silently (what the mode is for).
+        z = cr.ops.apply(Leaky, x.exp()).sum()
+        z.backward()
+        assert np.isnan(x.grad.numpy()).any()
+    finally:
+        cr.ops.PRIMITIVES.pop("Leaky")
+
+
+def test_anomaly_mode_is_off_by_default_and_restored():
+    assert not cr.is_anomaly_enabled()
+    with cr.detect_anomaly():
+        assert cr.is_anomaly_enabled()
+    assert not cr.is_anomaly_enabled()
+    y = cr.tensor([-1.0]).log()  # no error when off
+    assert np.isnan(y.numpy()).all()
+
+
+def test_in_place_change_of_a_saved_leaf_is_refused():
+    w = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    with cr.no_grad():
+        w.sub_(cr.tensor(np.array([0.1, 0.1])))  # like an optimizer step before backward
+    with pytest.raises(BackwardError, match=r"modified in place.*version 0 -> 1"):
+        loss.backward()
+
+
+def test_in_place_change_of_an_unsaved_leaf_is_fine():
+    w = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w + 1.0).sum()  # add saves nothing: its gradient does not depend on w
+    with cr.no_grad():
+        w.mul_(3.0)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
+
+
+def test_in_place_on_a_leaf_requiring_grad_needs_no_grad():
+    w = cr.tensor([1.0], requires_grad=True)
+    with pytest.raises(BackwardError, match="no_grad"):
+        w.add_(1.0)
+    with cr.no_grad():
+        w.add_(1.0).zero_()
+    assert w.tolist() == [0.0] and w._version == 2
+
+
+def test_plus_equals_on_a_tensor_is_out_of_place():
+    x = cr.tensor(np.array([1.0]), requires_grad=True)
+    y = x * 2
+    y_before = y
+    y += 1  # rebinds y; the saved graph stays valid
+    assert y is not y_before
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0])
