@@ -79,3 +79,17 @@ def test_usage_error_class_is_the_one_main_catches():
     from chainrule.cli import UsageError
 
     assert explain_cli.usage_error() is UsageError
+
+
+def test_relu_kink_is_explained_not_called_a_bug(tmp_path, capsys):
+    spec = {"layers": [{"weight": [[1.0, -1.0]], "bias": [0.0], "activation": "relu"},
+                       {"weight": [[2.0]], "bias": [0.5], "activation": "linear"}],
+            "input": [1.0, 1.0], "target": [0.0]}
+    path = tmp_path / "kink.json"
+    path.write_text(json.dumps(spec))
+    assert main(["explain", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "kink" in out and "relu sits on its kink" in err
+    assert main(["explain", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["checks"]["relu_kinks"] == [{"layer": 0, "index": 0, "sample": 0}]

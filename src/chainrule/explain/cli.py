@@ -6,8 +6,9 @@
     chainrule explain mlp --figure mlp.png  the two-panel figure (.png or .svg)
     chainrule explain --list                the built-in examples
 
-Exit codes: 0 when the product dz/dw x dl/dz, autograd and the finite difference agree;
-1 when they do not (an engine bug: the numbers are still shown); 2 for bad input.
+Exit codes: 0 when the product dz/dw x dl/dz, autograd and the finite difference agree
+(or differ only because a relu sits exactly on its kink z = 0); 1 when they do not (an
+engine bug: the numbers are still shown); 2 for bad input.
 """
 
 from __future__ import annotations
@@ -125,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
             if issubclass(w.category, FontWarning):
                 print(f"chainrule explain: warning: {w.message}", file=sys.stderr)
         print(f"figure: {figure}", file=sys.stderr if args.json else sys.stdout)
-    if not record.agrees():
+    if not record.agrees() and record.kinks:
+        print("chainrule explain: note: a relu sits on its kink (z = 0), where it has no "
+              "derivative; the finite difference cannot agree there", file=sys.stderr)
+    elif not record.agrees():
         print(
             "chainrule explain: error: dz/dw x dl/dz, autograd and the finite difference "
             f"disagree by {record.max_disagreement:.3g}; this is a bug, please report it",

@@ -16,6 +16,8 @@ import numpy as np
 
 #: ``from`` of a bias record.
 BIAS = "bias"
+#: |z| below which a relu neuron counts as sitting on its kink (see ``Record.kinks``).
+KINK = 1e-4
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,16 @@ class Record:
         worst = max(self.max_disagreement, self.chain_rule_check, self.per_sample_check)
         return worst <= tol * scale
 
+    @property
+    def kinks(self) -> list[NeuronRecord]:
+        """relu neurons with z within KINK of 0, where relu has no derivative.
+
+        There the engine uses relu'(0) = 0 (as PyTorch) while a finite difference steps
+        across the kink, so the two may rightly disagree.
+        """
+        return [n for k, act in enumerate(self.activations) if act == "relu"
+                for n in self.neurons if n.layer == k and abs(n.z) <= KINK]
+
     # --- JSON --------------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
@@ -220,6 +232,8 @@ class Record:
             "per_sample_sum_vs_total": self.per_sample_check,
             "finite_difference_eps": self.eps,
             "agree": self.agrees(),
+            "relu_kinks": [{"layer": n.layer, "index": n.index, "sample": n.sample}
+                           for n in self.kinks],
         }
         if self.meta:
             out["meta"] = self.meta

@@ -225,8 +225,13 @@ def _chain(r: Record, T: dict, neuron) -> Group:
         rows.append(None)
     ok = r.agrees()
     summary = Text(T["agree"].format(value=sci(r.max_disagreement), eps=sci(r.eps)) + "  ")
-    summary.append(T["agree_ok"] if ok else T["agree_bad"],
-                   style="bold green" if ok else "bold red")
+    if ok:
+        summary.append(T["agree_ok"], style="bold green")
+    elif r.kinks:
+        where = ", ".join(f"{n.layer}:{n.index}" for n in r.kinks)
+        summary.append(T["agree_kink"].format(where=where), style="bold yellow")
+    else:
+        summary.append(T["agree_bad"], style="bold red")
     notes: list = [summary]
     if r.several:
         notes.insert(0, T["per_sample_note"])

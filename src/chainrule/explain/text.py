@@ -57,6 +57,8 @@ _EN = {
     "eps = {eps})",
     "agree_ok": "✓ they agree",
     "agree_bad": "✗ MISMATCH: this is a bug, please report it",
+    "agree_kink": "≈ they differ where a relu sits on its kink z = 0 (layer:neuron {where}): "
+    "the engine uses relu'(0) = 0, the finite difference steps across the kink",
     "chain_check": "amplifier check max |σ'(z)·dl/da − dl/dz| = {value}",
     "per_sample_check": "Σ of per-sample backward passes vs one backward pass of L: {value}",
     # section 4
@@ -132,6 +134,8 @@ _ZH = {
     "agree": "最大偏差：{value}（乘积、自动微分、数值微分三者之间，eps = {eps}）",
     "agree_ok": "✓ 三者一致",
     "agree_bad": "✗ 不一致：这是一个错误，请报告",
+    "agree_kink": "≈ 在 relu 的折点 z = 0 处不一致（层:神经元 {where}）：引擎取 relu'(0) = 0，"
+    "数值微分则跨过了折点",
     "chain_check": "放大器检验 max |σ'(z)·dl/da − dl/dz| = {value}",
     "per_sample_check": "逐样本反向传播之和 与 L 的一次反向传播之差：{value}",
     "descent": "四、梯度下降",
