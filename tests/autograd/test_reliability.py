@@ -100,3 +100,46 @@ def test_plus_equals_on_a_tensor_is_out_of_place():
     assert y is not y_before
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2.0])
+
+
+def test_running_total_of_losses_with_their_graphs_is_warned_once(recwarn):
+    from chainrule.ops import core
+
+    core._warned_growth = False
+    w = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    total = 0
+    for _ in range(3):
+        loss = (w * w).sum()
+        loss.backward()
+        total += loss  # the bug: should be loss.item()
+    growth = [x for x in recwarn.list if issubclass(x.category, core.GraphGrowthWarning)]
+    assert len(growth) == 1 and "loss.item()" in str(growth[0].message)
+    assert growth[0].filename == __file__  # points at the user's line
+
+
+def test_memory_stays_flat_over_many_steps():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 8)), rng.standard_normal((32, 1))
+    W1 = cr.tensor(rng.standard_normal((8, 16)) * 0.1, requires_grad=True)
+    W2 = cr.tensor(rng.standard_normal((16, 1)) * 0.1, requires_grad=True)
+
+    def step():
+        loss = (((cr.tensor(X) @ W1).tanh() @ W2 - y) ** 2).mean()
+        W1.grad = W2.grad = None
+        loss.backward()
+        with cr.no_grad():
+            W1.sub_(W1.grad * 0.01)
+            W2.sub_(W2.grad * 0.01)
+        return loss.item()
+
+    for _ in range(50):
+        step()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(2000):
+        step()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 2_000_000, f"memory grew by {grown} bytes over 2,000 steps"

@@ -31,6 +31,7 @@ class Node:
     input_ids: tuple = ()  # id() of each input array, to recognise them among saved ones
     out_id = 0  # id() of the output array, likewise
     leaf_versions: list | None = None  # each leaf input's version when recorded, else None
+    sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
 
     def __init__(self, **params):
         # Op parameters (axis, shape, index ...) are plain attributes. (``apply`` skips

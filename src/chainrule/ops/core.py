@@ -61,6 +61,8 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             op.leaf_versions = versions
         if anomaly.state.enabled:
             anomaly.note_creation(op)
+        if op.sums_over_steps and not _warned_growth:
+            _check_graph_growth(op)
     else:
         record = False
     try:
@@ -102,6 +104,34 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
 
 
 _new = object.__new__
+_warned_growth = False
+
+
+class GraphGrowthWarning(UserWarning):
+    """A running total keeps the graphs of earlier steps alive."""
+
+
+def _check_graph_growth(op) -> None:
+    """Warn (once) about ``total = total + loss`` with a loss already backpropagated.
+
+    Such a total links every step's graph to the next: memory grows with each step, and
+    nothing ever reads those graphs again. One level of parents is enough to see it.
+    """
+    global _warned_growth
+    for edge in op.parents:
+        if isinstance(edge, Node):
+            for p in edge.parents:
+                if isinstance(p, Node) and p.released:
+                    import warnings
+
+                    _warned_growth = True
+                    warnings.warn(
+                        "adding to a tensor that holds a graph already used by backward(): a "
+                        "running total like `total += loss` keeps every step's graph alive, "
+                        "so memory grows. help: accumulate `loss.item()` (or "
+                        "`loss.detach()`) instead",
+                        GraphGrowthWarning, stacklevel=4)
+                    return
 
 
 def shape_of(x) -> tuple:

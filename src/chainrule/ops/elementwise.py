@@ -20,6 +20,8 @@ from chainrule.tensor import Tensor
 class Add(Op):
     """y = a + b;  da = g,  db = g"""
 
+    sums_over_steps = True  # `total += loss` is an add: see core._check_graph_growth
+
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
         return a + b
