@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.errors import BackwardError
 from chainrule.explain import network as net
 from chainrule.explain.examples import EXAMPLES, example
 from chainrule.explain.record import BIAS, NeuronRecord, Record, WeightRecord
@@ -96,7 +97,10 @@ def _trace(spec: Spec, eps: float) -> Record:
             z, a = obs["value"]["z", k], obs["value"]["a", k]
             dl_dz, dl_da = obs["grad"].get(("z", k)), obs["grad"].get(("a", k))
             if dl_dz is None or dl_da is None:  # pragma: no cover - an engine bug
-                raise RuntimeError(f"trace: no gradient reached layer {k}'s hooks")
+                raise BackwardError(
+                    f"trace: no gradient reached the hooks of layer {k}; this is an engine "
+                    "bug, please report it"
+                )
             slope = net.sigma_prime(z, a, layer.activation)
             if slope is None:  # softmax + cross-entropy: dl/dz = y sum(t) - t (case 1)
                 expected = a * spec.targets[n].sum() - spec.targets[n]
