@@ -12,8 +12,10 @@ import numpy as _np
 
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
-from chainrule import ops
-from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from chainrule import (
+    ops,
+    viz,  # noqa: E402  (cheap: matplotlib loads only when drawing)
+)
 from chainrule.autograd import (
     enable_grad,
     grad,
@@ -24,6 +26,7 @@ from chainrule.autograd import (
     set_grad_enabled,
     value_and_grad,
 )
+from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from chainrule.errors import BackwardError, ChainruleError, GradcheckError, ShapeError
 from chainrule.factories import (
     arange,

@@ -54,4 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script, this file is a second module (__main__) beside chainrule.cli, with
+    # its own UsageError class; the subcommands raise chainrule.cli's. Run that module's
+    # main, whose except clause names the class they raise.
+    import importlib
+
+    sys.exit(importlib.import_module("chainrule.cli").main())

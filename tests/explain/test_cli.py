@@ -8,7 +8,6 @@ import pytest
 
 from chainrule.cli import main
 from chainrule.explain import EXAMPLES
-from chainrule.explain import cli as explain_cli
 
 
 def test_default_is_the_lecture(capsys):
@@ -75,10 +74,13 @@ def test_python_dash_m_reports_usage_errors_in_one_line(tmp_path):
     assert proc.stderr.strip().startswith("chainrule explain: error: input: missing field")
 
 
-def test_usage_error_class_is_the_one_main_catches():
-    from chainrule.cli import UsageError
-
-    assert explain_cli.usage_error() is UsageError
+def test_python_dash_m_chainrule_is_the_command(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"layers": []}')
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "explain", str(bad)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("chainrule explain: error: input: missing field")
 
 
 def test_relu_kink_is_explained_not_called_a_bug(tmp_path, capsys):

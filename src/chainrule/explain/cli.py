@@ -19,6 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from chainrule.cli import UsageError
 from chainrule.explain.examples import EXAMPLES
 from chainrule.explain.fonts import FontWarning
 from chainrule.explain.spec import SpecError
@@ -51,24 +52,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def usage_error() -> type[Exception]:
-    """The ``UsageError`` class that the running ``chainrule`` main catches.
-
-    NOTE: under ``python -m chainrule.cli`` the CLI module runs as ``__main__``, a second
-    copy beside ``chainrule.cli``, and catches its own ``UsageError`` class; raising
-    ``chainrule.cli.UsageError`` there would escape as a traceback.
-    """
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and spec.name == "chainrule.cli" and hasattr(main, "UsageError"):
-        return main.UsageError
-    from chainrule.cli import UsageError
-
-    return UsageError
-
-
 def run(args: argparse.Namespace) -> int:
-    UsageError = usage_error()
     from chainrule.explain.table import print_tables
     from chainrule.explain.tracing import as_spec, trace
 

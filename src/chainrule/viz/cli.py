@@ -39,14 +39,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.explain.cli import usage_error
+    from chainrule.cli import UsageError
     from chainrule.explain.examples import EXAMPLES
     from chainrule.explain.spec import SpecError
     from chainrule.explain.tracing import as_spec
     from chainrule.viz.graph import GraphError
     from chainrule.viz.network import network_graph
 
-    UsageError = usage_error()
     network = args.network
     if network not in EXAMPLES and not Path(network).exists() and not network.endswith(".json"):
         raise UsageError(
