@@ -12,10 +12,7 @@ import numpy as _np
 
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
-from chainrule import (
-    ops,
-    viz,  # noqa: E402  (cheap: matplotlib loads only when drawing)
-)
+from chainrule import ops, viz  # viz is cheap: matplotlib loads only when drawing
 from chainrule.autograd import (
     enable_grad,
     grad,
@@ -85,6 +82,7 @@ from chainrule.ops import (
     var,
     where,
 )
+from chainrule.serialization import CheckpointError, load, save
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
 int32, int64, bool_ = _np.int32, _np.int64, _np.bool_

@@ -17,14 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainrule import _backend as B
-from chainrule.serialization import load, save
+from chainrule.serialization import CheckpointError, load, save
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or not a chainrule training checkpoint."""
 
 
 def paths(out_dir: Path) -> dict:
@@ -68,9 +64,8 @@ def read(path) -> dict:
     try:
         state = load(path)
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
+        raise CheckpointError(f"{path}: no such checkpoint. help: give the run directory "
+                              "or a .safetensors file that `chainrule train` wrote") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a chainrule training checkpoint (a state dict saved by "
