@@ -12,7 +12,7 @@ import numpy as _np
 
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
-from chainrule import ops, viz  # viz is cheap: matplotlib loads only when drawing
+from chainrule import data, ops, viz  # viz is cheap: matplotlib loads only when drawing
 from chainrule.autograd import (
     enable_grad,
     grad,
