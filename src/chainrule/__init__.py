@@ -12,7 +12,8 @@ import numpy as _np
 
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
-from chainrule import data, ops, viz  # viz is cheap: matplotlib loads only when drawing
+# viz is cheap to import: matplotlib loads only when drawing.
+from chainrule import data, nn, ops, optim, viz
 from chainrule.autograd import (
     enable_grad,
     grad,

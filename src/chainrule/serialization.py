@@ -41,7 +41,7 @@ def save(obj, path) -> None:
     """Write the state dict ``obj`` to ``path`` (atomically; see the module docstring).
 
     Leaves may be tensors, ndarrays, Python numbers, strings, None, and lists, tuples and
-    dicts (with string keys) of those.
+    dicts (with string or int keys) of those.
     """
     arrays: list[np.ndarray] = []
     tree = _encode(obj, arrays, "state")
@@ -74,10 +74,10 @@ def _encode(obj, arrays: list, where: str):
     if isinstance(obj, dict):
         items = []
         for key, value in obj.items():
-            if not isinstance(key, str):
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
                 raise CheckpointError(
-                    f"save: {where}: dict keys must be strings, got {type(key).__name__} "
-                    f"{key!r}. help: convert the keys with str()")
+                    f"save: {where}: dict keys must be strings or ints, got "
+                    f"{type(key).__name__} {key!r}. help: convert the keys with str()")
             items.append([key, _encode(value, arrays, f"{where}[{key!r}]")])
         return {"dict": items}
     if isinstance(obj, (list, tuple)):

@@ -7,7 +7,11 @@ import pytest
 
 import chainrule as cr
 
-from .optable import ROWS, make_inputs
+from .nn_optable import ROWS as NN_ROWS
+from .optable import ROWS as CORE_ROWS
+from .optable import make_inputs
+
+ROWS = CORE_ROWS + NN_ROWS
 
 torch = pytest.importorskip("torch")
 

@@ -1,0 +1,4 @@
+"""Optimizers (SGD, Adam, AdamW, RMSprop) and learning-rate schedulers."""
+
+from chainrule.optim import lr_scheduler
+from chainrule.optim.optimizer import SGD, Adam, AdamW, Optimizer, RMSprop

@@ -1,0 +1,82 @@
+"""Op-table rows for nn.functional and the fused primitives in chainrule.ops.nn.
+
+Same ``Row`` and harness as optable.py: float64 gradcheck (first and second order),
+float32 kept, and PyTorch's torch.nn.functional as the oracle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import chainrule.nn.functional as F
+
+from .optable import Row
+
+
+def _tf():
+    import torch.nn.functional as tf
+
+    return tf
+
+
+def _t(a):
+    import torch
+
+    return torch.as_tensor(a)
+
+
+T3 = np.array([2, 0, 1])  # class targets for (3, C) logits
+T4 = np.array([1, 3, 0, 3])
+B34 = (np.arange(12).reshape(3, 4) % 2).astype(np.float64)  # binary targets
+
+
+ROWS = [
+    Row("linear", ("Linear",), lambda x, w, b: F.linear(x, w, b),
+        lambda x, w, b: _tf().linear(x, w, b), ((4, 3), (5, 3), (5,))),
+    Row("linear_nobias_batched", ("Linear",), lambda x, w: F.linear(x, w),
+        lambda x, w: _tf().linear(x, w), ((2, 4, 3), (5, 3))),
+    Row("log_softmax", ("LogSoftmax", "Exp"), lambda x: F.log_softmax(x, axis=1),
+        lambda x: _tf().log_softmax(x, dim=1), ((3, 5),)),
+    Row("softmax_axis0", ("LogSoftmax", "Exp"), lambda x: F.softmax(x, axis=0),
+        lambda x: _tf().softmax(x, dim=0), ((3, 5),)),
+    Row("cross_entropy_mean", ("CrossEntropy", "LogSoftmax"), lambda x: F.cross_entropy(x, T3),
+        lambda x: _tf().cross_entropy(x, _t(T3)), ((3, 4),)),
+    Row("cross_entropy_sum", ("CrossEntropy", "LogSoftmax"),
+        lambda x: F.cross_entropy(x, T4, reduction="sum"),
+        lambda x: _tf().cross_entropy(x, _t(T4), reduction="sum"), ((4, 5),)),
+    Row("cross_entropy_none", ("CrossEntropy", "LogSoftmax"),
+        lambda x: F.cross_entropy(x, T4, reduction="none"),
+        lambda x: _tf().cross_entropy(x, _t(T4), reduction="none"), ((4, 5),)),
+    Row("cross_entropy_huge_logits", ("CrossEntropy",),
+        lambda x: F.cross_entropy(x * 1e4, T3), lambda x: _tf().cross_entropy(x * 1e4, _t(T3)),
+        ((3, 4),), "distinct", second_order=False),
+    Row("nll_loss", ("GetItem", "LogSoftmax"),
+        lambda x: F.nll_loss(F.log_softmax(x, axis=1), T3),
+        lambda x: _tf().nll_loss(_tf().log_softmax(x, dim=1), _t(T3)), ((3, 4),)),
+    Row("bce_with_logits", ("BCEWithLogits", "Sigmoid"),
+        lambda x: F.binary_cross_entropy_with_logits(x, B34),
+        lambda x: _tf().binary_cross_entropy_with_logits(x, _t(B34)), ((3, 4),)),
+    Row("bce_with_logits_none", ("BCEWithLogits", "Sigmoid"),
+        lambda x: F.binary_cross_entropy_with_logits(x * 30, B34, reduction="none"),
+        lambda x: _tf().binary_cross_entropy_with_logits(x * 30, _t(B34), reduction="none"),
+        ((3, 4),)),
+    Row("mse_loss", ("Sub", "Mul", "Sum"), lambda a, b: F.mse_loss(a, b),
+        lambda a, b: _tf().mse_loss(a, b), ((3, 4), (3, 4))),
+    Row("gelu", ("Erf", "Exp"), lambda x: F.gelu(x), lambda x: _tf().gelu(x), ((3, 4),)),
+    Row("gelu_tanh", ("Tanh",), lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: _tf().gelu(x, approximate="tanh"), ((3, 4),)),
+    Row("leaky_relu", ("Where",), lambda x: F.leaky_relu(x, 0.1),
+        lambda x: _tf().leaky_relu(x, 0.1), ((3, 4),), "nonzero"),
+    Row("conv2d", ("Unfold", "Fold", "Linear", "Reshape", "Transpose"),
+        lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: _tf().conv2d(x, w, b),
+        ((2, 3, 5, 5), (4, 3, 3, 3), (4,))),
+    Row("conv2d_stride_pad", ("Unfold", "Fold", "Pad"),
+        lambda x, w: F.conv2d(x, w, stride=2, padding=1),
+        lambda x, w: _tf().conv2d(x, w, stride=2, padding=1), ((2, 2, 5, 6), (3, 2, 3, 2))),
+    Row("max_pool2d", ("MaxPool2d", "Fold"), lambda x: F.max_pool2d(x, 2),
+        lambda x: _tf().max_pool2d(x, 2), ((2, 3, 4, 6),), "distinct"),
+    Row("max_pool2d_overlap", ("MaxPool2d", "Fold"), lambda x: F.max_pool2d(x, 3, stride=2),
+        lambda x: _tf().max_pool2d(x, 3, stride=2), ((1, 2, 7, 7),), "distinct"),
+    Row("avg_pool2d", ("Unfold", "Sum"), lambda x: F.avg_pool2d(x, 2),
+        lambda x: _tf().avg_pool2d(x, 2), ((2, 3, 4, 6),)),
+]

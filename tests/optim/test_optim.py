@@ -1,0 +1,149 @@
+"""Optimizers and schedulers follow torch.optim step for step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.nn as nn
+import chainrule.nn.functional as F
+from chainrule import optim
+
+torch = pytest.importorskip("torch")
+
+CASES = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)),
+    ("SGD", dict(lr=0.05, momentum=0.5, dampening=0.3)),
+    ("Adam", dict(lr=1e-2)),
+    ("Adam", dict(lr=1e-2, betas=(0.8, 0.9), weight_decay=1e-2)),
+    ("AdamW", dict(lr=1e-2)),
+    ("AdamW", dict(lr=1e-2, weight_decay=0.1, eps=1e-6)),
+    ("RMSprop", dict(lr=1e-2)),
+    ("RMSprop", dict(lr=1e-2, momentum=0.9, weight_decay=1e-3, alpha=0.9)),
+]
+
+
+def make_pair(seed=0):
+    cr.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        for p, tp in zip(model.parameters(), tmodel.parameters()):
+            tp.copy_(torch.as_tensor(p.numpy()))
+    return model, tmodel
+
+
+def data(step):
+    rng = np.random.default_rng(step)
+    return rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 3, 16)
+
+
+def train(model, opt, steps, start=0, sched=None):
+    for s in range(start, start + steps):
+        x, y = data(s)
+        opt.zero_grad()
+        F.cross_entropy(model(cr.tensor(x)), y).backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_trajectory_matches_torch(name, kw):
+    model, tmodel = make_pair()
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    topt = getattr(torch.optim, name)(tmodel.parameters(), **kw)
+    for s in range(10):
+        x, y = data(s)
+        opt.zero_grad()
+        F.cross_entropy(model(cr.tensor(x)), y).backward()
+        opt.step()
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tmodel(torch.as_tensor(x)), torch.as_tensor(y)).backward()
+        topt.step()
+    for p, tp in zip(model.parameters(), tmodel.parameters()):
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make,tmake", [
+    (lambda o: optim.lr_scheduler.StepLR(o, 3, gamma=0.5),
+     lambda o: torch.optim.lr_scheduler.StepLR(o, 3, gamma=0.5)),
+    (lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.01),
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.01)),
+])
+def test_schedulers_match_torch(make, tmake):
+    model, tmodel = make_pair()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    sched, tsched = make(opt), tmake(topt)
+    for _ in range(12):
+        topt.step()
+        sched.step()
+        tsched.step()
+        np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("name,kw", [CASES[1], CASES[5], CASES[9]])
+def test_state_dict_round_trip_then_continue_equals_uninterrupted(tmp_path, name, kw):
+    model, _ = make_pair()
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    sched = optim.lr_scheduler.StepLR(opt, 2, gamma=0.5)
+    train(model, opt, 4, sched=sched)
+    cr.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()},
+            tmp_path / "ckpt.safetensors")
+    train(model, opt, 4, start=4, sched=sched)
+    expected = [p.numpy().copy() for p in model.parameters()]
+
+    model2, _ = make_pair(seed=99)
+    opt2 = getattr(optim, name)(model2.parameters(), **kw)
+    sched2 = optim.lr_scheduler.StepLR(opt2, 2, gamma=0.5)
+    state = cr.load(tmp_path / "ckpt.safetensors")
+    model2.load_state_dict(state["model"])
+    opt2.load_state_dict(state["opt"])
+    sched2.load_state_dict(state["sched"])
+    train(model2, opt2, 4, start=4, sched=sched2)
+    for a, b in zip(expected, model2.parameters()):
+        assert a.tobytes() == b.numpy().tobytes()
+
+
+def test_step_skips_params_without_grad_and_bumps_versions():
+    a = nn.Parameter(np.ones(2, np.float32))
+    b = nn.Parameter(np.ones(2, np.float32))
+    opt = optim.SGD([a, b], lr=0.5)
+    (a * 2).sum().backward()
+    opt.step()
+    assert a.tolist() == [0.0, 0.0] and b.tolist() == [1.0, 1.0]
+    assert a._version == 1 and b._version == 0
+
+
+def test_step_before_backward_is_caught():
+    w = nn.Parameter(np.ones(3, np.float32))
+    opt = optim.SGD([w], lr=0.1)
+    w.grad = cr.ones(3)
+    loss = (w * w).sum()
+    opt.step()
+    with pytest.raises(cr.BackwardError, match="modified in place"):
+        loss.backward()
+
+
+def test_bad_hyper_parameters():
+    w = nn.Parameter(np.ones(1, np.float32))
+    with pytest.raises(ValueError, match="lr"):
+        optim.SGD([w], lr=-1)
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.SGD([w], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="empty"):
+        optim.Adam([])
+    with pytest.raises(ValueError, match="betas"):
+        optim.Adam([w], betas=(1.0, 0.9))
+
+
+def test_param_groups_have_their_own_lr():
+    a, b = nn.Parameter(np.ones(1, np.float32)), nn.Parameter(np.ones(1, np.float32))
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 1.0}], lr=0.1)
+    (a + b).sum().backward()
+    opt.step()
+    np.testing.assert_allclose([a.item(), b.item()], [0.9, 0.0])
