@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"chainrule {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def save(obj, path) -> None:
                 "sha256": _digest(tensors)}
     from safetensors.numpy import save as st_save
 
-    _write_atomic(Path(path), st_save(tensors, metadata=metadata))
+    write_atomic(Path(path), st_save(tensors, metadata=metadata))
 
 
 def _encode(obj, arrays: list, where: str):
@@ -97,13 +97,20 @@ def _digest(tensors: dict) -> str:
     return h.hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
+
+    A temporary file in the same folder is written, flushed and fsynced, given the usual
+    permissions (0666 less the umask), renamed over ``path``, and the folder fsynced.
+    """
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -116,6 +123,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class _quiet:

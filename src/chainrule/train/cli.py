@@ -47,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, help="run directory (default: runs/DATASET-MODEL)")
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--keep-checkpoints", type=int, default=5, metavar="N",
+                   help="keep the newest N per-epoch checkpoints (0: all); default 5")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=train_command)
 
@@ -85,9 +87,11 @@ def train_command(args) -> int:
             raise UsageError(str(e)) from None
         out_dir = args.out or Path("runs") / f"{recipe.dataset}-{recipe.model}"
         _check_writable(out_dir)
+    if args.keep_checkpoints < 0:
+        raise UsageError(f"--keep-checkpoints must be >= 0, got {args.keep_checkpoints}")
     try:
         result = run(recipe, out_dir, resume=bool(args.resume),
-                     show_progress=not args.no_progress)
+                     show_progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints)
     except _data_errors() as e:
         raise UsageError(str(e)) from None
     if result.interrupted:
@@ -102,14 +106,15 @@ def _data_errors():
 
 
 def _check_writable(out_dir: Path) -> None:
-    import os
+    """Create the run directory and write a probe file there, before any training."""
+    import tempfile
 
-    probe = out_dir
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK):
-        raise UsageError(f"--out {out_dir}: cannot write there ({probe} is not a writable "
-                         "folder)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out_dir}: cannot write there ({e.strerror})") from None
 
 
 def evaluate_command(args) -> int:
@@ -135,7 +140,7 @@ def evaluate_command(args) -> int:
     model = build_model(recipe, data.input_shape, data.num_classes)
     model.load_state_dict(state["model"])
     loss, acc, pred = evaluate(model, data.x_test, data.y_test)
-    console = Console()
+    console = Console(soft_wrap=True)
     epoch = state["progress"]["epoch"]
     console.print(f"{args.checkpoint}: {recipe.model} on {recipe.dataset}, after {epoch} "
                   f"epoch(s); test samples {data.test_size}")

@@ -171,11 +171,15 @@ def _threads(n: int):
 
 
 def run(recipe: Recipe, out_dir, resume: bool = False, console=None,
-        show_progress: bool = True) -> RunResult:
-    """Train from ``recipe`` into ``out_dir`` (or continue the run there, with ``resume``)."""
+        show_progress: bool = True, keep_checkpoints: int = 5) -> RunResult:
+    """Train from ``recipe`` into ``out_dir`` (or continue the run there, with ``resume``).
+
+    Every epoch writes ``checkpoints/epoch-NNN``; only the newest ``keep_checkpoints`` of
+    those are kept (0: all), besides ``last`` and ``best``.
+    """
     from rich.console import Console
 
-    console = console or Console()
+    console = console or Console(soft_wrap=True)  # long lines stay whole in logs
     out_dir = Path(out_dir)
     started = time.perf_counter()
     with _threads(recipe.threads):
@@ -240,22 +244,26 @@ def run(recipe: Recipe, out_dir, resume: bool = False, console=None,
                 history.append(row)
                 console.print(epoch_line(recipe.epochs, row))
                 _save_epoch(out_dir, recipe, model, optimizer, scheduler, epoch, history,
-                            seconds_before + time.perf_counter() - started)
-        metrics = _metrics(recipe, history, data, model, started, seconds_before)
-        write_metrics(out_dir / "metrics.json", metrics)
-        plot_curves(out_dir / "curves.png", history,
-                    f"chainrule: {recipe.model} on {recipe.dataset}")
+                            seconds_before + time.perf_counter() - started, keep_checkpoints)
+            # Still under the handler: a Ctrl-C now cannot cut the final writes short.
+            metrics = _metrics(recipe, history, data, model, started, seconds_before)
+            write_metrics(out_dir / "metrics.json", metrics)
+            plot_curves(out_dir / "curves.png", history,
+                        f"chainrule: {recipe.model} on {recipe.dataset}")
         console.print(f"test accuracy {metrics['test_accuracy']:.4f}, test loss "
                       f"{metrics['test_loss']:.4f}, {metrics['seconds']:.1f} s; "
                       f"wrote {out_dir}/metrics.json, curves.png, checkpoints/")
         return RunResult(metrics, None, out_dir)
 
 
-def _save_epoch(out_dir, recipe, model, optimizer, scheduler, epoch, history, seconds):
+def _save_epoch(out_dir, recipe, model, optimizer, scheduler, epoch, history, seconds, keep):
     paths = checkpoint.paths(out_dir)
     extra = {"seconds": seconds}
     for path in (checkpoint.epoch_path(out_dir, epoch), paths["last"]):
         checkpoint.write(path, recipe, model, optimizer, scheduler, epoch, 0, history, **extra)
+    if keep:
+        for old in sorted(paths["dir"].glob("epoch-*.safetensors"))[:-keep]:
+            old.unlink()
     best = max(history, key=lambda r: r["test_accuracy"])
     if best["epoch"] == epoch:
         checkpoint.write(paths["best"], recipe, model, optimizer, scheduler, epoch, 0, history,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -16,6 +14,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from chainrule.serialization import write_atomic
 
 
 def epoch_progress(console: Console) -> Progress:
@@ -38,22 +38,6 @@ def epoch_line(epochs: int, row: dict) -> str:
             f"acc {row['test_accuracy']:.4f} | lr {row['lr']:.2e} | {row['seconds']:.1f} s")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_metrics(path: Path, metrics: dict) -> None:
     write_atomic(path, (json.dumps(metrics, indent=2) + "\n").encode())
 
@@ -68,12 +52,13 @@ def plot_curves(path: Path, history: list, title: str) -> None:
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
+    train, test = ("o-", "s-") if len(epochs) <= 30 else ("-", "-")  # markers while sparse
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-", label="train")
-    ax_loss.plot(epochs, [r["test_loss"] for r in history], "s-", label="test")
+    ax_loss.plot(epochs, [r["train_loss"] for r in history], train, label="train")
+    ax_loss.plot(epochs, [r["test_loss"] for r in history], test, label="test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_acc.plot(epochs, [r["train_accuracy"] for r in history], "o-", label="train")
-    ax_acc.plot(epochs, [r["test_accuracy"] for r in history], "s-", label="test")
+    ax_acc.plot(epochs, [r["train_accuracy"] for r in history], train, label="train")
+    ax_acc.plot(epochs, [r["test_accuracy"] for r in history], test, label="test")
     best = max(history, key=lambda r: r["test_accuracy"])
     ax_acc.annotate(f"{best['test_accuracy']:.4f}", (best["epoch"], best["test_accuracy"]),
                     textcoords="offset points", xytext=(0, -14), ha="center")
