@@ -30,6 +30,12 @@ T4 = np.array([1, 3, 0, 3])
 B34 = (np.arange(12).reshape(3, 4) % 2).astype(np.float64)  # binary targets
 
 
+def bn(x, w, b, axes):
+    from chainrule.ops.nn import batch_norm
+
+    return batch_norm(x, w, b, axes, 1e-5)[0]
+
+
 ROWS = [
     Row("linear", ("Linear",), lambda x, w, b: F.linear(x, w, b),
         lambda x, w, b: _tf().linear(x, w, b), ((4, 3), (5, 3), (5,))),
@@ -77,6 +83,13 @@ ROWS = [
         lambda x: _tf().max_pool2d(x, 2), ((2, 3, 4, 6),), "distinct"),
     Row("max_pool2d_overlap", ("MaxPool2d", "Fold"), lambda x: F.max_pool2d(x, 3, stride=2),
         lambda x: _tf().max_pool2d(x, 3, stride=2), ((1, 2, 7, 7),), "distinct"),
+    Row("batch_norm_train", ("BatchNorm",),
+        lambda x, w, b: bn(x, w, b, (0, 2, 3)),
+        lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
+        ((4, 3, 2, 2), (3,), (3,))),
+    Row("batch_norm_1d", ("BatchNorm",), lambda x, w, b: bn(x, w, b, (0,)),
+        lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
+        ((5, 3), (3,), (3,))),
     Row("avg_pool2d", ("Unfold", "Sum"), lambda x: F.avg_pool2d(x, 2),
         lambda x: _tf().avg_pool2d(x, 2), ((2, 3, 4, 6),)),
 ]

@@ -174,8 +174,9 @@ def conv2d(x, weight, bias=None, stride: int = 1, padding: int = 0):
         raise ShapeError(f"conv2d: the {kh}x{kw} kernel is larger than the padded input "
                          f"{hp}x{wp}")
     ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
-    cols = _nn.unfold(x, kh, kw, stride)  # (N*Ho*Wo, C*kh*kw)
-    out = _nn.linear(cols, weight.reshape(o, c * kh * kw), bias)  # (N*Ho*Wo, O)
+    cols = _nn.unfold(x, kh, kw, stride)  # (N*Ho*Wo, kh*kw*C)
+    w2 = weight.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)  # the same (u, v, c) order
+    out = _nn.linear(cols, w2, bias)  # (N*Ho*Wo, O)
     return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
 
 
@@ -204,8 +205,8 @@ def avg_pool2d(x, kernel_size: int, stride: int | None = None):
     x, k, s = _pool_args(x, kernel_size, stride, "avg_pool2d")
     n, c, h, w = x.shape
     ho, wo = (h - k) // s + 1, (w - k) // s + 1
-    cols = _nn.unfold(x, k, k, s).reshape(n, ho, wo, c, k * k)
-    return cols.mean(axis=-1).transpose(0, 3, 1, 2)
+    cols = _nn.unfold(x, k, k, s).reshape(n, ho, wo, k * k, c)
+    return cols.mean(axis=3).transpose(0, 3, 1, 2)
 
 
 def dropout(x, p: float = 0.5, training: bool = True):

@@ -10,6 +10,7 @@ from chainrule.errors import ShapeError
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
+from chainrule.ops.nn import batch_norm
 
 
 def _empty(*shape):
@@ -132,19 +133,16 @@ class _BatchNorm(Module):
                              "channels on axis 1")
         shape = self._shape(x)
         if self.training:
-            mean = x.mean(axis=self.axes, keepdims=True)
-            d = x - mean
-            var = (d * d).mean(axis=self.axes, keepdims=True)
+            y, mean, var = batch_norm(x, self.weight, self.bias, self.axes, self.eps)
             n = x.size // self.num_features
-            with cr.no_grad():
-                m = self.momentum
-                rm, rv = self.running_mean.data, self.running_var.data
-                rm *= 1 - m
-                rm += m * mean.data.reshape(-1)
-                rv *= 1 - m
-                rv += m * var.data.reshape(-1) * (n / max(n - 1, 1))
-                self.num_batches_tracked.data += 1
-            xhat = d / (var + self.eps).sqrt()
+            m = self.momentum
+            rm, rv = self.running_mean.data, self.running_var.data
+            rm *= 1 - m
+            rm += m * mean
+            rv *= 1 - m
+            rv += m * var * (n / max(n - 1, 1))  # the running variance is unbiased
+            self.num_batches_tracked.data += 1
+            return y
         else:
             mean = self.running_mean.data.reshape(shape)
             inv = 1 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)

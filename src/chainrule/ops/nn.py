@@ -151,35 +151,38 @@ def _windows(x, kh, kw, stride):
 
 
 class Unfold(Op):
-    """im2col: y[(n, i, j), (c, u, v)] = x[n, c, i*s + u, j*s + v];  dx = fold(g)
+    """im2col: y[(n, i, j), (u, v, c)] = x[n, c, i*s + u, j*s + v];  dx = fold(g)
 
-    Turns a convolution into one matrix product (one BLAS call per layer).
+    Turns a convolution into one matrix product (one BLAS call per layer). Columns are
+    ordered (u, v, c), channels innermost, so that ``Fold`` adds contiguous rows.
     """
 
     def forward(self, x):
         self.in_shape = x.shape
         win = _windows(x, self.kh, self.kw, self.stride)
         n, c, ho, wo = win.shape[:4]
-        return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * self.kh * self.kw)
+        return win.transpose(0, 2, 3, 4, 5, 1).reshape(n * ho * wo, self.kh * self.kw * c)
 
     def vjp(self, g):
         return fold(g, self.in_shape, self.kh, self.kw, self.stride)
 
 
 class Fold(Op):
-    """col2im, Unfold's adjoint: overlapping windows add up;  dx = unfold(g)"""
+    """col2im, Unfold's adjoint: overlapping windows add up;  dx = unfold(g)
+
+    Accumulates in (N, H, W, C) order, where each window offset is a contiguous block.
+    """
 
     def forward(self, cols):
         n, c, h, w = self.shape
         kh, kw, s = self.kh, self.kw, self.stride
         ho, wo = (h - kh) // s + 1, (w - kw) // s + 1
-        win = cols.reshape(n, ho, wo, c, kh, kw)
-        out = np.zeros(self.shape, dtype=cols.dtype)
+        win = cols.reshape(n, ho, wo, kh, kw, c)
+        out = np.zeros((n, h, w, c), dtype=cols.dtype)
         for u in range(kh):
             for v in range(kw):
-                out[:, :, u:u + s * ho:s, v:v + s * wo:s] += win[:, :, :, :, u, v].transpose(
-                    0, 3, 1, 2)
-        return out
+                out[:, u:u + s * ho:s, v:v + s * wo:s, :] += win[:, :, :, u, v, :]
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
     def vjp(self, g):
         return unfold(g, self.kh, self.kw, self.stride)
@@ -204,27 +207,91 @@ def _bare(cls, **params):
 class MaxPool2d(Op):
     """y = max over each k x k window;  dx = g routed to the window's (first) maximum
 
-    Like PyTorch, one element per window gets the gradient, even at ties.
+    Like PyTorch, one element per window gets the gradient, even at ties. The forward
+    scans the k*k window offsets as strided views (no copy of the windows) and keeps the
+    winning offset; for non-overlapping windows the backward writes g straight back.
     """
 
     def forward(self, x):
         k, s = self.k, self.stride
-        win = _windows(x, k, k, s)
-        n, c, ho, wo = win.shape[:4]
-        flat = win.reshape(n, c, ho, wo, k * k)
-        arg = flat.argmax(axis=-1)
-        y = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-        mask = np.zeros(flat.shape, dtype=x.dtype)
-        np.put_along_axis(mask, arg[..., None], 1, axis=-1)
-        self.save(mask=mask.reshape(n, c, ho, wo, k, k))
         self.in_shape = x.shape
+        win = _windows(x, k, k, s)  # (N, C, Ho, Wo, k, k), a view
+        y = win[..., 0, 0].copy()
+        arg = np.zeros(y.shape, dtype=np.int8)
+        for i in range(1, k * k):
+            cand = win[..., i // k, i % k]
+            better = cand > y  # strictly: the first maximum wins ties
+            np.copyto(y, cand, where=better)
+            np.copyto(arg, np.int8(i), where=better)
+        self.save(arg=arg)
         return y
 
     def vjp(self, g):
+        k, s, arg = self.k, self.stride, self.arg
         n, c, ho, wo = g.shape
-        k = self.k
-        cols = (g.reshape(n, c, ho, wo, 1, 1) * self.mask).transpose(0, 2, 3, 1, 4, 5)
-        return fold(cols.reshape(n * ho * wo, c * k * k), self.in_shape, k, k, self.stride)
+        if not _graph_mode(g) and s == k:
+            dx = np.zeros(self.in_shape, dtype=g.dtype)
+            for i in range(k * k):
+                u, v = divmod(i, k)
+                dx[:, :, u:u + k * ho:k, v:v + k * wo:k] = np.where(arg == i, g, 0)
+            return dx
+        mask = np.stack([arg == i for i in range(k * k)], axis=-1).astype(g.dtype)
+        cols = (g.reshape(n, c, ho, wo, 1) * mask).transpose(0, 2, 3, 4, 1)
+        return fold(cols.reshape(n * ho * wo, k * k * c), self.in_shape, k, k, s)
+
+
+class BatchNorm(Op):
+    """y = xhat * w + b, xhat = (x - mean) / sqrt(var + eps), statistics over ``axes``;
+    dx = (1/sqrt(var+eps)) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
+    dxhat = g * w;  dw = sum(g * xhat);  db = sum(g)
+
+    Fused: three passes over the activations instead of a dozen elementwise nodes. Under
+    ``create_graph`` the vjp differentiates the same formula written with chainrule ops.
+    """
+
+    def forward(self, x, w, b):
+        axes, shape = self.axes, self.shape
+        mean = x.mean(axis=axes, keepdims=True)
+        d = x - mean
+        var = np.mean(d * d, axis=axes, keepdims=True)
+        inv = 1 / np.sqrt(var + self.eps)
+        xhat = d * inv
+        self.save(x=x, w=w, b=b, xhat=xhat, inv=inv)
+        self.stats["mean"], self.stats["var"] = mean.reshape(-1), var.reshape(-1)
+        return xhat * w.reshape(shape) + b.reshape(shape)
+
+    def vjp(self, g):
+        axes, shape = self.axes, self.shape
+        if _graph_mode(g):
+            return _recorded_vjp(self, g, lambda x, w, b: batch_norm_composed(
+                x, w, b, axes, shape, self.eps))
+        xhat, inv, w = self.xhat, self.inv, self.w
+        dw = (g * xhat).sum(axis=axes)
+        db = g.sum(axis=axes)
+        m = g.size // g.shape[1]
+        dxhat = g * w.reshape(shape)
+        dx = inv * (dxhat - dxhat.sum(axis=axes, keepdims=True) / m
+                    - xhat * ((dxhat * xhat).sum(axis=axes, keepdims=True) / m))
+        return dx, dw, db
+
+
+def batch_norm_composed(x, w, b, axes, shape, eps):
+    """The batch-norm formula with chainrule ops (what the fused primitive computes)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    d = x - mean
+    var = (d * d).mean(axis=axes, keepdims=True)
+    return d / (var + eps).sqrt() * w.reshape(shape) + b.reshape(shape)
+
+
+def _recorded_vjp(op, g, composed):
+    """The vjp of a fused op under create_graph: differentiate its composed formula."""
+    from chainrule.autograd import engine
+
+    inputs = [op.x, op.w, op.b]
+    with_grad = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    y = composed(*inputs)
+    grads = iter(engine.grad(y, with_grad, gradient=g, create_graph=True))
+    return tuple(next(grads) if any(t is u for u in with_grad) else None for t in inputs)
 
 
 # --- public functions (used by nn.functional) ----------------------------------------------
@@ -263,3 +330,11 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
 def max_pool2d(x, k, stride):
     return apply(MaxPool2d, x, k=k, stride=stride)
+
+
+def batch_norm(x, weight, bias, axes, eps):
+    """Training-mode batch norm over ``axes``: (y, batch mean, biased batch variance)."""
+    shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    stats: dict = {}
+    y = apply(BatchNorm, x, weight, bias, axes=axes, shape=shape, eps=eps, stats=stats)
+    return y, stats["mean"], stats["var"]
