@@ -1,4 +1,4 @@
-# Two commands for a fresh clone: `make demo` (the main job) and `make test` (the suite).
+# Two commands for a fresh clone: `make train` (the main job) and `make test` (the suite).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python

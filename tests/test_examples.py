@@ -12,3 +12,23 @@ def test_xor_engine_example_learns_xor():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "predictions" in out.stdout
+
+
+def test_moons_example_separates_the_moons():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "moons.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "final accuracy" in out.stdout
+
+
+def test_fashion_cnn_example_runs_on_a_slice_if_the_data_is_installed():
+    from chainrule.data.idx import FASHION_MNIST_DIR
+
+    if not FASHION_MNIST_DIR.exists():
+        import pytest
+
+        pytest.skip("dataset-fashion-mnist is not installed")
+    out = subprocess.run([sys.executable, str(EXAMPLES / "fashion_cnn.py"), "--epochs", "1",
+                          "--limit", "256"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "test accuracy" in out.stdout
