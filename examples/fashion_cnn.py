@@ -10,8 +10,6 @@ checkpoints, resume, metrics and plots.)
 import argparse
 import time
 
-import numpy as np
-
 import chainrule as cr
 import chainrule.nn as nn
 import chainrule.nn.functional as F

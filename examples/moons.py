@@ -3,7 +3,6 @@
 The same demo micrograd trains with scalar Values, here on tensors with the public API.
 """
 
-import numpy as np
 
 import chainrule as cr
 import chainrule.nn as nn
