@@ -62,10 +62,34 @@ def measure(workload, repeats: int, rounds: int) -> dict:
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def blas_info() -> str:
-    from threadpoolctl import threadpool_info
+def gemm_rate() -> float:
+    """This machine's float32 GEMM rate through NumPy's BLAS, in FLOP/s (best of 5)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024), dtype=np.float32)
+    b = rng.standard_normal((1024, 1024), dtype=np.float32)
+    a @ b
+    best = min(time_steps(lambda: a @ b, 5))
+    return 2 * 1024**3 / best
 
+
+def peak_memory(threads: int) -> dict:
+    """Peak memory added by 50 W1 steps, per framework, each in its own process."""
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "OPENBLAS_NUM_THREADS": str(threads)}
+    out = {}
+    for name in ("chainrule", "torch", "numpy"):
+        proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                            "memory.py"), name],
+                              capture_output=True, text=True, env=env, timeout=600)
+        out[name] = int(proc.stdout.strip()) if proc.returncode == 0 else float("nan")
+    return out
+
+
+def blas_info() -> str:
     import torch
+    from threadpoolctl import threadpool_info
 
     parts = []
     for info in threadpool_info():
@@ -82,21 +106,27 @@ def main(argv=None) -> int:
     parser.add_argument("--workloads", nargs="+", default=list(workloads.ALL))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-memory", dest="memory", action="store_false",
+                        help="skip the peak-memory measurement")
     args = parser.parse_args(argv)
 
-    import chainrule
     import torch
+
+    import chainrule
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"python {platform.python_version()}, numpy {np.__version__}, "
           f"chainrule {chainrule.__version__}, torch {torch.__version__}")
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         print(f"{var}={os.environ.get(var, '(unset)')}")
-    header = (f"{'workload':<28} {'thr':>3} {'chainrule ms':>13} {'torch ms':>9} "
-              f"{'numpy ms':>9} {'cr/torch':>9} {'cr/numpy':>9}")
+    header = (f"{'workload':<24} {'thr':>3} {'chainrule':>10} {'torch':>9} {'numpy':>9} "
+              f"{'floor':>8} {'cr/torch':>8} {'cr/numpy':>8}")
     for n in args.threads:
         set_threads(n)
+        rate = gemm_rate()
         print(f"\nBLAS: {blas_info()}")
+        print(f"float32 GEMM rate (1024^3, NumPy): {rate / 1e9:.1f} GFLOP/s; times are "
+              "median ms per step; floor = the step's FLOPs at that rate")
         print(header)
         print("-" * len(header))
         for key in args.workloads:
@@ -106,8 +136,13 @@ def main(argv=None) -> int:
                 cr_ms = med["chainrule"] * 1e3
                 t_ms = med["torch"] * 1e3
                 np_ms = med.get("numpy", float("nan")) * 1e3
-                print(f"{wl.name:<28} {n:>3} {cr_ms:>13.3f} {t_ms:>9.3f} {np_ms:>9.3f} "
-                      f"{cr_ms / t_ms:>9.2f} {cr_ms / np_ms:>9.2f}", flush=True)
+                floor = f"{wl.flops / rate * 1e3:8.3f}" if wl.flops else f"{'-':>8}"
+                print(f"{wl.name:<24} {n:>3} {cr_ms:>10.3f} {t_ms:>9.3f} {np_ms:>9.3f} "
+                      f"{floor} {cr_ms / t_ms:>8.2f} {cr_ms / np_ms:>8.2f}", flush=True)
+        if args.memory:
+            mem = peak_memory(n)
+            print("peak memory added by 50 W1 steps: " + ", ".join(
+                f"{k} {v / 2**20:.1f} MiB" for k, v in mem.items()))
     return 0
 
 
