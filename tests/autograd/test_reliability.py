@@ -143,3 +143,29 @@ def test_memory_stays_flat_over_many_steps():
     grown = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert grown < 2_000_000, f"memory grew by {grown} bytes over 2,000 steps"
+
+
+def test_anomaly_names_the_module_path_and_configuration():
+    import chainrule.nn as nn
+    import chainrule.nn.functional as F
+
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    with cr.no_grad():
+        model[2].weight.fill_(np.inf)  # a diverged layer
+    with cr.detect_anomaly():
+        with pytest.raises(cr.AnomalyError, match=r"Linear produced .* in model.2 \(Linear 4->2\)"):
+            F.cross_entropy(model(cr.randn(5, 3)), np.array([0, 1, 0, 1, 0]))
+
+
+def test_train_command_detect_anomaly_stops_with_the_op(tmp_path):
+    import subprocess
+    import sys
+
+    # An absurd learning rate makes the weights overflow within a few steps.
+    proc = subprocess.run([sys.executable, "-m", "chainrule", "train", "--no-progress",
+                           "--detect-anomaly", "--optimizer", "sgd", "--lr", "1e30",
+                           "--momentum", "0", "--epochs", "2", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "anomaly:" in proc.stderr and "model." in proc.stderr and "Traceback" not in proc.stderr

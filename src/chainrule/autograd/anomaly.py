@@ -73,15 +73,26 @@ def module_scope(label: str):
         state.modules.pop()
 
 
+_ENGINE_PARTS = tuple(os.path.join(_PACKAGE_DIR, part) for part in
+                      ("ops", "autograd", "nn", "tensor.py"))
+
+
 def creation_site() -> str:
-    """The innermost stack frame outside chainrule itself: where the user made the op."""
+    """Where the op was made: the innermost frame of user code; failing that (the
+    ``chainrule`` command itself running), the innermost chainrule frame outside the
+    engine and the layers, e.g. the training loop's step."""
     frame = sys._getframe(1)
+    fallback = None
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
+        where = f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
         if not path.startswith(_PACKAGE_DIR + os.sep):
-            return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+            if not frame.f_code.co_filename.startswith("<"):
+                return where
+        elif fallback is None and not path.startswith(_ENGINE_PARTS):
+            fallback = where
         frame = frame.f_back
-    return "(inside chainrule)"
+    return fallback or "(inside chainrule)"
 
 
 def note_creation(op) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from chainrule.cli import UsageError
@@ -49,6 +50,9 @@ def register(sub) -> None:
                    help="continue the run in DIR from its last checkpoint")
     p.add_argument("--keep-checkpoints", type=int, default=5, metavar="N",
                    help="keep the newest N per-epoch checkpoints (0: all); default 5")
+    p.add_argument("--detect-anomaly", action="store_true",
+                   help="stop at the first op whose forward or backward makes NaN/Inf, and "
+                   "name it (slower)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=train_command)
 
@@ -89,11 +93,18 @@ def train_command(args) -> int:
         _check_writable(out_dir)
     if args.keep_checkpoints < 0:
         raise UsageError(f"--keep-checkpoints must be >= 0, got {args.keep_checkpoints}")
+    from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
+
     try:
-        result = run(recipe, out_dir, resume=bool(args.resume),
-                     show_progress=not args.no_progress, keep_checkpoints=args.keep_checkpoints)
+        with detect_anomaly(args.detect_anomaly):
+            result = run(recipe, out_dir, resume=bool(args.resume),
+                         show_progress=not args.no_progress,
+                         keep_checkpoints=args.keep_checkpoints)
     except _data_errors() as e:
         raise UsageError(str(e)) from None
+    except AnomalyError as e:
+        print(f"chainrule train: {e}", file=sys.stderr)
+        return 1
     if result.interrupted:
         return 130 if result.interrupted == "SIGINT" else 143
     return 0
