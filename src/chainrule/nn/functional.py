@@ -126,8 +126,7 @@ def mse_loss(pred, target, reduction: str = "mean"):
     if tuple(pred.shape) != tuple(np.shape(target)):
         raise ShapeError(f"mse_loss: prediction {pred.shape} and target {np.shape(target)} "
                          "differ. help: give both the same shape (e.g. reshape the target)")
-    d = pred - target
-    return _reduce(d * d, reduction)
+    return _nn.mse_loss(pred, target, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):

@@ -97,6 +97,27 @@ class CrossEntropy(Op):
         return d * (g / n if self.reduction == "mean" else g)
 
 
+class MSELoss(Op):
+    """l = (p - t)^2 per element (then 'mean', 'sum' or 'none');  dp = 2 (p - t) g,  dt = -dp
+
+    Fused: one node instead of sub, mul, sum and scale, for every regression step.
+    """
+
+    def forward(self, p, t):
+        d = p - t
+        self.save(p=p, t=t)
+        if self.reduction == "none":
+            return d * d
+        total = np.vdot(d, d)  # one pass, no temporary (p - t)^2 array
+        return total / d.size if self.reduction == "mean" else total
+
+    def vjp(self, g):
+        d = self.p - self.t
+        scale = g * (2.0 / d.size) if self.reduction == "mean" else g * 2.0
+        dp = d * scale
+        return dp, (-dp if self.needs(1) else None)
+
+
 class BCEWithLogits(Op):
     """l = max(x, 0) - x t + log(1 + e^-|x|);  dx = g * (sigmoid(x) - t)
 
@@ -322,6 +343,10 @@ def erf(x):
 
 def cross_entropy(logits, target, reduction="mean"):
     return apply(CrossEntropy, logits, target=target, reduction=reduction)
+
+
+def mse_loss(pred, target, reduction="mean"):
+    return apply(MSELoss, pred, target, reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
