@@ -21,4 +21,11 @@ from chainrule.nn.layers import (
     Softmax,
     Tanh,
 )
-from chainrule.nn.module import Module, ModuleList, Parameter, Sequential
+from chainrule.nn.module import (
+    LoadResult,
+    Module,
+    ModuleList,
+    Parameter,
+    Sequential,
+    StateDictError,
+)

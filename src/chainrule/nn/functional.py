@@ -67,8 +67,16 @@ def log_softmax(x, axis: int = -1):
 
 
 def linear(x, weight, bias=None):
-    """x @ weight^T + bias, weight of shape (out_features, in_features)"""
-    return _nn.linear(_tensor(x), weight, bias)
+    """y = x @ weight^T + bias, weight of shape (out_features, in_features), bias (out,)"""
+    x = _tensor(x)
+    if weight.ndim != 2:
+        raise ShapeError(f"linear: weight must be (out_features, in_features), got shape "
+                         f"{tuple(weight.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ShapeError(f"linear: bias has shape {tuple(bias.shape)} but the weight "
+                         f"{tuple(weight.shape)} has {weight.shape[0]} outputs. help: give a "
+                         f"bias of shape ({weight.shape[0]},)")
+    return _nn.linear(x, weight, bias)
 
 
 def _targets(target, n: int, num_classes: int, what: str) -> np.ndarray:
@@ -119,14 +127,20 @@ def _reduce(losses, reduction):
 
 
 def mse_loss(pred, target, reduction: str = "mean"):
-    """l = (pred - target)^2 per element"""
+    """l = (pred - target)^2 per element, reduced by ``reduction`` over all elements"""
     _check_reduction(reduction, "mse_loss")
     pred = _tensor(pred)
-    target = target if isinstance(target, Tensor) else B.as_array(target)
-    if tuple(pred.shape) != tuple(np.shape(target)):
-        raise ShapeError(f"mse_loss: prediction {pred.shape} and target {np.shape(target)} "
-                         "differ. help: give both the same shape (e.g. reshape the target)")
-    return _nn.mse_loss(pred, target, reduction)
+    if not (isinstance(target, Tensor) and target.requires_grad):
+        # A constant target takes the prediction's dtype: float64 labels from NumPy must not
+        # turn a float32 loss (and its gradient) into float64.
+        data = target.data if isinstance(target, Tensor) else target
+        target = np.asarray(data, dtype=pred.dtype)
+    if tuple(pred.shape) != tuple(target.shape):
+        raise ShapeError(f"mse_loss: prediction {pred.shape} and target {tuple(target.shape)} "
+                         "differ. help: give both the same shape (e.g. target.reshape(-1, 1) "
+                         "for a (N, 1) prediction)")
+    d = pred - target
+    return _reduce(d * d, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
@@ -140,72 +154,88 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
     return _nn.binary_cross_entropy_with_logits(logits, t, reduction)
 
 
-def _pair(v, what):
-    if isinstance(v, int):
-        return v, v
-    v = tuple(v)
-    if len(v) != 2:
-        raise ValueError(f"{what}: expected an int or a pair, got {v}")
-    return v
+def _pair(v, what: str, name: str, least: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``least``, as a pair."""
+    pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(
+        v, (tuple, list)) else None
+    if (pair is None or len(pair) != 2 or not all(isinstance(a, (int, np.integer))
+                                                  and not isinstance(a, bool) for a in pair)
+            or min(pair) < least):
+        raise ValueError(f"{what}: {name} must be an int >= {least} or a pair of them, got "
+                         f"{v!r}")
+    return int(pair[0]), int(pair[1])
 
 
-def conv2d(x, weight, bias=None, stride: int = 1, padding: int = 0):
-    """Cross-correlation in NCHW: x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, Ho, Wo)
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """Cross-correlation in NCHW: x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, Ho, Wo),
 
-    im2col: pad, unfold every window into a row, one matrix product with the flattened
-    weight, add the bias, and fold the rows back into an image.
+    y[n, o, i, j] = b[o] + sum over c, u, v of w[o, c, u, v] x[n, c, i*sh + u, j*sw + v]
+
+    (x zero-padded by ``padding`` first; ``stride`` and ``padding`` are ints or pairs).
+    im2col: unfold every window into a column (``Unfold``), one matrix product with the
+    weight reshaped to (O, C*kh*kw), add the bias. The gradient of the unfold is a fold
+    (``Fold``) and the fold's is an unfold again, so create_graph works.
     """
     x = _tensor(x)
     if x.ndim != 4 or weight.ndim != 4:
         raise ShapeError(f"conv2d: expected x (N, C, H, W) and weight (O, C, kh, kw), got "
-                         f"{x.shape} and {weight.shape}")
+                         f"{x.shape} and {tuple(weight.shape)}. help: add the batch axis with "
+                         "x.expand_dims(0), or the channel axis with x.expand_dims(1)")
     n, c, h, w = x.shape
     o, cw, kh, kw = weight.shape
     if c != cw:
-        raise ShapeError(f"conv2d: input has {c} channels but the weight expects {cw} "
-                         f"(weight shape {weight.shape}). help: check in_channels")
-    if not isinstance(stride, int) or stride < 1 or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"conv2d: stride must be >= 1 and padding >= 0, got {stride}, {padding}")
-    if padding:
-        x = cr.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    hp, wp = h + 2 * padding, w + 2 * padding
+        raise ShapeError(f"conv2d: input has {c} channels (shape {x.shape}) but the weight "
+                         f"expects {cw} (weight shape {tuple(weight.shape)}). help: check "
+                         "in_channels and the previous layer's out_channels")
+    if bias is not None and tuple(bias.shape) != (o,):
+        raise ShapeError(f"conv2d: bias has shape {tuple(bias.shape)}, expected ({o},), one "
+                         f"per output channel of the weight {tuple(weight.shape)}")
+    sh, sw = _pair(stride, "conv2d", "stride", 1)
+    ph, pw = _pair(padding, "conv2d", "padding", 0)
+    hp, wp = h + 2 * ph, w + 2 * pw
     if hp < kh or wp < kw:
         raise ShapeError(f"conv2d: the {kh}x{kw} kernel is larger than the padded input "
-                         f"{hp}x{wp}")
-    ho, wo = (hp - kh) // stride + 1, (wp - kw) // stride + 1
-    cols = _nn.unfold(x, kh, kw, stride)  # (N*Ho*Wo, kh*kw*C)
-    w2 = weight.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)  # the same (u, v, c) order
-    out = _nn.linear(cols, w2, bias)  # (N*Ho*Wo, O)
-    return out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+                         f"{hp}x{wp} (input {x.shape}, padding {(ph, pw)}). help: use a "
+                         "smaller kernel or more padding")
+    if ph or pw:
+        x = cr.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho, wo = _nn.out_size(hp, kh, sh), _nn.out_size(wp, kw, sw)
+    cols = _nn.unfold(x, kh, kw, sh, sw)  # (C*kh*kw, N*Ho*Wo)
+    out = cr.matmul(weight.reshape(o, c * kh * kw), cols)  # (O, N*Ho*Wo): one BLAS call
+    if bias is not None:
+        out = out + bias.reshape(o, 1)
+    return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
 
 
 def _pool_args(x, kernel_size, stride, what):
     x = _tensor(x)
     if x.ndim != 4:
-        raise ShapeError(f"{what}: expected (N, C, H, W), got {x.shape}")
-    k = kernel_size
-    s = k if stride is None else stride
-    if not isinstance(k, int) or k < 1 or not isinstance(s, int) or s < 1:
-        raise ValueError(f"{what}: kernel_size and stride must be positive ints (square "
-                         f"windows), got {kernel_size}, {stride}")
-    if x.shape[2] < k or x.shape[3] < k:
-        raise ShapeError(f"{what}: window {k}x{k} is larger than the input {x.shape[2:]}")
-    return x, k, s
+        raise ShapeError(f"{what}: expected (N, C, H, W), got {x.shape}. help: add the batch "
+                         "axis with x.expand_dims(0)")
+    kh, kw = _pair(kernel_size, what, "kernel_size", 1)
+    sh, sw = (kh, kw) if stride is None else _pair(stride, what, "stride", 1)
+    if x.shape[2] < kh or x.shape[3] < kw:
+        raise ShapeError(f"{what}: window {kh}x{kw} is larger than the input's "
+                         f"{x.shape[2]}x{x.shape[3]} (shape {x.shape})")
+    return x, kh, kw, sh, sw
 
 
-def max_pool2d(x, kernel_size: int, stride: int | None = None):
-    """The maximum of each k x k window (stride defaults to k)"""
-    x, k, s = _pool_args(x, kernel_size, stride, "max_pool2d")
-    return _nn.max_pool2d(x, k, s)
+def max_pool2d(x, kernel_size, stride=None):
+    """y[n, c, i, j] = max of the window x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw];
+    ``stride`` defaults to ``kernel_size``. The gradient goes to each window's first
+    maximum, as PyTorch's."""
+    x, kh, kw, sh, sw = _pool_args(x, kernel_size, stride, "max_pool2d")
+    return _nn.max_pool2d(x, kh, kw, sh, sw)
 
 
-def avg_pool2d(x, kernel_size: int, stride: int | None = None):
-    """The mean of each k x k window (stride defaults to k)"""
-    x, k, s = _pool_args(x, kernel_size, stride, "avg_pool2d")
+def avg_pool2d(x, kernel_size, stride=None):
+    """y[n, c, i, j] = mean of the window x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw];
+    ``stride`` defaults to ``kernel_size`` (an unfold, then a mean over each window)"""
+    x, kh, kw, sh, sw = _pool_args(x, kernel_size, stride, "avg_pool2d")
     n, c, h, w = x.shape
-    ho, wo = (h - k) // s + 1, (w - k) // s + 1
-    cols = _nn.unfold(x, k, k, s).reshape(n, ho, wo, k * k, c)
-    return cols.mean(axis=3).transpose(0, 3, 1, 2)
+    ho, wo = _nn.out_size(h, kh, sh), _nn.out_size(w, kw, sw)
+    cols = _nn.unfold(x, kh, kw, sh, sw).reshape(c, kh * kw, n, ho, wo)
+    return cols.mean(axis=1).transpose(1, 0, 2, 3)
 
 
 def dropout(x, p: float = 0.5, training: bool = True):

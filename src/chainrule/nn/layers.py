@@ -40,14 +40,21 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D cross-correlation over NCHW inputs, weight (out, in, k, k)."""
+    """2-D cross-correlation over NCHW inputs (see ``F.conv2d``), weight (out, in, kh, kw).
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, bias: bool = True):
+    ``kernel_size``, ``stride`` and ``padding`` are ints or (height, width) pairs.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
+                 padding=0, bias: bool = True):
         super().__init__()
+        kh, kw = F._pair(kernel_size, "Conv2d", "kernel_size", 1)
+        F._pair(stride, "Conv2d", "stride", 1)
+        F._pair(padding, "Conv2d", "padding", 0)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.weight = _empty(out_channels, in_channels, kernel_size, kernel_size)
+        self.kernel_size, self.stride, self.padding = (
+            kernel_size if isinstance(kernel_size, int) else (kh, kw)), stride, padding
+        self.weight = _empty(out_channels, in_channels, kh, kw)
         self.bias = _empty(out_channels) if bias else None
         init.default_layer_init(self.weight, self.bias)
 
@@ -60,12 +67,18 @@ class Conv2d(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}->{self.out_channels}, kernel {self.kernel_size}, "
-                f"stride {self.stride}, padding {self.padding}")
+                f"stride {self.stride}, padding {self.padding}"
+                + ("" if self.bias is not None else ", bias=False"))
 
 
 class MaxPool2d(Module):
-    def __init__(self, kernel_size: int, stride: int | None = None):
+    """The maximum of each window (see ``F.max_pool2d``); stride defaults to kernel_size."""
+
+    def __init__(self, kernel_size, stride=None):
         super().__init__()
+        F._pair(kernel_size, type(self).__name__, "kernel_size", 1)
+        if stride is not None:
+            F._pair(stride, type(self).__name__, "stride", 1)
         self.kernel_size, self.stride = kernel_size, stride
 
     def forward(self, x):
@@ -76,6 +89,8 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(MaxPool2d):
+    """The mean of each window (see ``F.avg_pool2d``); stride defaults to kernel_size."""
+
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride)
 
@@ -88,7 +103,10 @@ class Flatten(Module):
         self.start_axis = start_axis
 
     def forward(self, x):
-        return x.flatten(self.start_axis)
+        return cr.flatten(x, self.start_axis)
+
+    def extra_repr(self) -> str:
+        return f"start_axis={self.start_axis}"
 
 
 class Dropout(Module):
@@ -106,17 +124,23 @@ class Dropout(Module):
 
 
 class _BatchNorm(Module):
-    """y = (x - mean) / sqrt(var + eps) * weight + bias, over the batch (and spatial) axes.
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (axis 1), with mean and
+    var over the batch (and spatial) axes.
 
-    Training uses the batch's statistics and updates the running ones (the variance
-    unbiased, as PyTorch); eval uses the running statistics.
+    Training uses the batch's statistics (var biased, 1/m) and updates the running ones:
+    running = (1 - momentum) * running + momentum * batch, the variance unbiased (1/(m-1)),
+    as PyTorch; ``momentum=None`` keeps a cumulative average instead. Eval uses the
+    running statistics.
     """
 
     axes: tuple = (0,)
-    expected_ndim: int = 2
+    expected: str = "(N, C)"
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1):
         super().__init__()
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got "
+                             f"{momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features, dtype=B.DEFAULT_FLOAT))
         self.bias = Parameter(np.zeros(num_features, dtype=B.DEFAULT_FLOAT))
@@ -124,43 +148,49 @@ class _BatchNorm(Module):
         self.register_buffer("running_var", cr.ones(num_features))
         self.register_buffer("num_batches_tracked", cr.tensor(np.array(0, dtype=np.int64)))
 
-    def _shape(self, x):
-        return (1, self.num_features) + (1,) * (x.ndim - 2)
-
     def forward(self, x):
-        if x.ndim != self.expected_ndim or x.shape[1] != self.num_features:
-            raise ShapeError(f"expected {self.expected_ndim}-d input with {self.num_features} "
-                             "channels on axis 1")
-        shape = self._shape(x)
+        if x.ndim != len(self.expected.split(",")) or x.shape[1] != self.num_features:
+            raise ShapeError(f"expected {self.expected} with C = {self.num_features} "
+                             f"channels, got shape {x.shape}. help: check num_features and "
+                             "the previous layer")
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
+            m = x.size // self.num_features  # values per channel
+            if m < 2:
+                raise ValueError(f"{type(self).__name__}: training needs more than one value "
+                                 f"per channel, got input of shape {x.shape}. help: use a "
+                                 "batch of at least 2, or call model.eval()")
             y, mean, var = batch_norm(x, self.weight, self.bias, self.axes, self.eps)
-            n = x.size // self.num_features
-            m = self.momentum
-            rm, rv = self.running_mean.data, self.running_var.data
-            rm *= 1 - m
-            rm += m * mean
-            rv *= 1 - m
-            rv += m * var * (n / max(n - 1, 1))  # the running variance is unbiased
             self.num_batches_tracked.data += 1
+            f = (1 / int(self.num_batches_tracked.data) if self.momentum is None
+                 else self.momentum)
+            rm, rv = self.running_mean.data, self.running_var.data
+            rm *= 1 - f
+            rm += f * mean
+            rv *= 1 - f
+            rv += (f * m / (m - 1)) * var  # the running variance is unbiased
             return y
-        else:
-            mean = self.running_mean.data.reshape(shape)
-            inv = 1 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
-            xhat = (x - mean) * inv.astype(x.dtype)
+        mean = self.running_mean.data.reshape(shape)
+        inv = 1 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
+        xhat = (x - mean.astype(x.dtype)) * inv.astype(x.dtype)
         return xhat * self.weight.reshape(shape) + self.bias.reshape(shape)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}"
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
 class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) inputs: statistics over the batch axis."""
+
     axes = (0,)
-    expected_ndim = 2
+    expected = "(N, C)"
 
 
 class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) inputs: statistics over the batch and spatial axes."""
+
     axes = (0, 2, 3)
-    expected_ndim = 4
+    expected = "(N, C, H, W)"
 
 
 class LayerNorm(Module):
@@ -177,7 +207,8 @@ class LayerNorm(Module):
     def forward(self, x):
         k = len(self.normalized_shape)
         if tuple(x.shape[-k:]) != self.normalized_shape:
-            raise ShapeError(f"expected the last axes to be {self.normalized_shape}")
+            raise ShapeError(f"expected the last axes to be {self.normalized_shape}, got "
+                             f"shape {x.shape}. help: check normalized_shape")
         axes = tuple(range(x.ndim - k, x.ndim))
         mean = x.mean(axis=axes, keepdims=True)
         d = x - mean
@@ -202,8 +233,10 @@ class Embedding(Module):
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(f"Embedding: index {idx.max() if idx.max() >= 0 else idx.min()} "
-                             f"out of range for {self.num_embeddings} embeddings")
+            bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+            raise IndexError(f"Embedding: index {bad} is out of range for "
+                             f"{self.num_embeddings} embeddings (valid: 0.."
+                             f"{self.num_embeddings - 1}); indices never wrap")
         return self.weight[idx]
 
     def extra_repr(self) -> str:
@@ -253,8 +286,11 @@ class Softmax(Module):
 
 
 class CrossEntropyLoss(Module):
+    """``F.cross_entropy``: logits (N, C), integer class targets (N,)."""
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
+        F._check_reduction(reduction, "CrossEntropyLoss")
         self.reduction = reduction
 
     def forward(self, logits, target):
@@ -262,8 +298,11 @@ class CrossEntropyLoss(Module):
 
 
 class MSELoss(Module):
+    """``F.mse_loss``: mean (or sum, or each) of the squared errors."""
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
+        F._check_reduction(reduction, "MSELoss")
         self.reduction = reduction
 
     def forward(self, pred, target):

@@ -3,31 +3,53 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.autograd import anomaly
-from chainrule.errors import ShapeError
+from chainrule.errors import ChainruleError, ShapeError
 from chainrule.tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A tensor that is a module's learnable weight: a leaf with requires_grad=True."""
+    """A tensor that is a module's learnable weight: a leaf with requires_grad=True.
+
+    ``Parameter(t)`` shares ``t``'s data, and ``Parameter(array)`` shares a writable float
+    ndarray, without copying (as ``torch.nn.Parameter``); anything else (lists, numbers,
+    read-only or integer arrays) is converted as ``cr.tensor`` does.
+    """
 
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True):
         if isinstance(data, Tensor):
-            data = data.data  # share, don't copy: a Parameter wraps an existing tensor's data
-            super().__init__(np.empty(0))
-            self.data = data
-        else:
-            super().__init__(data)
+            data = data.data
+        if not (isinstance(data, np.ndarray) and data.flags.writeable
+                and B.is_float(data.dtype)):
+            data = Tensor(data).data
+        super().__init__(np.empty(0, dtype=data.dtype))
+        self.data = data  # shared, not copied
         if requires_grad:
             self.requires_grad = True
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+class StateDictError(ChainruleError, KeyError):
+    """A state dict whose keys do not match the module's (missing or unexpected names)."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted, as a repr
+        return str(self.args[0]) if self.args else ""
+
+
+class LoadResult(NamedTuple):
+    """What ``load_state_dict(..., strict=False)`` left out, as PyTorch's."""
+
+    missing_keys: list
+    unexpected_keys: list
 
 
 # The modules whose forward is running, outermost first: to name a failing layer's path.
@@ -50,6 +72,15 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() in __init__ "
                                  "before assigning attributes")
+        if name in self._buffers and (value is None or isinstance(value, Tensor)) \
+                and not isinstance(value, Parameter):
+            self._buffers[name] = value  # a new value for a buffer stays a buffer
+            object.__setattr__(self, name, value)
+            return
+        if name in self._parameters and value is None:
+            self._parameters[name] = None  # as PyTorch: the slot stays, e.g. bias=None
+            object.__setattr__(self, name, value)
+            return
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
         if isinstance(value, Parameter):
@@ -58,17 +89,38 @@ class Module:
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        object.__delattr__(self, name)
+
     def register_buffer(self, name: str, value) -> None:
-        """A tensor that is state but not a parameter (e.g. BatchNorm's running mean)."""
+        """A tensor that is state but not a parameter (e.g. BatchNorm's running mean):
+        in ``state_dict()``, never in ``parameters()``, never touched by optimizers."""
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"{type(self).__name__}.register_buffer: {name!r} must be a tensor "
+                            f"or None, got {type(value).__name__}")
+        for store in (self._parameters, self._modules):
+            store.pop(name, None)
         self._buffers[name] = value
         object.__setattr__(self, name, value)
 
+    def add_module(self, name: str, module) -> None:
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} is a "
+                            f"{type(module).__name__}, not a Module")
+        setattr(self, name, module)
+
     def register_parameter(self, name: str, value) -> None:
-        if value is None:
-            self._parameters.pop(name, None)
-            object.__setattr__(self, name, None)
-        else:
-            setattr(self, name, value)
+        """Register ``value`` (a Parameter, or None for an absent one such as bias=None)."""
+        if value is not None and not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: {name!r} must be an "
+                            f"nn.Parameter or None, got {type(value).__name__}. help: wrap it, "
+                            "nn.Parameter(t)")
+        for store in (self._buffers, self._modules):
+            store.pop(name, None)
+        self._parameters[name] = value
+        object.__setattr__(self, name, value)
 
     # --- running -------------------------------------------------------------------------
 
@@ -137,11 +189,22 @@ class Module:
         for _, p in self.named_parameters():
             yield p
 
-    def named_buffers(self):
-        for mod_prefix, module in self.named_modules():
+    def named_buffers(self, prefix: str = ""):
+        for mod_prefix, module in self.named_modules(prefix):
             for name, b in module._buffers.items():
                 if b is not None:
                     yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every submodule, then on this one (e.g. custom init)."""
+        for child in self._modules.values():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def train(self, mode: bool = True):
         for m in self.modules():
@@ -157,36 +220,64 @@ class Module:
 
     # --- state ---------------------------------------------------------------------------
 
-    def state_dict(self) -> OrderedDict:
-        """Parameters and buffers by dotted name, sharing data with the module."""
-        out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.detach()
-        for name, b in self.named_buffers():
-            out[name] = b.detach()
-        return out
+    def _state_items(self):
+        """(dotted name, tensor) of every parameter and buffer, module by module, each
+        module's parameters before its buffers: PyTorch's order and names."""
+        for mod_prefix, module in self.named_modules():
+            for store in (module._parameters, module._buffers):
+                for name, t in store.items():
+                    if t is not None:
+                        yield (f"{mod_prefix}.{name}" if mod_prefix else name), t
 
-    def load_state_dict(self, state: dict, strict: bool = True):
-        """Copy values into this module's parameters and buffers (in place)."""
-        own = dict(self.named_parameters())
-        own.update(self.named_buffers())
+    def state_dict(self) -> OrderedDict:
+        """Parameters and buffers by dotted name (e.g. ``'0.weight'``, ``'1.running_mean'``),
+        as tensors that share data with the module (save them, or copy before changing)."""
+        return OrderedDict((name, t.detach()) for name, t in self._state_items())
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> LoadResult:
+        """Copy the values in ``state`` into this module's parameters and buffers, in place.
+
+        Every key and shape is checked before anything is copied, so a failed load leaves
+        the module as it was. ``strict=True``: missing and unexpected keys are errors;
+        ``strict=False``: they are returned (``missing_keys``, ``unexpected_keys``).
+        """
+        if not hasattr(state, "items"):
+            raise TypeError(f"load_state_dict: expected a dict of tensors (from "
+                            f"state_dict()), got {type(state).__name__}")
+        own = dict(self._state_items())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}. help: the state dict comes from a different "
-                           "architecture; use strict=False to load the matching part")
+            raise StateDictError(
+                f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}. help: the state dict comes from a different "
+                "architecture (compare model.state_dict().keys()); strict=False loads the "
+                "keys that match")
+        values, wrong = {}, []
         for name, target in own.items():
             if name not in state:
                 continue
             value = state[name]
             arr = np.asarray(value.data if isinstance(value, Tensor) else value)
             if arr.shape != target.shape:
-                raise ShapeError(f"load_state_dict: {name} has shape {arr.shape} in the state "
-                                 f"dict but {target.shape} in the module")
+                wrong.append(f"{name} has shape {arr.shape} in the state dict but "
+                             f"{target.shape} in the module")
+            values[name] = arr
+        if wrong:
+            raise ShapeError(f"load_state_dict into {type(self).__name__}: "
+                             + "; ".join(wrong) + ". help: build the model with the sizes "
+                             "it was saved with")
+        for name, arr in values.items():
+            target = own[name]
             target.data[...] = arr
             target.bump_version()
-        return missing, unexpected
+        return LoadResult(missing, unexpected)
+
+    def requires_grad_(self, flag: bool = True):
+        """Freeze (False) or unfreeze (True) every parameter."""
+        for p in self.parameters():
+            p.requires_grad = flag
+        return self
 
     # --- display -------------------------------------------------------------------------
 
@@ -205,11 +296,16 @@ class Module:
 
 
 class Sequential(Module):
-    """Modules applied in order: ``Sequential(a, b, c)(x) = c(b(a(x)))``."""
+    """Modules applied in order: ``Sequential(a, b, c)(x) = c(b(a(x)))``; their names are
+    '0', '1', ... (so parameters are '0.weight', '0.bias', ... as in PyTorch)."""
 
     def __init__(self, *modules):
         super().__init__()
         for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a "
+                                "Module. help: wrap functions in a Module, or call them in a "
+                                "forward() of your own")
             setattr(self, str(i), m)
 
     def forward(self, x):
@@ -218,6 +314,8 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Sequential(*list(self._modules.values())[i])
         return list(self._modules.values())[i]
 
     def __len__(self) -> int:
@@ -226,20 +324,30 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
+    def append(self, module: Module):
+        self.add_module(str(len(self._modules)), module)
+        return self
+
 
 class ModuleList(Module):
-    """A list of modules whose parameters the parent module sees."""
+    """A list of modules whose parameters the parent module sees (no forward of its own)."""
 
     def __init__(self, modules=()):
         super().__init__()
-        for m in modules:
-            self.append(m)
+        self.extend(modules)
 
     def append(self, module: Module):
-        setattr(self, str(len(self._modules)), module)
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
         return self
 
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ModuleList(list(self._modules.values())[i])
         return list(self._modules.values())[i]
 
     def __len__(self) -> int:

@@ -3,6 +3,14 @@
 Each ``step()`` reads ``p.grad`` (skipping parameters without one), updates ``p.data``
 with in-place NumPy operations and bumps the parameter's version, so a backward pass
 through a graph recorded before the step refuses to run (its saved weights are stale).
+
+Notation in the docstrings: w a parameter, g its gradient, lr the learning rate, wd the
+weight decay, t the step count of that parameter (1 on the first step).
+
+Speed: an update allocates nothing per step. Intermediate results go into two work arrays
+per parameter shape (``_work``), shared by the parameters of that shape since they are
+updated one after the other; the optimizer state (moments, momentum buffers) is updated
+in place. ``p.grad`` is read, never written.
 """
 
 from __future__ import annotations
@@ -11,127 +19,271 @@ import math
 
 import numpy as np
 
+from chainrule.autograd import grad_mode
 from chainrule.tensor import Tensor
 
 
 class Optimizer:
-    defaults: dict = {}
+    """Base class: parameter groups, state per parameter, zero_grad, step, state dicts.
 
-    def __init__(self, params, **hyper):
+    ``params`` is an iterable of tensors, or of dicts (parameter groups) each with a
+    ``"params"`` list and any hyper-parameters that differ from the optimizer's defaults.
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        #: state per parameter (keyed by the parameter tensor), e.g. {"step": 3, "exp_avg": ...}
+        self.state: dict[Tensor, dict] = {}
+        self._work: dict[tuple, np.ndarray] = {}
+        if isinstance(params, Tensor):
+            raise TypeError(f"{self._name}: params must be an iterable of tensors (e.g. "
+                            "model.parameters()) or of dicts, got a single tensor. help: wrap "
+                            "it in a list")
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ValueError(f"{self._name}: got an empty parameter list. help: pass "
+                             "model.parameters() of a model that has parameters")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
-        self.param_groups = []
         for group in groups:
-            group = {**self.defaults, **hyper, **group}
-            group["params"] = list(group["params"])
-            for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.requires_grad:
-                    raise TypeError(f"{type(self).__name__}: every parameter must be a tensor "
-                                    "that requires grad")
-            self._check(group)
-            self.param_groups.append(group)
-        self.state: dict[int, dict] = {}  # by parameter index across groups
+            self.add_param_group(group)
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def add_param_group(self, group: dict) -> None:
+        """Add a group of parameters with its own hyper-parameters (others: the defaults)."""
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{self._name}: a parameter group is a dict with a 'params' list, "
+                            f"got {type(group).__name__}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
+                raise TypeError(f"{self._name}: every parameter must be a leaf tensor that "
+                                "requires grad (an nn.Parameter, or cr.tensor(..., "
+                                f"requires_grad=True)), got {_describe(p)}")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError(f"{self._name}: a parameter appears more than once in the "
+                             "parameter groups. help: give each parameter to one group only")
+        unknown = sorted(set(group) - set(self.defaults) - {"params"})
+        if unknown:
+            raise TypeError(f"{self._name}: unknown hyper-parameter(s) {unknown} in a parameter "
+                            f"group; known: {sorted(self.defaults)}")
+        full = {**self.defaults, **group, "params": params}
+        self._check(full)
+        self.param_groups.append(full)
 
     def _check(self, group: dict) -> None:
-        if group["lr"] is None or group["lr"] < 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
+        lr = group["lr"]
+        if not isinstance(lr, (int, float)) or lr < 0:
+            raise ValueError(f"{self._name}: lr must be a number >= 0, got {lr!r}")
         if group.get("weight_decay", 0) < 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0")
+            raise ValueError(f"{self._name}: weight_decay must be >= 0, got "
+                             f"{group['weight_decay']}")
+        if group.get("eps", 0) < 0:
+            raise ValueError(f"{self._name}: eps must be >= 0, got {group['eps']}")
 
-    def _indexed(self):
-        i = 0
+    def _params(self):
         for group in self.param_groups:
             for p in group["params"]:
-                yield i, p, group
-                i += 1
+                yield p, group
 
-    def zero_grad(self) -> None:
-        for _, p, _ in self._indexed():
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``p.grad = None`` (or zero them in place)."""
+        for p, _ in self._params():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
 
-    def step(self) -> None:
-        for i, p, group in self._indexed():
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. ``closure``, if given, is
+        called first (with gradients enabled) and its loss returned, as in PyTorch."""
+        loss = None
+        if closure is not None:
+            with grad_mode.enable_grad():
+                loss = closure()
+        for p, group in self._params():
             if p.grad is None:
                 continue
+            w = p.data
             g = p.grad.data
-            if g.dtype != p.data.dtype:
-                g = g.astype(p.data.dtype)
-            self._update(p.data, g, self.state.setdefault(i, {}), group)
+            if g.shape != w.shape:
+                raise ValueError(f"{self._name}.step: a parameter of shape {w.shape} has a "
+                                 f"gradient of shape {g.shape}")
+            if g.dtype != w.dtype:
+                g = g.astype(w.dtype)
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = {}
+            self._update(w, g, state, group)
             p.bump_version()
+        return loss
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError  # pragma: no cover
 
+    def _scratch(self, like: np.ndarray, k: int) -> np.ndarray:
+        """The k-th work array of ``like``'s shape and dtype (reused from step to step)."""
+        key = (like.shape, like.dtype.str, k)
+        buf = self._work.get(key)
+        if buf is None:
+            buf = self._work[key] = np.empty(like.shape, dtype=like.dtype)
+        return buf
+
+    def _with_weight_decay(self, w, g, wd):
+        """g + wd * w (L2 regularisation), in a work array."""
+        out = np.multiply(w, wd, out=self._scratch(w, 0))
+        out += g
+        return out
+
+    # --- state dicts -------------------------------------------------------------------------
+
     def state_dict(self) -> dict:
-        """{'state': {index: {...}}, 'param_groups': [{hyper-parameters, 'params': [index]}]}"""
-        groups, start = [], 0
+        """{'state': {index: {name: value}}, 'param_groups': [{hyper-parameters, 'params':
+        [index, ...]}]}, parameters numbered across groups in order, as PyTorch's. Arrays
+        are copies: the dict is a snapshot that later steps do not change."""
+        index = {}
+        groups = []
         for group in self.param_groups:
-            n = len(group["params"])
-            groups.append({**{k: v for k, v in group.items() if k != "params"},
-                           "params": list(range(start, start + n))})
-            start += n
-        state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                 for i, s in self.state.items()}
-        return {"state": state, "param_groups": groups}
+            ids = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})
+        state = {}
+        for p, s in self.state.items():
+            if id(p) in index:
+                state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                                       for k, v in s.items()}
+        return {"state": dict(sorted(state.items())), "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyper-parameters and state saved by ``state_dict()`` (possibly through
+        ``cr.save``/``cr.load``) into an optimizer over the same parameters."""
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{self._name}.load_state_dict: expected a dict with 'state' and "
+                             "'param_groups' (from optimizer.state_dict())")
         groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups) or any(
-                len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved parameter "
-                             "groups do not match this optimizer's")
+        mine = [len(g["params"]) for g in self.param_groups]
+        theirs = [len(g["params"]) for g in groups]
+        if mine != theirs:
+            raise ValueError(f"{self._name}.load_state_dict: the saved state has parameter "
+                             f"groups of sizes {theirs}, this optimizer {mine}. help: build "
+                             "the optimizer over the same model (and groups) that was saved")
+        params = [p for p, _ in self._params()]
+        state = {}
+        for i, saved in state_dict["state"].items():
+            i = int(i)
+            if not 0 <= i < len(params):
+                raise ValueError(f"{self._name}.load_state_dict: state for parameter {i}, but "
+                                 f"there are {len(params)} parameters")
+            p = params[i]
+            entry = {}
+            for k, v in saved.items():
+                if isinstance(v, Tensor):
+                    v = v.data
+                if isinstance(v, np.ndarray) and v.ndim > 0:
+                    if v.shape != p.shape:
+                        raise ValueError(f"{self._name}.load_state_dict: state {k!r} of "
+                                         f"parameter {i} has shape {v.shape}, the parameter "
+                                         f"{p.shape}. help: load into the same architecture")
+                    v = np.array(v, dtype=p.dtype, order="C")  # owned and writable
+                elif k == "step":
+                    v = int(np.asarray(v))
+                elif isinstance(v, np.ndarray):
+                    v = v.item()
+                entry[k] = v
+            state[p] = entry
         for saved, group in zip(groups, self.param_groups):
             for k, v in saved.items():
                 if k != "params":
                     group[k] = tuple(v) if isinstance(v, list) else v
-        self.state = {}
-        for i, s in state_dict["state"].items():
-            self.state[int(i)] = {k: (np.array(v.data if isinstance(v, Tensor) else v)
-                                      if not isinstance(v, (int, float)) else v)
-                                  for k, v in s.items()}
+        self.state = state
+
+    def __repr__(self) -> str:
+        lines = [f"{self._name} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(group):
+                if k != "params":
+                    lines.append(f"    {k}: {group[k]}")
+        return "\n".join(lines + [")"])
+
+
+def _describe(p) -> str:
+    if isinstance(p, Tensor):
+        what = "a non-leaf tensor" if not p.is_leaf else "a tensor without requires_grad"
+        return f"{what} of shape {p.shape}"
+    return type(p).__name__
 
 
 class SGD(Optimizer):
-    """g += wd * w;  b = momentum * b + (1 - dampening) * g (b = g at first);
-    g = g + momentum * b (nesterov) or b;  w -= lr * g"""
+    """Stochastic gradient descent, with PyTorch's momentum, dampening and Nesterov:
 
-    defaults = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
+        g <- g + wd * w                                      (if wd)
+        b <- g at t = 1, else momentum * b + (1 - dampening) * g   (if momentum)
+        g <- g + momentum * b if nesterov else b             (if momentum)
+        w <- w - lr * g
+    """
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False):
+        if momentum < 0:
+            raise ValueError(f"SGD: momentum must be >= 0, got {momentum}")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0")
-        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
-                         weight_decay=weight_decay, nesterov=nesterov)
+            raise ValueError("SGD: nesterov needs momentum > 0 and dampening 0, got momentum "
+                             f"{momentum}, dampening {dampening}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov))
 
     def _update(self, w, g, state, group):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         if wd:
-            g = g + wd * w
+            g = self._with_weight_decay(w, g, wd)
+        work = self._scratch(w, 1)
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
+                buf = state["momentum_buffer"] = np.array(g, order="C")
             else:
                 buf *= mu
-                buf += (1 - group["dampening"]) * g
-            g = g + mu * buf if group["nesterov"] else buf
-        w -= lr * g
+                damp = group["dampening"]
+                if damp:
+                    buf += np.multiply(g, 1 - damp, out=work)
+                else:
+                    buf += g
+            if group["nesterov"]:
+                nesterov = np.multiply(buf, mu, out=work)
+                nesterov += g
+                g = nesterov
+            else:
+                g = buf
+        w -= np.multiply(g, lr, out=work)
 
 
 class Adam(Optimizer):
-    """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-    w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)   (g += wd * w first)"""
+    """Adam (Kingma and Ba), as PyTorch's:
 
-    defaults = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+        g <- g + wd * w                                    (if wd; AdamW decays w instead)
+        m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
+        v_max <- max(v_max, v), used for v below            (if amsgrad)
+        w <- w - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    """
+
     decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
-        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False):
+        betas = tuple(betas)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), "
+                             f"got {betas}")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad))
 
     def _update(self, w, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -139,63 +291,99 @@ class Adam(Optimizer):
             if self.decoupled:
                 w *= 1 - lr * wd
             else:
-                g = g + wd * w
+                g = self._with_weight_decay(w, g, wd)
         if not state:
             state["step"] = 0
-            state["exp_avg"] = np.zeros_like(w)
-            state["exp_avg_sq"] = np.zeros_like(w)
+            state["exp_avg"] = np.zeros_like(w, order="C")
+            state["exp_avg_sq"] = np.zeros_like(w, order="C")
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(w, order="C")
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        work = self._scratch(w, 1)
         m *= b1
-        m += (1 - b1) * g
+        m += np.multiply(g, 1 - b1, out=work)
         v *= b2
-        v += (1 - b2) * (g * g)
-        step_size = lr / (1 - b1**t)
-        denom = np.sqrt(v) / math.sqrt(1 - b2**t)
+        sq = np.multiply(g, g, out=work)
+        sq *= 1 - b2
+        v += sq
+        if group["amsgrad"]:
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        denom = np.sqrt(v, out=work)
+        denom /= math.sqrt(1 - b2**t)
         denom += eps
-        w -= step_size * (m / denom)
+        step = np.divide(m, denom, out=work)
+        step *= lr / (1 - b1**t)
+        w -= step
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: w *= 1 - lr * wd, then the Adam step."""
+    """Adam with decoupled weight decay (Loshchilov and Hutter): first w <- w (1 - lr wd),
+    then the Adam step without wd. ``weight_decay`` defaults to 1e-2, as PyTorch's."""
 
     decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
 
 
 class RMSprop(Optimizer):
-    """s = alpha s + (1 - alpha) g^2;  d = g / (sqrt(s) + eps);
-    with momentum: b = momentum b + d, w -= lr b; else w -= lr d   (g += wd * w first)"""
+    """RMSprop, as PyTorch's (eps added outside the square root):
 
-    defaults = {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0}
+        g <- g + wd * w                                  (if wd)
+        s <- alpha s + (1 - alpha) g^2
+        a <- alpha a + (1 - alpha) g;  s~ = s - a^2        (if centered; else s~ = s)
+        d = g / (sqrt(s~) + eps)
+        b <- momentum b + d;  w <- w - lr b               (if momentum; else w <- w - lr d)
+    """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
-        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                         momentum=momentum)
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha}")
+        if momentum < 0:
+            raise ValueError(f"RMSprop: momentum must be >= 0, got {momentum}")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered))
 
     def _update(self, w, g, state, group):
         lr, alpha, eps, wd, mu = (group[k] for k in ("lr", "alpha", "eps", "weight_decay",
                                                      "momentum"))
         if wd:
-            g = g + wd * w
+            g = self._with_weight_decay(w, g, wd)
         if not state:
             state["step"] = 0
-            state["square_avg"] = np.zeros_like(w)
-            if mu:
-                state["momentum_buffer"] = np.zeros_like(w)
+            state["square_avg"] = np.zeros_like(w, order="C")
+            if mu > 0:
+                state["momentum_buffer"] = np.zeros_like(w, order="C")
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(w, order="C")
         state["step"] += 1
         s = state["square_avg"]
+        work = self._scratch(w, 1)
         s *= alpha
-        s += (1 - alpha) * (g * g)
-        avg = np.sqrt(s)
+        sq = np.multiply(g, g, out=work)
+        sq *= 1 - alpha
+        s += sq
+        if group["centered"]:
+            a = state["grad_avg"]
+            a *= alpha
+            a += np.multiply(g, 1 - alpha, out=work)
+            avg = np.multiply(a, a, out=work)
+            np.subtract(s, avg, out=avg)
+            np.sqrt(avg, out=avg)
+        else:
+            avg = np.sqrt(s, out=work)
         avg += eps
-        if mu:
+        d = np.divide(g, avg, out=work)
+        if mu > 0:
             buf = state["momentum_buffer"]
             buf *= mu
-            buf += g / avg
-            w -= lr * buf
+            buf += d
+            d = np.multiply(buf, lr, out=work)
         else:
-            w -= lr * (g / avg)
+            d *= lr
+        w -= d
