@@ -5,6 +5,8 @@
     chainrule explain net.json --json       any network file, as one JSON document
     chainrule explain mlp --figure mlp.png  the two-panel figure (.png or .svg)
     chainrule explain --list                the built-in examples
+    chainrule explain --checkpoint runs/digits-mlp --sample 7 --neuron 1:3
+                                            one neuron of a trained MLP, on a test sample
 
 Exit codes: 0 when the product dz/dw x dl/dz, autograd and the finite difference agree
 (or differ only because a relu sits exactly on its kink z = 0); 1 when they do not (an
@@ -36,16 +38,26 @@ def register(subparsers) -> None:
         "amplifiers sigma'(z)), dl/dw = dz/dw x dl/dz checked against autograd and finite "
         "differences, and the update w - lr dL/dw.",
     )
-    p.add_argument("network", nargs="?", default="lecture",
+    p.add_argument("network", nargs="?", default=None,
                    help=f"a built-in example ({', '.join(EXAMPLES)}) or a network JSON file; "
                    "default: lecture")
+    p.add_argument("--checkpoint", metavar="RUN",
+                   help="explain one neuron of an MLP trained by `chainrule train`: a run "
+                   "directory (its last checkpoint) or a .safetensors checkpoint; --sample "
+                   "picks the test sample, --neuron the neuron")
     p.add_argument("--json", action="store_true", help="print one JSON document, no tables")
     p.add_argument("--figure", metavar="FILE", help="write the figure to FILE.png or FILE.svg")
     p.add_argument("--lang", choices=LANGS, default="en", help="language of tables and figure")
     p.add_argument("--sample", type=int, default=0, metavar="N",
-                   help="which sample the figure shows (default 0)")
+                   help="which sample the figure shows; with --checkpoint, which test sample "
+                   "(default 0)")
     p.add_argument("--neuron", metavar="LAYER:INDEX",
-                   help="tables for one neuron and its incoming weights only, e.g. 1:0")
+                   help="tables for one neuron and its incoming weights only, e.g. 1:0; with "
+                   "--checkpoint default: the neuron of the last hidden layer with the "
+                   "largest |dl/dz|")
+    p.add_argument("--top", type=int, metavar="K",
+                   help="list only the K weights per neuron with the largest |dL/dw| "
+                   "(all are still checked; 0: all, the default)")
     p.add_argument("--list", action="store_true", help="list the built-in examples")
     p.add_argument("--show", action="store_true",
                    help="print the network file of NETWORK (a start for your own)")
@@ -53,7 +65,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.explain.table import print_tables
     from chainrule.explain.tracing import as_spec, trace
 
     if args.list:
@@ -64,8 +75,18 @@ def run(args: argparse.Namespace) -> int:
     figure = Path(args.figure) if args.figure else None
     if figure is not None and figure.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--figure: expected a file name ending in .png or .svg, got {figure}")
+    if args.top is not None and args.top < 0:
+        raise UsageError(f"--top: expected a number of weights >= 0, got {args.top}")
 
-    network = args.network
+    if args.checkpoint is not None:
+        if args.network is not None:
+            raise UsageError(f"give a network ({args.network}) or --checkpoint, not both")
+        if args.show:
+            raise UsageError("--show prints a network file; a checkpoint is no network file")
+        record = _checkpoint_record(args.checkpoint, args.sample, neuron)
+        return _output(record, args, figure, record.focus, sample=0)
+
+    network = args.network or "lecture"
     if network not in EXAMPLES and not Path(network).exists() and not network.endswith(".json"):
         raise UsageError(
             f'unknown example "{network}" and no such file; built-in examples: '
@@ -93,17 +114,33 @@ def run(args: argparse.Namespace) -> int:
             f"{record.n_samples} sample(s)), got {args.sample}"
         )
 
+    return _output(record, args, figure, neuron, args.sample)
+
+
+def _checkpoint_record(path: str, sample: int, neuron):
+    from chainrule.explain.checkpoint import ModelError, trace_checkpoint
+
+    try:
+        return trace_checkpoint(path, sample, neuron)
+    except (ModelError, SpecError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _output(record, args: argparse.Namespace, figure: Path | None, neuron, sample: int) -> int:
+    """Print the tables or the JSON, write the figure; the exit code of the checks."""
+    from chainrule.explain.table import print_tables
+
     if args.json:
         print(record.to_json())
     else:
-        print_tables(record, args.lang, neuron=neuron)
+        print_tables(record, args.lang, neuron=neuron, top=args.top or None)
     if figure is not None:
         from chainrule.explain.figure import draw_figure
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FontWarning)
             try:
-                draw_figure(record, figure, args.lang, sample=args.sample)
+                draw_figure(record, figure, args.lang, sample=sample)
             except OSError as e:
                 raise UsageError(f"--figure: cannot write {figure}: {e.strerror or e}") from None
         for w in caught:

@@ -57,6 +57,9 @@ def draw_figure(record: Record, path: str | Path, lang: str = "en", sample: int 
                 dpi: int = 150) -> Path:
     """Write the two-panel figure to ``path``; the suffix (.png or .svg) picks the format.
 
+    A record traced with ``focus`` (one neuron of a trained model) gets the neuron figure
+    of ``chainrule.explain.neuron_figure``: that neuron's neighbourhood, not every edge.
+
     With ``lang="zh"`` and no CJK font installed, the labels fall back to English and a
     ``chainrule.explain.fonts.FontWarning`` is issued.
     """
@@ -87,6 +90,10 @@ def make_figure(record: Record, lang: str = "en", sample: int = 0):
     if family:
         rc["font.family"] = [family, "DejaVu Sans"]
     with matplotlib.rc_context(rc), quiet_fonts():
+        if record.focus is not None:  # one neuron of a big network: its neighbourhood only
+            from chainrule.explain.neuron_figure import make_neuron_figure
+
+            return make_neuron_figure(record, text(lang), Figure)
         return _Drawing(record, text(lang), sample, Figure).figure
 
 

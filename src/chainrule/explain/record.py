@@ -128,6 +128,9 @@ class Record:
     #: max |sum of per-sample backward passes - one backward pass of L|.
     per_sample_check: float = 0.0
     meta: dict = field(default_factory=dict)
+    #: (layer, index) when only one neuron's weights were recorded (``trace(focus=...)``):
+    #: ``weights`` then holds its incoming weights and bias and its outgoing weights.
+    focus: tuple[int, int] | None = None
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -235,6 +238,8 @@ class Record:
             "relu_kinks": [{"layer": n.layer, "index": n.index, "sample": n.sample}
                            for n in self.kinks],
         }
+        if self.focus is not None:
+            out["focus"] = {"layer": self.focus[0], "index": self.focus[1]}
         if self.meta:
             out["meta"] = self.meta
         return out

@@ -76,6 +76,31 @@ _EN = {
     "dl_dy.squared_error": "2(y − t)",
     "dl_dy.cross_entropy": "−t / y",
     "focus": "only neuron {index} of layer {layer} and its incoming weights",
+    "more": "… ({n} more)",
+    "relu_off": "this relu is off for this sample (z = {z} < 0): its amplifier σ'(z) = 0 "
+    "passes no gradient, so dl/dz = 0 and every dl/dw of its weights is 0",
+    "top_note": "the {top} weights per neuron with the largest |dL/dw| (and the bias); "
+    "{left} more are checked too (all of them: --top 0 or --json)",
+    # checkpoints
+    "ckpt_file": "checkpoint {path}",
+    "ckpt_epoch": ", after epoch {epoch}",
+    "ckpt_accuracy": ", test accuracy {acc}",
+    "ckpt_sample": "test sample {n} of {dataset} ({total} test samples): true class {true}, "
+    "predicted {pred} (p = {p})",
+    "ckpt_layer": "layer {k} ({n} neurons)",
+    "ckpt_output_layer": "layer {k} ({n} neurons, output)",
+    "ckpt_folded": " (folded)",
+    "ckpt_identity": " (identity in eval mode)",
+    "ckpt_fold": "eval mode: each BatchNorm folded into the Linear before it, "
+    "W' = diag(γ/√(var+ε))·W, b' = γ(b − mean)/√(var+ε) + β; largest difference "
+    "from the model's logits: {value} ({n} test samples)",
+    "ckpt_eval": "eval mode (dropout off): largest difference from the model's logits: "
+    "{value} ({n} test samples)",
+    "ckpt_target": "; target t = one-hot of the true class {true}",
+    "ckpt_step": "section 4 is one plain gradient-descent step on this sample alone with the "
+    "run's learning rate (training used {optimizer} on batches of {batch})",
+    "ckpt_chosen": "neuron {layer}:{index}: the one in layer {layer} with the largest |dl/dz| "
+    "for this sample (choose another with --neuron LAYER:INDEX)",
     # figure
     "fig_forward": "Forward pass: z = Σ w·a + b,  a = σ(z)",
     "fig_backward": "Backward pass: the reversed network, output on the left; "
@@ -91,6 +116,27 @@ _EN = {
     "fig_case1": "case 1: dl/dy from the loss",
     "fig_case2": "case 2: Σ_k w_kj·dl/dz_k",
     "fig_sum": "Σ w·dl/dz",
+    # the neuron figure
+    "nfig_title": "Neuron {index} of layer {layer} · {dataset} test sample {n}: true class "
+    "{true}, predicted {pred} (p = {p})",
+    "nfig_neuron": "neuron {j}",
+    "nfig_strongest_in": "the {top} of {n} with the largest |dl/dw|",
+    "nfig_strongest_next": "the {top} of {n} with the largest |w·dl/dz|",
+    "nfig_all_next": "every neuron it feeds",
+    "nfig_more_next": "+ {n} more",
+    "nfig_sum": "z = Σ w·a + b over all {n} inputs:\nthe {top} drawn give {drawn}, the other "
+    "{more} give {rest},\nbias {b}: z = {z}",
+    "nfig_sum_back": "dl/da = Σ_k w_kj·dl/dz_k: the {top} drawn give {drawn},\nthe other "
+    "{more} give {rest}: dl/da = {total}",
+    "nfig_backward": "Backward pass: dl/dz from the layer above through the amplifier σ'(z), "
+    "then dl/dw = dz/dw × dl/dz",
+    "nfig_weights": "incoming weights",
+    "nfig_more_in": "+ {n} more weights ({zeros} of them with dz/dw = 0, so dl/dw = 0)",
+    "nfig_checked": "all {n} weights and the bias checked: |Δ| ≤ {dis}",
+    "nfig_image": "test sample {n}\n(class {true})",
+    "nfig_footer": "loss l = {loss} → {after} after one gradient-descent step on every weight "
+    "(η = {lr});  dl/dw = dz/dw × dl/dz agrees with autograd and finite differences to {dis} "
+    "({n} weights checked)",
 }
 
 _ZH = {
@@ -151,6 +197,28 @@ _ZH = {
     "dl_dy.squared_error": "2(y − t)",
     "dl_dy.cross_entropy": "−t / y",
     "focus": "只显示第 {layer} 层的神经元 {index} 及其输入权重",
+    "more": "…（另 {n} 项）",
+    "relu_off": "这个 relu 对本样本处于关闭状态（z = {z} < 0）：放大器 σ'(z) = 0，梯度无法通过，"
+    "所以 dl/dz = 0，它的每个权重的 dl/dw 都是 0",
+    "top_note": "每个神经元只列出 |dL/dw| 最大的 {top} 个权重（及偏置）；另外 {left} 个也已检验"
+    "（全部列出：--top 0 或 --json）",
+    "ckpt_file": "检查点 {path}",
+    "ckpt_epoch": "，第 {epoch} 轮之后",
+    "ckpt_accuracy": "，测试准确率 {acc}",
+    "ckpt_sample": "{dataset} 的测试样本 {n}（共 {total} 个）：真实类别 {true}，预测 {pred}"
+    "（p = {p}）",
+    "ckpt_layer": "第 {k} 层（{n} 个神经元）",
+    "ckpt_output_layer": "第 {k} 层（{n} 个神经元，输出层）",
+    "ckpt_folded": "（已折叠）",
+    "ckpt_identity": "（评估模式下为恒等映射）",
+    "ckpt_fold": "评估模式：每个 BatchNorm 折叠进它前面的 Linear，W' = diag(γ/√(var+ε))·W，"
+    "b' = γ(b − mean)/√(var+ε) + β；与模型 logits 的最大差：{value}（{n} 个测试样本）",
+    "ckpt_eval": "评估模式（不做 dropout）：与模型 logits 的最大差：{value}（{n} 个测试样本）",
+    "ckpt_target": "；目标 t = 真实类别 {true} 的 one-hot 向量",
+    "ckpt_step": "第四部分只在这一个样本上、以训练时的学习率做一步普通梯度下降"
+    "（训练用的是 {optimizer}，批大小 {batch}）",
+    "ckpt_chosen": "神经元 {layer}:{index}：第 {layer} 层中对这个样本 |dl/dz| 最大的一个"
+    "（用 --neuron 层:序号 另选）",
     "fig_forward": "前向传播：z = Σ w·a + b，a = σ(z)",
     "fig_backward": "反向传播：反向的网络，输出层在左；σ'(z) 是每个神经元的放大器",
     "fig_input_layer": "输入层",
@@ -172,6 +240,25 @@ _ZH = {
     "放大器 σ'(z) = 0 挡住了梯度",
     "example.softmax": "2-3-3 分类器：tanh 隐藏层、softmax 输出、交叉熵损失；输出层 dl/dz = y − t",
     "fig_sum": "Σ w·dl/dz",
+    "nfig_title": "第 {layer} 层的神经元 {index} · {dataset} 测试样本 {n}：真实类别 {true}，"
+    "预测 {pred}（p = {p}）",
+    "nfig_neuron": "神经元 {j}",
+    "nfig_strongest_in": "{n} 个中 |dl/dw| 最大的 {top} 个",
+    "nfig_strongest_next": "{n} 个中 |w·dl/dz| 最大的 {top} 个",
+    "nfig_all_next": "它连接的全部神经元",
+    "nfig_more_next": "另有 {n} 个",
+    "nfig_sum": "z = Σ w·a + b，对全部 {n} 个输入求和：\n画出的 {top} 项为 {drawn}，其余 "
+    "{more} 项为 {rest}，\n偏置 {b}：z = {z}",
+    "nfig_sum_back": "dl/da = Σ_k w_kj·dl/dz_k：画出的 {top} 项为 {drawn}，\n其余 {more} 项为 "
+    "{rest}：dl/da = {total}",
+    "nfig_backward": "反向传播：dl/dz 从上一层经放大器 σ'(z) 传来，再由 dl/dw = dz/dw × dl/dz "
+    "得到权重的梯度",
+    "nfig_weights": "输入权重",
+    "nfig_more_in": "另有 {n} 个权重（其中 {zeros} 个 dz/dw = 0，所以 dl/dw = 0）",
+    "nfig_checked": "全部 {n} 个权重和偏置均已检验：|Δ| ≤ {dis}",
+    "nfig_image": "测试样本 {n}\n（类别 {true}）",
+    "nfig_footer": "损失 l = {loss} → 对所有权重做一步梯度下降后 {after}（学习率 η = {lr}）；"
+    "dl/dw = dz/dw × dl/dz 与自动微分、数值微分一致，偏差 ≤ {dis}（检验了 {n} 个权重）",
 }
 
 TEXT = {"en": _EN, "zh": _ZH}

@@ -47,18 +47,43 @@ def as_spec(network) -> Spec:
     )
 
 
-def trace(network, eps: float = 1e-6) -> Record:
+def trace(network, eps: float = 1e-6, focus: tuple[int, int] | None = None) -> Record:
     """Explain one gradient step of ``network`` (see ``as_spec`` for what it may be).
 
     Returns the ``Record``; raises ``SpecError`` for a bad network file or when the
     numbers overflow (a non-finite z, a, loss or gradient names its place).
+
+    ``focus=(layer, index)`` records (and finite-differences) only what one neuron needs:
+    its incoming weights and bias, and its outgoing weights (layer + 1, ``from`` = index),
+    whose values the backward pass's case 2 sums. Every neuron's z, a and dl/dz are still
+    recorded, and the gradient-descent step still updates every parameter. This is what
+    makes a trained model explainable: a finite difference for each of its parameters
+    would cost two forward passes each.
     """
     spec = as_spec(network)
+    if focus is not None:
+        layer, index = focus
+        if not (0 <= layer < len(spec.layers) and 0 <= index < spec.layers[layer].size):
+            raise SpecError("focus", f"no neuron {index} in layer {layer} (layer sizes "
+                            f"{', '.join(str(s) for s in spec.sizes[1:])}, counted from 0)")
+        focus = (int(layer), int(index))
     with np.errstate(all="ignore"):  # overflow is reported by _finite, with its place
-        return _trace(spec, eps)
+        return _trace(spec, eps, focus)
 
 
-def _trace(spec: Spec, eps: float) -> Record:
+def _entries(spec: Spec, focus: tuple[int, int] | None) -> list[tuple[int, int, int | str]]:
+    """(layer, to, from) of every weight and bias to record, in the record's order."""
+    if focus is None:
+        return [(k, j, i) for k, layer in enumerate(spec.layers) for j in range(layer.size)
+                for i in [*range(layer.weight.shape[1]), BIAS]]
+    k, j = focus
+    out = [(k, j, i) for i in [*range(spec.layers[k].weight.shape[1]), BIAS]]
+    if k + 1 < len(spec.layers):
+        out += [(k + 1, m, j) for m in range(spec.layers[k + 1].size)]
+    return out
+
+
+def _trace(spec: Spec, eps: float, focus: tuple[int, int] | None = None) -> Record:
     weights = [layer.weight for layer in spec.layers]
     biases = [layer.bias for layer in spec.layers]
     n_layers = len(spec.layers)
@@ -120,11 +145,13 @@ def _trace(spec: Spec, eps: float) -> Record:
 
     # 4. Weights: the products dz/dw * dl/dz, summed over samples, against the engine's
     #    gradient and finite differences; then the gradient-descent step.
-    numeric = _finite_differences(spec, weights, biases, eps)
+    entries = _entries(spec, focus)
+    numeric = _finite_differences(spec, weights, biases, eps, entries)
     records = []
     new_weights = [w.copy() for w in weights]
     new_biases = [b.copy() for b in biases]
     per_sample_check = 0.0
+    a_prevs, dl_dzs, grads = [], [], []
     for k, layer in enumerate(spec.layers):
         a_prev = [spec.inputs[n] if k == 0 else obs["value"]["a", k - 1]
                   for n, obs in enumerate(seen)]
@@ -138,21 +165,26 @@ def _trace(spec: Spec, eps: float) -> Record:
         )
         new_weights[k] = layer.weight - spec.lr * grad_w
         new_biases[k] = layer.bias - spec.lr * grad_b
-        for j in range(layer.size):
-            for i in range(layer.weight.shape[1]):
-                records.append(WeightRecord(
-                    layer=k, to=j, from_=i, value=float(layer.weight[j, i]),
-                    dz_dw=tuple(float(x[i]) for x in a_prev),
-                    dl_dz=tuple(float(g[j]) for g in dl_dz),
-                    dl_dw=float(grad_w[j, i]), autograd=float(autograd[k][0][j, i]),
-                    numeric=float(numeric[k][0][j, i]), updated=float(new_weights[k][j, i]),
-                ))
+        a_prevs.append(a_prev)
+        dl_dzs.append(dl_dz)
+        grads.append((grad_w, grad_b))
+    for k, j, i in entries:
+        a_prev, dl_dz, (grad_w, grad_b) = a_prevs[k], dl_dzs[k], grads[k]
+        if i == BIAS:
             records.append(WeightRecord(
-                layer=k, to=j, from_=BIAS, value=float(layer.bias[j]),
+                layer=k, to=j, from_=BIAS, value=float(spec.layers[k].bias[j]),
                 dz_dw=(1.0,) * spec.n_samples,
                 dl_dz=tuple(float(g[j]) for g in dl_dz),
                 dl_dw=float(grad_b[j]), autograd=float(autograd[k][1][j]),
-                numeric=float(numeric[k][1][j]), updated=float(new_biases[k][j]),
+                numeric=float(numeric[k, j, i]), updated=float(new_biases[k][j]),
+            ))
+        else:
+            records.append(WeightRecord(
+                layer=k, to=j, from_=i, value=float(spec.layers[k].weight[j, i]),
+                dz_dw=tuple(float(x[i]) for x in a_prev),
+                dl_dz=tuple(float(g[j]) for g in dl_dz),
+                dl_dw=float(grad_w[j, i]), autograd=float(autograd[k][0][j, i]),
+                numeric=float(numeric[k, j, i]), updated=float(new_weights[k][j, i]),
             ))
     for w in records:
         where = f"weight {w.from_} -> {w.to}"
@@ -175,26 +207,25 @@ def _trace(spec: Spec, eps: float) -> Record:
         loss=float(sum(losses)), losses_after=tuple(losses_after), loss_after=loss_after,
         neurons=tuple(neurons), weights=tuple(records), eps=eps, several=spec.several,
         chain_rule_check=chain_check, per_sample_check=per_sample_check, meta=dict(spec.meta),
+        focus=focus,
     )
 
 
-def _finite_differences(spec: Spec, weights, biases, eps: float) -> list[tuple]:
-    """dL/dw ~ (L(w + eps) - L(w - eps)) / (2 eps) for every weight and bias."""
-    out = []
-    for k in range(len(weights)):
-        grads = []
-        for arrays in (weights, biases):
-            g = np.zeros_like(arrays[k])
-            for idx in np.ndindex(arrays[k].shape):
-                values = []
-                for step in (eps, -eps):
-                    moved = [a.copy() for a in arrays]
-                    moved[k][idx] += step
-                    ws, bs = (moved, biases) if arrays is weights else (weights, moved)
-                    values.append(net.total_loss_value(spec, ws, bs))
-                g[idx] = (values[0] - values[1]) / (2 * eps)
-            grads.append(g)
-        out.append(tuple(grads))
+def _finite_differences(spec: Spec, weights, biases, eps: float, entries) -> dict:
+    """dL/dw ~ (L(w + eps) - L(w - eps)) / (2 eps) for each (layer, to, from) in ``entries``."""
+    out = {}
+    for k, j, i in entries:
+        values = []
+        for step in (eps, -eps):
+            if i == BIAS:
+                moved = [b.copy() if m == k else b for m, b in enumerate(biases)]
+                moved[k][j] += step
+                values.append(net.total_loss_value(spec, weights, moved))
+            else:
+                moved = [w.copy() if m == k else w for m, w in enumerate(weights)]
+                moved[k][j, i] += step
+                values.append(net.total_loss_value(spec, moved, biases))
+        out[k, j, i] = (values[0] - values[1]) / (2 * eps)
     return out
 
 

@@ -21,11 +21,13 @@ def fmt_number(x: float) -> str:
 
 
 def fmt_array(a: np.ndarray) -> str:
-    """A small array as [1, 0.5]; a large one by its shape only."""
+    """A small array as [1, 0.5]; a large one by its size and range only."""
     a = np.asarray(a)
     if a.ndim == 0:
         return fmt_number(a)
-    if a.size > SMALL:
+    if a.size > SMALL:  # no per-element values: how many, and their range
+        if a.dtype.kind in "fiu" and np.all(np.isfinite(a)):
+            return f"{a.size} values in [{fmt_number(a.min())}, {fmt_number(a.max())}]"
         return f"… {a.size} values"
     if a.dtype == bool:
         return str(a.astype(int).tolist()).replace(" ", "")
