@@ -139,8 +139,7 @@ def mse_loss(pred, target, reduction: str = "mean"):
         raise ShapeError(f"mse_loss: prediction {pred.shape} and target {tuple(target.shape)} "
                          "differ. help: give both the same shape (e.g. target.reshape(-1, 1) "
                          "for a (N, 1) prediction)")
-    d = pred - target
-    return _reduce(d * d, reduction)
+    return _nn.mse_loss(pred, target, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
