@@ -178,6 +178,12 @@ def test_every_dataset_model_pair_has_a_recipe():
         assert recipe_for(dataset, "mlp").hidden
 
 
+def test_digits_cnn_sees_8x8_images(tmp_path):
+    proc = run(["--model", "cnn", "--epochs", "1", "--out", str(tmp_path / "r")])
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["test_accuracy"] > 0.5
+
+
 def test_cnn_builds_and_trains_one_step_on_images():
     from chainrule.train.models import build_model, count_parameters
 

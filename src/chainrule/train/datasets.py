@@ -34,5 +34,9 @@ def load_split(recipe) -> Split:
         kw["seed"] = 0  # one fixed held-out split for every run, whatever the seed
     x_train, y_train, info = load_dataset(recipe.dataset, "train", **kw)
     x_test, y_test, _ = load_dataset(recipe.dataset, "test", **kw)
-    return Split(x_train, y_train, x_test, y_test, tuple(info.input_shape), info.num_classes,
+    shape = tuple(info.input_shape)
+    if recipe.model == "cnn" and recipe.dataset == "digits":
+        shape = (1, 8, 8)  # the 64 pixels are an 8x8 image: give the CNN its channel axis
+        x_train, x_test = x_train.reshape(-1, *shape), x_test.reshape(-1, *shape)
+    return Split(x_train, y_train, x_test, y_test, shape, info.num_classes,
                  tuple(info.class_names))
