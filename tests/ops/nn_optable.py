@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import chainrule as cr
 import chainrule.nn.functional as F
 
 from .optable import Row
@@ -27,7 +28,9 @@ def _t(a):
 
 T3 = np.array([2, 0, 1])  # class targets for (3, C) logits
 T4 = np.array([1, 3, 0, 3])
+T4_TENSOR = cr.tensor(np.array([0, 2, 2, 1], dtype=np.int32))  # targets as an int tensor
 B34 = (np.arange(12).reshape(3, 4) % 2).astype(np.float64)  # binary targets
+P34 = np.linspace(0.05, 0.95, 12).reshape(3, 4)  # soft targets (probabilities)
 
 
 def bn(x, w, b, axes):
@@ -41,10 +44,19 @@ ROWS = [
         lambda x, w, b: _tf().linear(x, w, b), ((4, 3), (5, 3), (5,))),
     Row("linear_nobias_batched", ("Linear",), lambda x, w: F.linear(x, w),
         lambda x, w: _tf().linear(x, w), ((2, 4, 3), (5, 3))),
+    Row("linear_1d_input", ("Linear",), lambda x, w, b: F.linear(x, w, b),
+        lambda x, w, b: _tf().linear(x, w, b), ((3,), (2, 3), (2,))),
+    Row("relu", ("Relu",), lambda x: F.relu(x), lambda x: _tf().relu(x), ((3, 4),), "nonzero"),
+    Row("sigmoid_tanh", ("Sigmoid", "Tanh"), lambda x: F.tanh(F.sigmoid(x)),
+        lambda x: _tf().sigmoid(x).tanh(), ((3, 4),)),
     Row("log_softmax", ("LogSoftmax", "Exp"), lambda x: F.log_softmax(x, axis=1),
         lambda x: _tf().log_softmax(x, dim=1), ((3, 5),)),
+    Row("log_softmax_3d_axis0", ("LogSoftmax",), lambda x: F.log_softmax(x, axis=0),
+        lambda x: _tf().log_softmax(x, dim=0), ((3, 2, 4),)),
     Row("softmax_axis0", ("LogSoftmax", "Exp"), lambda x: F.softmax(x, axis=0),
         lambda x: _tf().softmax(x, dim=0), ((3, 5),)),
+    Row("softmax_last", ("LogSoftmax", "Exp"), lambda x: F.softmax(x),
+        lambda x: _tf().softmax(x, dim=-1), ((2, 3, 4),)),
     Row("cross_entropy_mean", ("CrossEntropy", "LogSoftmax"), lambda x: F.cross_entropy(x, T3),
         lambda x: _tf().cross_entropy(x, _t(T3)), ((3, 4),)),
     Row("cross_entropy_sum", ("CrossEntropy", "LogSoftmax"),
@@ -56,15 +68,26 @@ ROWS = [
     Row("cross_entropy_huge_logits", ("CrossEntropy",),
         lambda x: F.cross_entropy(x * 1e4, T3), lambda x: _tf().cross_entropy(x * 1e4, _t(T3)),
         ((3, 4),), "distinct", second_order=False),
+    Row("cross_entropy_int_tensor_targets", ("CrossEntropy",),
+        lambda x: F.cross_entropy(x, T4_TENSOR),
+        lambda x: _tf().cross_entropy(x, _t(T4_TENSOR.numpy()).long()), ((4, 3),)),
     Row("nll_loss", ("GetItem", "LogSoftmax"),
         lambda x: F.nll_loss(F.log_softmax(x, axis=1), T3),
         lambda x: _tf().nll_loss(_tf().log_softmax(x, dim=1), _t(T3)), ((3, 4),)),
+    Row("nll_loss_sum", ("GetItem",), lambda x: F.nll_loss(x, T4, reduction="sum"),
+        lambda x: _tf().nll_loss(x, _t(T4), reduction="sum"), ((4, 5),)),
+    Row("nll_loss_none", ("GetItem",), lambda x: F.nll_loss(x, T4, reduction="none"),
+        lambda x: _tf().nll_loss(x, _t(T4), reduction="none"), ((4, 5),)),
     Row("bce_with_logits", ("BCEWithLogits", "Sigmoid"),
         lambda x: F.binary_cross_entropy_with_logits(x, B34),
         lambda x: _tf().binary_cross_entropy_with_logits(x, _t(B34)), ((3, 4),)),
     Row("bce_with_logits_none", ("BCEWithLogits", "Sigmoid"),
         lambda x: F.binary_cross_entropy_with_logits(x * 30, B34, reduction="none"),
         lambda x: _tf().binary_cross_entropy_with_logits(x * 30, _t(B34), reduction="none"),
+        ((3, 4),)),
+    Row("bce_with_logits_soft_sum", ("BCEWithLogits",),
+        lambda x: F.binary_cross_entropy_with_logits(x, P34, reduction="sum"),
+        lambda x: _tf().binary_cross_entropy_with_logits(x, _t(P34), reduction="sum"),
         ((3, 4),)),
     Row("mse_loss", ("MSELoss",), lambda a, b: F.mse_loss(a, b),
         lambda a, b: _tf().mse_loss(a, b), ((3, 4), (3, 4))),
@@ -77,16 +100,31 @@ ROWS = [
         lambda x: _tf().gelu(x, approximate="tanh"), ((3, 4),)),
     Row("leaky_relu", ("Where",), lambda x: F.leaky_relu(x, 0.1),
         lambda x: _tf().leaky_relu(x, 0.1), ((3, 4),), "nonzero"),
-    Row("conv2d", ("Unfold", "Fold", "Linear", "Reshape", "Transpose"),
+    Row("leaky_relu_default", ("Where",), lambda x: F.leaky_relu(x),
+        lambda x: _tf().leaky_relu(x), ((2, 5),), "nonzero"),
+    Row("conv2d", ("Unfold", "Fold", "MatMul", "Add", "Reshape", "Transpose"),
         lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: _tf().conv2d(x, w, b),
         ((2, 3, 5, 5), (4, 3, 3, 3), (4,))),
     Row("conv2d_stride_pad", ("Unfold", "Fold", "Pad"),
         lambda x, w: F.conv2d(x, w, stride=2, padding=1),
         lambda x, w: _tf().conv2d(x, w, stride=2, padding=1), ((2, 2, 5, 6), (3, 2, 3, 2))),
+    Row("conv2d_pairs_bias", ("Unfold", "Fold", "Pad"),
+        lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2)),
+        lambda x, w, b: _tf().conv2d(x, w, b, stride=(2, 1), padding=(1, 2)),
+        ((1, 2, 6, 4), (2, 2, 2, 3), (2,))),
+    Row("conv2d_1x1", ("Unfold", "Fold"), lambda x, w: F.conv2d(x, w),
+        lambda x, w: _tf().conv2d(x, w), ((2, 3, 2, 3), (4, 3, 1, 1))),
     Row("max_pool2d", ("MaxPool2d", "Fold"), lambda x: F.max_pool2d(x, 2),
         lambda x: _tf().max_pool2d(x, 2), ((2, 3, 4, 6),), "distinct"),
     Row("max_pool2d_overlap", ("MaxPool2d", "Fold"), lambda x: F.max_pool2d(x, 3, stride=2),
         lambda x: _tf().max_pool2d(x, 3, stride=2), ((1, 2, 7, 7),), "distinct"),
+    Row("max_pool2d_rect_uncovered", ("MaxPool2d",),
+        lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2)),
+        lambda x: _tf().max_pool2d(x, (2, 3), stride=(1, 2)), ((2, 1, 4, 6),), "distinct"),
+    Row("avg_pool2d", ("Unfold", "Sum"), lambda x: F.avg_pool2d(x, 2),
+        lambda x: _tf().avg_pool2d(x, 2), ((2, 3, 4, 6),)),
+    Row("avg_pool2d_overlap", ("Unfold", "Fold"), lambda x: F.avg_pool2d(x, 3, stride=2),
+        lambda x: _tf().avg_pool2d(x, 3, stride=2), ((1, 2, 7, 6),)),
     Row("batch_norm_train", ("BatchNorm",),
         lambda x, w, b: bn(x, w, b, (0, 2, 3)),
         lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
@@ -94,6 +132,4 @@ ROWS = [
     Row("batch_norm_1d", ("BatchNorm",), lambda x, w, b: bn(x, w, b, (0,)),
         lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
         ((5, 3), (3,), (3,))),
-    Row("avg_pool2d", ("Unfold", "Sum"), lambda x: F.avg_pool2d(x, 2),
-        lambda x: _tf().avg_pool2d(x, 2), ((2, 3, 4, 6),)),
 ]

@@ -7,11 +7,7 @@ import pytest
 
 import chainrule as cr
 
-from .nn_optable import ROWS as NN_ROWS
-from .optable import ROWS as CORE_ROWS
-from .optable import make_inputs
-
-ROWS = CORE_ROWS + NN_ROWS
+from .optable import ROWS, make_inputs
 
 torch = pytest.importorskip("torch")
 

@@ -23,6 +23,12 @@ CASES = [
     ("AdamW", dict(lr=1e-2, weight_decay=0.1, eps=1e-6)),
     ("RMSprop", dict(lr=1e-2)),
     ("RMSprop", dict(lr=1e-2, momentum=0.9, weight_decay=1e-3, alpha=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.1, weight_decay=0.1)),
+    ("Adam", dict(lr=1e-2, amsgrad=True, weight_decay=1e-3)),
+    ("AdamW", dict(lr=1e-2, amsgrad=True, betas=(0.5, 0.8))),
+    ("RMSprop", dict(lr=1e-3, centered=True)),
+    ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5, weight_decay=1e-2, eps=1e-6)),
 ]
 
 
@@ -86,7 +92,8 @@ def test_schedulers_match_torch(make, tmake):
         np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-9)
 
 
-@pytest.mark.parametrize("name,kw", [CASES[1], CASES[5], CASES[9]])
+@pytest.mark.parametrize("name,kw", [CASES[1], CASES[2], CASES[5], CASES[7], CASES[9], CASES[14],
+                                     CASES[15]], ids=lambda v: str(v))
 def test_state_dict_round_trip_then_continue_equals_uninterrupted(tmp_path, name, kw):
     model, _ = make_pair()
     opt = getattr(optim, name)(model.parameters(), **kw)
@@ -147,3 +154,163 @@ def test_param_groups_have_their_own_lr():
     (a + b).sum().backward()
     opt.step()
     np.testing.assert_allclose([a.item(), b.item()], [0.9, 0.0])
+
+
+def torch_step(tmodel, topt, s):
+    x, y = data(s)
+    topt.zero_grad()
+    torch.nn.functional.cross_entropy(tmodel(torch.as_tensor(x)), torch.as_tensor(y)).backward()
+    topt.step()
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+def test_param_groups_and_schedulers_follow_torch(name):
+    """Two groups with their own hyper-parameters, a cosine schedule, 12 steps."""
+    model, tmodel = make_pair()
+    extra = {"SGD": dict(momentum=0.9), "Adam": dict(betas=(0.8, 0.99)),
+             "RMSprop": dict(momentum=0.3)}[name]
+
+    def groups(m):
+        ps = list(m.parameters())
+        return [{"params": ps[:2], "weight_decay": 0.1},
+                {"params": ps[2:], "lr": 0.002, **extra}]
+
+    lr = {"SGD": 0.05, "Adam": 0.01, "RMSprop": 0.003}[name]  # RMSprop's steps are ~lr each
+    opt = getattr(optim, name)(groups(model), lr=lr)
+    topt = getattr(torch.optim, name)(groups(tmodel), lr=lr)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=1e-3)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=5, eta_min=1e-3)
+    for s in range(12):
+        train(model, opt, 1, start=s)
+        torch_step(tmodel, topt, s)
+        sched.step()
+        tsched.step()
+        np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12)
+    for p, tp in zip(model.parameters(), tmodel.parameters()):
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kw", [CASES[1], CASES[10], CASES[12], CASES[15]],
+                         ids=lambda v: str(v))
+def test_state_has_torchs_names_and_structure(name, kw):
+    model, tmodel = make_pair()
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    topt = getattr(torch.optim, name)(tmodel.parameters(), **kw)
+    for s in range(2):
+        train(model, opt, 1, start=s)
+        torch_step(tmodel, topt, s)
+    mine, theirs = opt.state_dict(), topt.state_dict()
+    assert list(mine["state"]) == list(theirs["state"]) == [0, 1, 2, 3]
+    for i in mine["state"]:
+        assert set(mine["state"][i]) == set(theirs["state"][i])
+        for k, v in mine["state"][i].items():
+            ref = theirs["state"][i][k]
+            if k == "step":
+                assert v == int(ref)
+            else:
+                np.testing.assert_allclose(v, ref.numpy(), rtol=1e-5, atol=1e-7, err_msg=k)
+    assert [g["params"] for g in mine["param_groups"]] == [[0, 1, 2, 3]]
+    for k, v in mine["param_groups"][0].items():
+        if k in theirs["param_groups"][0]:
+            assert v == theirs["param_groups"][0][k], k
+
+
+def test_scheduler_state_round_trip(tmp_path):
+    model, _ = make_pair()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+    for _ in range(3):
+        sched.step()
+    cr.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp_path / "s.safetensors")
+    expected = []
+    for _ in range(4):
+        sched.step()
+        expected.append(sched.get_last_lr())
+    model2, _ = make_pair()
+    opt2 = optim.SGD(model2.parameters(), lr=0.1)
+    sched2 = optim.lr_scheduler.CosineAnnealingLR(opt2, T_max=10)
+    state = cr.load(tmp_path / "s.safetensors")
+    opt2.load_state_dict(state["opt"])
+    sched2.load_state_dict(state["sched"])
+    got = []
+    for _ in range(4):
+        sched2.step()
+        got.append(sched2.get_last_lr())
+    assert got == expected
+
+
+@pytest.mark.parametrize("name,kw", [CASES[2], CASES[5], CASES[7], CASES[15]],
+                         ids=lambda v: str(v))
+def test_step_allocates_nothing_per_step(name, kw):
+    """In-place updates: after the first steps (state, work arrays), a step allocates only
+    small Python objects, nothing of the parameters' size."""
+    import tracemalloc
+
+    w = nn.Parameter(np.ones((256, 256), np.float32))
+    w.grad = cr.tensor(np.full((256, 256), 0.5, np.float32))
+    opt = getattr(optim, name)([w], **kw)
+    opt.step()
+    opt.step()
+    tracemalloc.start()
+    try:
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < w.data.nbytes // 10, f"{name} allocated {peak} bytes in one step"
+
+
+def test_zero_grad_closure_and_repr():
+    w = nn.Parameter(np.ones(2, np.float32))
+    opt = optim.SGD([w], lr=0.5)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 2.0
+    assert w.tolist() == [0.0, 0.0]
+    w.grad = cr.ones(2)
+    opt.zero_grad(set_to_none=False)
+    assert w.grad.tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert w.grad is None
+    assert "SGD (" in repr(opt) and "lr: 0.5" in repr(opt)
+
+
+def test_load_state_dict_errors():
+    model, _ = make_pair()
+    opt = optim.Adam(model.parameters())
+    train(model, opt, 1)
+    state = opt.state_dict()
+    other = optim.Adam(list(model.parameters())[:2])
+    with pytest.raises(ValueError, match=r"groups of sizes \[4\], this optimizer \[2\]"):
+        other.load_state_dict(state)
+    bad = opt.state_dict()
+    bad["state"][0]["exp_avg"] = np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(2, 2\)"):
+        opt.load_state_dict(bad)
+    with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
+        opt.load_state_dict({"state": {}})
+
+
+def test_parameter_checks():
+    w = nn.Parameter(np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="more than once"):
+        optim.SGD([w, w], lr=0.1)
+    with pytest.raises(ValueError, match="more than once"):
+        optim.SGD([{"params": [w]}, {"params": [w]}], lr=0.1)
+    with pytest.raises(TypeError, match="leaf tensor that requires grad"):
+        optim.SGD([cr.ones(2)], lr=0.1)
+    with pytest.raises(TypeError, match="a single tensor"):
+        optim.SGD(w, lr=0.1)
+    with pytest.raises(TypeError, match=r"unknown hyper-parameter\(s\) \['momentun'\]"):
+        optim.SGD([{"params": [w], "momentun": 0.9}], lr=0.1)
+    opt = optim.SGD([w], lr=0.1)
+    v = nn.Parameter(np.ones(1, np.float32))
+    opt.add_param_group({"params": [v], "lr": 1.0})
+    (w.sum() + v.sum()).backward()
+    opt.step()
+    assert v.item() == 0.0 and np.allclose(w.tolist(), [0.9, 0.9])
