@@ -171,9 +171,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     y[n, o, i, j] = b[o] + sum over c, u, v of w[o, c, u, v] x[n, c, i*sh + u, j*sw + v]
 
     (x zero-padded by ``padding`` first; ``stride`` and ``padding`` are ints or pairs).
-    im2col: unfold every window into a column (``Unfold``), one matrix product with the
-    weight reshaped to (O, C*kh*kw), add the bias. The gradient of the unfold is a fold
-    (``Fold``) and the fold's is an unfold again, so create_graph works.
+    im2col: unfold every window into a column (``Unfold``), then one matrix product with
+    the weight reshaped to (O, C*kh*kw), plus the bias (``Affine``). The gradient of the
+    unfold is a fold (``Fold``) and the fold's is an unfold again, so create_graph works.
     """
     x = _tensor(x)
     if x.ndim != 4 or weight.ndim != 4:
@@ -200,9 +200,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         x = cr.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     ho, wo = _nn.out_size(hp, kh, sh), _nn.out_size(wp, kw, sw)
     cols = _nn.unfold(x, kh, kw, sh, sw)  # (C*kh*kw, N*Ho*Wo)
-    out = cr.matmul(weight.reshape(o, c * kh * kw), cols)  # (O, N*Ho*Wo): one BLAS call
-    if bias is not None:
-        out = out + bias.reshape(o, 1)
+    out = _nn.affine(weight.reshape(o, c * kh * kw), cols, bias)  # (O, N*Ho*Wo): one GEMM
     return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
 
 
