@@ -35,6 +35,7 @@ def sigmoid(x):
 
 
 def tanh(x):
+    """(e^x - e^-x) / (e^x + e^-x)"""
     return _tensor(x).tanh()
 
 
@@ -104,7 +105,9 @@ def cross_entropy(logits, target, reduction: str = "mean"):
     logits = _tensor(logits)
     _check_reduction(reduction, "cross_entropy")
     if logits.ndim != 2:
-        raise ShapeError(f"cross_entropy: logits must be (batch, classes), got {logits.shape}")
+        raise ShapeError(f"cross_entropy: logits must be (batch, classes), got {logits.shape}. "
+                         "help: flatten the model's output, or add the batch axis with "
+                         "expand_dims(0)")
     t = _targets(target, logits.shape[0], logits.shape[1], "cross_entropy")
     return _nn.cross_entropy(logits, t, reduction)
 
@@ -113,6 +116,9 @@ def nll_loss(log_probs, target, reduction: str = "mean"):
     """l^n = -log_probs_n[target_n] (log_probs from log_softmax)"""
     log_probs = _tensor(log_probs)
     _check_reduction(reduction, "nll_loss")
+    if log_probs.ndim != 2:
+        raise ShapeError(f"nll_loss: log_probs must be (batch, classes), got "
+                         f"{log_probs.shape}")
     t = _targets(target, log_probs.shape[0], log_probs.shape[1], "nll_loss")
     picked = -log_probs[np.arange(len(t)), t]
     return _reduce(picked, reduction)

@@ -76,7 +76,8 @@ class CrossEntropy(Op):
         e = np.exp(shifted)
         s = e.sum(axis=1, keepdims=True)
         losses = np.log(s[:, 0]) - shifted[rows, self.target]
-        self.save(x=x, p=e / s)
+        if self.parents is not None:  # recorded: keep softmax(x) for the backward pass
+            self.save(x=x, p=e / s)
         if self.reduction == "none":
             return losses
         total = losses.sum()
