@@ -93,6 +93,7 @@ def test_max_pool_after_relu_routes_ties_like_torch():
 def test_max_pool_propagates_nan_like_torch():
     x = np.arange(32, dtype=np.float64).reshape(1, 2, 4, 4)
     x[0, 0, 1, 0] = np.nan
+    x[0, 1, 0, 2] = x[0, 1, 1, 2] = np.nan  # two in one window: torch routes to the last
     mine, theirs = _both([x])
     out, tout = F.max_pool2d(mine[0], 2), tf.max_pool2d(theirs[0], 2)
     np.testing.assert_array_equal(np.isnan(out.numpy()), np.isnan(tout.detach().numpy()))

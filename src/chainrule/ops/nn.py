@@ -274,7 +274,7 @@ class MaxPool2d(Op):
     dx = g routed to each window's first maximum (row-major order)
 
     As PyTorch: exactly one element per window gets the gradient, even at ties (common
-    after a ReLU: a window of zeros), and NaN counts as a maximum. The forward takes the
+    after a ReLU: a window of zeros), and a NaN in a window is its maximum. The forward takes the
     maximum over the kh*kw strided views of the window offsets (no copy of the windows);
     the backward finds each window's first maximum again from the saved x and y.
     NOTE: y and the backward's work arrays take x's memory layout (``empty_like`` of a
@@ -295,16 +295,24 @@ class MaxPool2d(Op):
 
     def first_maxima(self, x, y):
         """For each window offset (u, v): a boolean like y, True where the element at that
-        offset is its window's first maximum. (The same array is reused: use it at once.)"""
+        offset is its window's first maximum. (The same array is reused: use it at once.)
+
+        NOTE: in a window holding NaN (y is NaN there) the gradient goes to its *last* NaN,
+        as PyTorch's kernel does (its scan keeps any NaN it meets).
+        """
         win = _windows(x, self.kh, self.kw, self.sh, self.sw)
-        nan = np.isnan(y).any()
+        offsets = self.offsets()
+        last_nan = None
+        if np.isnan(y).any():
+            last_nan = np.full(y.shape, -1, dtype=np.int32)
+            for i, (u, v) in enumerate(offsets):
+                last_nan[np.isnan(win[..., u, v])] = i
         free = np.ones_like(y, dtype=bool)  # windows whose maximum is not found yet
         hit = np.empty_like(free)
-        for u, v in self.offsets():
-            cand = win[..., u, v]
-            np.equal(cand, y, out=hit)
-            if nan:
-                hit |= np.isnan(cand)
+        for i, (u, v) in enumerate(offsets):
+            np.equal(win[..., u, v], y, out=hit)  # never true where y is NaN
+            if last_nan is not None:
+                hit |= last_nan == i
             hit &= free
             free ^= hit
             yield u, v, hit
