@@ -164,7 +164,7 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 _accumulate(t, g, create_graph)
         if captured and node in captured:
             captured[node] = g
-        if node.leaf_versions is not None:
+        if node.leaves is not None:
             node.check_versions()
         grads = node.vjp_recorded(g, _wrap) if create_graph else node.vjp(g)
         if type(grads) is not tuple:

@@ -28,9 +28,13 @@ class Node:
     retained = None  # weakref to the output tensor when it called retain_grad()
     released = False  # saved arrays freed by a backward without retain_graph
     _saved: dict | tuple = ()  # name -> array, what forward kept for the vjp
-    input_ids: tuple = ()  # id() of each input array, to recognise them among saved ones
-    out_id = 0  # id() of the output array, likewise
-    leaf_versions: list | None = None  # each leaf input's version when recorded, else None
+    out_id = 0  # id() of the output array, to recognise it among saved ones
+    out_shape: tuple = ()
+    out_dtype = None
+    # Per input, for a leaf that requires grad: (its version, id() of its array, its shape)
+    # when recorded; None for other inputs, and no list at all when no input is such a leaf.
+    # The version catches in-place edits; id and shape hold even if ``leaf.data`` is rebound.
+    leaves: list | None = None
     sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
 
     def __init__(self, **params):
@@ -69,16 +73,28 @@ class Node:
         """Does input ``i`` want a gradient? Lets a vjp skip work nobody will use."""
         return self.parents[i] is not None
 
+    def input_shape(self, i: int) -> tuple:
+        """The shape of input ``i`` (one that wants a gradient), for ``unbroadcast``.
+
+        Read off the edge rather than saved by every forward: the input's node knows its
+        output's shape, and a leaf's shape was recorded with it.
+        """
+        leaves = self.leaves
+        if leaves is not None and leaves[i] is not None:
+            return leaves[i][2]
+        return self.parents[i].out_shape
+
     def check_versions(self) -> None:
         """Refuse to backpropagate through a saved leaf that was modified in place since."""
         if not self._saved:
             return
-        for i, recorded in enumerate(self.leaf_versions):
-            if recorded is None:
+        for i, record in enumerate(self.leaves):
+            if record is None:
                 continue
+            recorded, array_id, _ = record
             leaf = self.parents[i]
             if leaf._version != recorded and any(
-                    id(v) == self.input_ids[i] for v in self._saved.values()):
+                    id(v) == array_id for v in self._saved.values()):
                 from chainrule.errors import BackwardError
 
                 raise BackwardError(
@@ -105,18 +121,20 @@ class Node:
         saved output, and a constant for anything else.
         """
         originals = dict(self._saved)
+        leaves = self.leaves or (None,) * len(self.parents)
         for name, value in originals.items():
             vid = id(value)
             if vid == self.out_id:
                 setattr(self, name, make_tensor(value, self))
                 continue
-            for i, iid in enumerate(self.input_ids):
-                if vid == iid:
-                    edge = self.parents[i]
-                    if isinstance(edge, Node):
-                        setattr(self, name, make_tensor(value, edge))
-                    elif edge is not None:  # a leaf tensor: use it, so its grad is reached
+            # Ids identify: a saved array and the input it came from were alive together.
+            for edge, leaf in zip(self.parents, leaves):
+                if leaf is not None:
+                    if leaf[1] == vid:  # a leaf tensor: use it, so its grad is reached
                         setattr(self, name, edge)
+                        break
+                elif edge is not None and edge.out_id == vid:
+                    setattr(self, name, make_tensor(value, edge))
                     break
         try:
             return self.vjp(g)

@@ -33,17 +33,18 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         op.__dict__.update(params)
     arrays = []
     edges = []
-    versions = None
+    leaves = None
     record = False
     for x in inputs:
         if isinstance(x, Tensor):
-            arrays.append(x.data)
+            data = x.data
+            arrays.append(data)
             if x._rg:
                 record = True
                 if x._node is None:  # a leaf: remember its version, to catch in-place edits
-                    if versions is None:
-                        versions = [None] * len(inputs)
-                    versions[len(edges)] = x._version
+                    if leaves is None:
+                        leaves = [None] * len(inputs)
+                    leaves[len(edges)] = (x._version, id(data), data.shape)
                     edges.append(x)
                 else:
                     edges.append(x._node)
@@ -52,14 +53,11 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         else:
             arrays.append(x)
             edges.append(None)
-    if record and grad_mode.state.enabled:
+    if record and _grad_mode.enabled:
         op.parents = tuple(edges)
-        # ids, not the arrays: a node must not keep inputs alive that it did not save.
-        # Sound while the saved arrays live: an id is only reused after its object dies.
-        op.input_ids = tuple([id(a) for a in arrays])
-        if versions is not None:
-            op.leaf_versions = versions
-        if anomaly.state.enabled:
+        if leaves is not None:
+            op.leaves = leaves
+        if _anomaly.enabled:
             anomaly.note_creation(op)
         if op.sums_over_steps and not _warned_growth:
             _check_graph_growth(op)
@@ -84,7 +82,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             if value is scalar:
                 op._saved[name] = out
                 setattr(op, name, out)
-    if anomaly.state.enabled:
+    if _anomaly.enabled:
         anomaly.check_forward(op, arrays, out)
     t = _new(Tensor)  # _wrap, inlined: this is the hot path of every op
     t.data = out
@@ -104,6 +102,8 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
 
 
 _new = object.__new__
+_grad_mode = grad_mode.state  # the flags, bound once: read on every op
+_anomaly = anomaly.state
 _warned_growth = False
 
 
@@ -132,13 +132,6 @@ def _check_graph_growth(op) -> None:
                         "`loss.detach()`) instead",
                         GraphGrowthWarning, stacklevel=4)
                     return
-
-
-def shape_of(x) -> tuple:
-    """The shape of an array or a Python number (cheaper than ``np.shape`` for arrays)."""
-    if type(x) is np.ndarray:
-        return x.shape
-    return () if isinstance(x, (int, float)) else np.shape(x)
 
 
 def unbroadcast(g, shape: tuple):

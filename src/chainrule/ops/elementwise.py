@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule import _backend as B
 from chainrule.ops import dual
-from chainrule.ops.core import Op, apply, shape_of, unbroadcast
+from chainrule.ops.core import Op, apply, unbroadcast
 from chainrule.tensor import Tensor
 
 # --- arithmetic ---------------------------------------------------------------------------
@@ -23,24 +23,24 @@ class Add(Op):
     sums_over_steps = True  # `total += loss` is an add: see core._check_graph_growth
 
     def forward(self, a, b):
-        self.shapes = (shape_of(a), shape_of(b))
         return a + b
 
     def vjp(self, g):
-        sa, sb = self.shapes
-        return unbroadcast(g, sa), unbroadcast(g, sb)
+        da = unbroadcast(g, self.input_shape(0)) if self.needs(0) else None
+        db = unbroadcast(g, self.input_shape(1)) if self.needs(1) else None
+        return da, db
 
 
 class Sub(Op):
     """y = a - b;  da = g,  db = -g"""
 
     def forward(self, a, b):
-        self.shapes = (shape_of(a), shape_of(b))
         return a - b
 
     def vjp(self, g):
-        sa, sb = self.shapes
-        return unbroadcast(g, sa), (unbroadcast(-g, sb) if self.needs(1) else None)
+        da = unbroadcast(g, self.input_shape(0)) if self.needs(0) else None
+        db = unbroadcast(-g, self.input_shape(1)) if self.needs(1) else None
+        return da, db
 
 
 class Mul(Op):
@@ -48,13 +48,11 @@ class Mul(Op):
 
     def forward(self, a, b):
         self.save(a=a, b=b)
-        self.shapes = (shape_of(a), shape_of(b))
         return a * b
 
     def vjp(self, g):
-        sa, sb = self.shapes
-        da = unbroadcast(g * self.b, sa) if self.needs(0) else None
-        db = unbroadcast(g * self.a, sb) if self.needs(1) else None
+        da = unbroadcast(g * self.b, self.input_shape(0)) if self.needs(0) else None
+        db = unbroadcast(g * self.a, self.input_shape(1)) if self.needs(1) else None
         return da, db
 
 
@@ -64,14 +62,12 @@ class Div(Op):
     def forward(self, a, b):
         y = a / b
         self.save(b=b, y=y)
-        self.shapes = (shape_of(a), shape_of(b))
         return y
 
     def vjp(self, g):
-        sa, sb = self.shapes
         g_over_b = g / self.b
-        da = unbroadcast(g_over_b, sa) if self.needs(0) else None
-        db = unbroadcast(-g_over_b * self.y, sb) if self.needs(1) else None
+        da = unbroadcast(g_over_b, self.input_shape(0)) if self.needs(0) else None
+        db = unbroadcast(-g_over_b * self.y, self.input_shape(1)) if self.needs(1) else None
         return da, db
 
 
@@ -85,18 +81,16 @@ class Pow(Op):
     def forward(self, a, p):
         y = np.power(a, p)
         self.save(a=a, p=p, y=y)
-        self.shapes = (shape_of(a), shape_of(p))
         return y
 
     def vjp(self, g):
-        sa, sp = self.shapes
         a, p = self.a, self.p
-        da = unbroadcast(g * p * a ** (p - 1), sa) if self.needs(0) else None
+        da = unbroadcast(g * p * a ** (p - 1), self.input_shape(0)) if self.needs(0) else None
         dp = None
         if self.needs(1):
             a0 = np.asarray(dual.constant(a)) == 0
             safe_a = dual.where(a0, 1.0, a) if np.any(a0) else a
-            dp = unbroadcast(g * self.y * dual.log(safe_a), sp)
+            dp = unbroadcast(g * self.y * dual.log(safe_a), self.input_shape(1))
         return da, dp
 
 
@@ -261,32 +255,32 @@ class Maximum(Op):
     """
 
     def forward(self, a, b):
-        self.shapes = (shape_of(a), shape_of(b))
         y = np.maximum(a, b)
         dtype = np.result_type(a, b)
         self.save(w=np.where(a == b, 0.5, a > b).astype(dtype))
         return y
 
     def vjp(self, g):
-        sa, sb = self.shapes
         w = self.w
-        return unbroadcast(g * w, sa), unbroadcast(g * (1 - w), sb)
+        da = unbroadcast(g * w, self.input_shape(0)) if self.needs(0) else None
+        db = unbroadcast(g * (1 - w), self.input_shape(1)) if self.needs(1) else None
+        return da, db
 
 
 class Minimum(Op):
     """y = min(a, b);  da = g * w,  db = g * (1 - w), w = [a < b] + [a == b] / 2"""
 
     def forward(self, a, b):
-        self.shapes = (shape_of(a), shape_of(b))
         y = np.minimum(a, b)
         dtype = np.result_type(a, b)
         self.save(w=np.where(a == b, 0.5, a < b).astype(dtype))
         return y
 
     def vjp(self, g):
-        sa, sb = self.shapes
         w = self.w
-        return unbroadcast(g * w, sa), unbroadcast(g * (1 - w), sb)
+        da = unbroadcast(g * w, self.input_shape(0)) if self.needs(0) else None
+        db = unbroadcast(g * (1 - w), self.input_shape(1)) if self.needs(1) else None
+        return da, db
 
 
 class Where(Op):
@@ -296,15 +290,13 @@ class Where(Op):
     """
 
     def forward(self, a, b):
-        self.shapes = (shape_of(a), shape_of(b))
         return np.where(self.cond, a, b)
 
     def vjp(self, g):
-        sa, sb = self.shapes
         cond = self.cond
         zero = np.zeros((), dtype=g.dtype)
-        da = unbroadcast(dual.where(cond, g, zero), sa) if self.needs(0) else None
-        db = unbroadcast(dual.where(cond, zero, g), sb) if self.needs(1) else None
+        da = unbroadcast(dual.where(cond, g, zero), self.input_shape(0)) if self.needs(0) else None
+        db = unbroadcast(dual.where(cond, zero, g), self.input_shape(1)) if self.needs(1) else None
         return da, db
 
 
