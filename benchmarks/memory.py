@@ -3,7 +3,7 @@
 Prints the peak resident memory that building the model and data and running 50 steps
 add to the process once every library is imported: VmHWM after resetting it (Linux
 /proc/self/clear_refs), minus VmRSS before the build. Usage:
-python benchmarks/memory.py chainrule|torch|numpy
+python benchmarks/memory.py chainrule|torch|numpy|jax
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ def _status(field: str) -> int:
 def main(framework: str) -> None:
     import torch  # noqa: F401  (every process holds the same libraries)
     import workloads
+
+    if workloads.jax_steps.available():
+        import jax  # noqa: F401
 
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak (VmHWM) to the current RSS

@@ -1,9 +1,14 @@
-"""Side-by-side benchmarks: chainrule vs PyTorch CPU vs NumPy by hand, in one process.
+"""Side-by-side benchmarks: chainrule vs PyTorch CPU vs JAX jit vs NumPy by hand.
 
 Each workload is built for every framework from the same initial weights and data,
 then timed alternately (a round of chainrule, a round of PyTorch, a round of NumPy ...),
 so that machine noise hits all of them alike. Reported: median ms per step and the
-ratio chainrule / PyTorch (and chainrule / NumPy-by-hand, the floor for a NumPy engine).
+ratios chainrule / PyTorch, chainrule / JAX and chainrule / NumPy-by-hand (the floor for
+a NumPy engine). JAX is measured when it is installed (``pip install -e '.[bench]'``).
+
+Each thread count runs in its own process, pinned to that many cores: XLA sizes its
+thread pool once, at start-up, so pinning is what makes "n threads" mean the same for
+every framework; BLAS (threadpoolctl) and PyTorch are also told n.
 
 Run with ``make bench`` (which unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this
 command only) or ``python benchmarks/run.py --threads 1 2 --workloads W1 W2``.
@@ -16,13 +21,13 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-import workloads  # noqa: E402
 
 
 def set_threads(n: int) -> None:
@@ -74,12 +79,14 @@ def gemm_rate() -> float:
 
 def peak_memory(threads: int) -> dict:
     """Peak memory added by 50 W1 steps, per framework, each in its own process."""
-    import subprocess
 
     env = {**os.environ, "OMP_NUM_THREADS": str(threads),
            "OPENBLAS_NUM_THREADS": str(threads)}
     out = {}
-    for name in ("chainrule", "torch", "numpy"):
+    import jax_steps
+
+    names = ("chainrule", "torch", "numpy") + (("jax",) if jax_steps.available() else ())
+    for name in names:
         proc = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
                                                             "memory.py"), name],
                               capture_output=True, text=True, env=env, timeout=600)
@@ -97,18 +104,30 @@ def blas_info() -> str:
                      f"({info.get('architecture')}, {info.get('num_threads')} threads)")
     parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads, "
                  f"{torch.backends.mkldnn.is_available() and 'oneDNN' or 'no oneDNN'})")
+    import jax_steps
+
+    if jax_steps.available():
+        import jax
+
+        parts.append(f"jax {jax.__version__} (XLA CPU)")
+    parts.append(f"pinned to cores {sorted(os.sched_getaffinity(0))}")
     return "; ".join(parts)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
-    parser.add_argument("--workloads", nargs="+", default=list(workloads.ALL))
+    parser.add_argument("--workloads", nargs="+", default=["W1", "W2", "W3", "W4", "W5"])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-memory", dest="memory", action="store_false",
                         help="skip the peak-memory measurement")
+    parser.add_argument("--no-jax", dest="jax", action="store_false",
+                        help="leave JAX out even if it is installed")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return run_child(args, args.threads[0])
 
     import torch
 
@@ -116,33 +135,57 @@ def main(argv=None) -> int:
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"chainrule {chainrule.__version__}, torch {torch.__version__}")
+          f"chainrule {chainrule.__version__}, torch {torch.__version__}", flush=True)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        print(f"{var}={os.environ.get(var, '(unset)')}")
-    header = (f"{'workload':<24} {'thr':>3} {'chainrule':>10} {'torch':>9} {'numpy':>9} "
-              f"{'floor':>8} {'cr/torch':>8} {'cr/numpy':>8}")
+        print(f"{var}={os.environ.get(var, '(unset)')}", flush=True)
     for n in args.threads:
-        set_threads(n)
-        rate = gemm_rate()
-        print(f"\nBLAS: {blas_info()}")
-        print(f"float32 GEMM rate (1024^3, NumPy): {rate / 1e9:.1f} GFLOP/s; times are "
-              "median ms per step; floor = the step's FLOPs at that rate")
-        print(header)
-        print("-" * len(header))
-        for key in args.workloads:
-            for wl in workloads.ALL[key]():
-                reps = max(1, int(args.repeats * wl.repeat_scale))
-                med = measure(wl, reps, args.rounds)
-                cr_ms = med["chainrule"] * 1e3
-                t_ms = med["torch"] * 1e3
-                np_ms = med.get("numpy", float("nan")) * 1e3
-                floor = f"{wl.flops / rate * 1e3:8.3f}" if wl.flops else f"{'-':>8}"
-                print(f"{wl.name:<24} {n:>3} {cr_ms:>10.3f} {t_ms:>9.3f} {np_ms:>9.3f} "
-                      f"{floor} {cr_ms / t_ms:>8.2f} {cr_ms / np_ms:>8.2f}", flush=True)
-        if args.memory:
-            mem = peak_memory(n)
-            print("peak memory added by 50 W1 steps: " + ", ".join(
-                f"{k} {v / 2**20:.1f} MiB" for k, v in mem.items()))
+        if n > os.cpu_count():
+            print(f"\n{n} threads: skipped, this machine has {os.cpu_count()} cores")
+            continue
+        env = dict(os.environ)
+        if not args.jax:
+            env["BENCH_NO_JAX"] = "1"
+        if n == 1:  # XLA's own pools; the pinning below is what holds them to one core
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                                " intra_op_parallelism_threads=1").strip()
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(n),
+               "--repeats", str(args.repeats), "--rounds", str(args.rounds),
+               "--workloads", *args.workloads] + ([] if args.memory else ["--no-memory"])
+        rc = subprocess.call(cmd, env=env)
+        if rc:
+            return rc
+    return 0
+
+
+def run_child(args, n: int) -> int:
+    """One thread count, in a process pinned to n cores."""
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:n])
+    import workloads
+
+    set_threads(n)
+    rate = gemm_rate()
+    print(f"\nBLAS: {blas_info()}")
+    print(f"float32 GEMM rate (1024^3, NumPy): {rate / 1e9:.1f} GFLOP/s; times are "
+          "median ms per step; floor = the step's FLOPs at that rate")
+    header = (f"{'workload':<24} {'thr':>3} {'chainrule':>10} {'torch':>9} {'jax':>9} "
+              f"{'numpy':>9} {'floor':>8} {'cr/torch':>8} {'cr/jax':>7} {'cr/numpy':>8}")
+    print(header)
+    print("-" * len(header), flush=True)
+    nan = float("nan")
+    for key in args.workloads:
+        for wl in workloads.ALL[key]():
+            reps = max(1, int(args.repeats * wl.repeat_scale))
+            med = {k: v * 1e3 for k, v in measure(wl, reps, args.rounds).items()}
+            cr_ms, t_ms = med["chainrule"], med["torch"]
+            j_ms, np_ms = med.get("jax", nan), med.get("numpy", nan)
+            floor = f"{wl.flops / rate * 1e3:8.3f}" if wl.flops else f"{'-':>8}"
+            print(f"{wl.name:<24} {n:>3} {cr_ms:>10.3f} {t_ms:>9.3f} {j_ms:>9.3f} "
+                  f"{np_ms:>9.3f} {floor} {cr_ms / t_ms:>8.2f} {cr_ms / j_ms:>7.2f} "
+                  f"{cr_ms / np_ms:>8.2f}", flush=True)
+    if args.memory:
+        mem = peak_memory(n)
+        print("peak memory added by 50 W1 steps: " + ", ".join(
+            f"{k} {v / 2**20:.1f} MiB" for k, v in mem.items()), flush=True)
     return 0
 
 

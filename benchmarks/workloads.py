@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax_steps
 import numpy as np
 
 import chainrule as cr
@@ -152,6 +153,8 @@ def mlp(batch: int, train: bool = True) -> Workload:
                                          torch.nn.functional.cross_entropy, X, y, 0.01, train),
             "numpy": lambda: _numpy_mlp(params, X, y, 0.01, train),
         }
+        if jax_steps.available():
+            makers["jax"] = lambda: jax_steps.mlp(params, X, y, 0.01, train)
         return {k: make() for k, make in makers.items() if only in (None, k)}
 
     gemm = sum(2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -260,6 +263,8 @@ def cnn(batch: int = 64, train: bool = True) -> Workload:
         }
         if train:
             steps["numpy"] = _numpy_cnn(w1, b1, w2, b2, w3, b3, X, y, 0.01)
+        if jax_steps.available():
+            steps["jax"] = jax_steps.cnn([w1, b1, w2, b2, w3, b3], X, y, 0.01, train)
         return steps
 
     conv = 2 * batch * (26 * 26 * 8 * 9 + 11 * 11 * 16 * 72) + 2 * batch * 400 * 10
@@ -282,12 +287,15 @@ def moons_tanh() -> Workload:
         x, labels = make_moons(100, noise=0.1, seed=0)
         y = (labels * 2.0 - 1.0).astype(np.float32)[:, None]
         params = _init([2, 16, 16, 1], np.random.default_rng(0))
-        return {
+        steps = {
             "chainrule": _cr_step(_cr_mlp(params, nn.Tanh), F.mse_loss, x, y, 0.05, True),
             "torch": _torch_step(_torch_mlp(params, torch.nn.Tanh),
                                  torch.nn.functional.mse_loss, x, y, 0.05, True),
             "numpy": _numpy_tanh(params, x, y),
         }
+        if jax_steps.available():
+            steps["jax"] = jax_steps.tanh_mlp(params, x, y, 0.05)
+        return steps
 
     return Workload("moons MLP 2-16-16-1 tanh", build, repeat_scale=10)
 
@@ -348,7 +356,10 @@ def deep_chain(depth: int = 5000) -> Workload:
             for t in reversed(ys):
                 g = g * 1.0001 * (1 - t * t)
 
-        return {"chainrule": cr_step, "torch": torch_step, "numpy": numpy_step}
+        steps = {"chainrule": cr_step, "torch": torch_step, "numpy": numpy_step}
+        if jax_steps.available():
+            steps["jax"] = jax_steps.deep_chain(x0, depth)
+        return steps
 
     return Workload(f"deep chain tanh x{depth}", build, repeat_scale=0.1)
 
