@@ -46,6 +46,11 @@ ROWS = [
         lambda x, w: _tf().linear(x, w), ((2, 4, 3), (5, 3))),
     Row("linear_1d_input", ("Linear",), lambda x, w, b: F.linear(x, w, b),
         lambda x, w, b: _tf().linear(x, w, b), ((3,), (2, 3), (2,))),
+    # 16-32 rows into a wide layer take Linear's other GEMM orientation (ops/nn.py)
+    Row("linear_16_rows_wide", ("Linear",), lambda x, w, b: F.linear(x, w, b),
+        lambda x, w, b: _tf().linear(x, w, b), ((16, 3), (128, 3), (128,))),
+    Row("linear_32_rows_wide_nobias", ("Linear",), lambda x, w: F.linear(x, w),
+        lambda x, w: _tf().linear(x, w), ((32, 2), (130, 2))),
     Row("relu", ("Relu",), lambda x: F.relu(x), lambda x: _tf().relu(x), ((3, 4),), "nonzero"),
     Row("sigmoid_tanh", ("Sigmoid", "Tanh"), lambda x: F.tanh(F.sigmoid(x)),
         lambda x: _tf().sigmoid(x).tanh(), ((3, 4),)),

@@ -142,14 +142,13 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
           captured: dict | None = None):
     deps = _dependencies(root)
     anomaly_on = anomaly.state.enabled
-    pending = {root: seed}
-    ready = [root]
+    ready = [(root, seed)]  # nodes whose gradient is complete, with that gradient
+    pending = {}  # partial sums for nodes still waiting for some of their consumers
     # Hot loop (one pass per node): locals and inlined checks, measured to matter on
     # small graphs, where this loop costs more than the arithmetic.
     pop, push = ready.pop, ready.append
     while ready:
-        node = pop()
-        g = pending.pop(node)
+        node, g = pop()
         if node.released:
             raise BackwardError(
                 f"backward: the graph through {node.name} was already freed by an earlier "
@@ -183,14 +182,14 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 continue
             if gp.shape != p.out_shape or gp.dtype != p.out_dtype:
                 gp = _conform(gp, p.out_shape, p.out_dtype, node)
-            if p in pending:
-                pending[p] = pending[p] + gp
+            left = deps[p]
+            if left == 1:  # the last consumer: p's gradient is complete
+                if p in pending:
+                    gp = pending.pop(p) + gp
+                push((p, gp))
             else:
-                pending[p] = gp
-            left = deps[p] - 1
-            deps[p] = left
-            if not left:
-                push(p)
+                deps[p] = left - 1
+                pending[p] = pending[p] + gp if p in pending else gp
 
 
 def _conform(g, shape, dtype, node):

@@ -107,10 +107,11 @@ class Node:
 
     def release(self) -> None:
         """Free the saved arrays: the graph cannot be walked through this node again."""
-        d = self.__dict__
-        for name in self._saved:
-            d.pop(name, None)
-        self._saved = ()
+        if self._saved:
+            d = self.__dict__
+            for name in self._saved:
+                d.pop(name, None)
+            self._saved = ()
         self.released = True
 
     def vjp_recorded(self, g, make_tensor):

@@ -29,6 +29,16 @@ class Linear(Op):
 
     def forward(self, x, w, b=None):
         self.save(x=x, w=w)
+        if x.ndim == 2 and 16 <= x.shape[0] <= 32 and w.shape[0] >= 128:
+            # Same y, other GEMM orientation. Measured with NumPy's OpenBLAS (0.3.31, 1 and
+            # 2 threads): for 16-32 rows and a wide layer, x @ w.T takes 1.4-1.9x as long as
+            # w @ x.T; its transpose goes back to row order in the pass that adds the bias.
+            y = np.empty((x.shape[0], w.shape[0]), dtype=np.result_type(x, w))
+            if b is None:
+                np.copyto(y, (w @ x.T).T)
+            else:
+                np.add((w @ x.T).T, b, out=y)
+            return y
         y = x @ w.T
         if b is not None:
             y += b
