@@ -124,6 +124,8 @@ def main(argv=None) -> int:
                         help="skip the peak-memory measurement")
     parser.add_argument("--no-jax", dest="jax", action="store_false",
                         help="leave JAX out even if it is installed")
+    parser.add_argument("--no-micrograd", dest="micrograd", action="store_false",
+                        help="skip timing micrograd on W4 (about a second per step)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -145,6 +147,8 @@ def main(argv=None) -> int:
         env = dict(os.environ)
         if not args.jax:
             env["BENCH_NO_JAX"] = "1"
+        if not args.micrograd:
+            env["BENCH_NO_MICROGRAD"] = "1"
         if n == 1:  # XLA's own pools; the pinning below is what holds them to one core
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
                                 " intra_op_parallelism_threads=1").strip()
@@ -160,6 +164,7 @@ def main(argv=None) -> int:
 def run_child(args, n: int) -> int:
     """One thread count, in a process pinned to n cores."""
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:n])
+    import micrograd_step
     import workloads
 
     set_threads(n)
@@ -182,6 +187,10 @@ def run_child(args, n: int) -> int:
             print(f"{wl.name:<24} {n:>3} {cr_ms:>10.3f} {t_ms:>9.3f} {j_ms:>9.3f} "
                   f"{np_ms:>9.3f} {floor} {cr_ms / t_ms:>8.2f} {cr_ms / j_ms:>7.2f} "
                   f"{cr_ms / np_ms:>8.2f}", flush=True)
+            if wl.micrograd and micrograd_step.available():
+                mg_ms = statistics.median(time_steps(wl.micrograd(), 3)) * 1e3
+                print(f"{'  micrograd (scalars)':<24} {n:>3} {mg_ms:>10.0f} ms per step: "
+                      f"chainrule is {mg_ms / cr_ms:,.0f}x faster", flush=True)
     if args.memory:
         mem = peak_memory(n)
         print("peak memory added by 50 W1 steps: " + ", ".join(

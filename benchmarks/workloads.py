@@ -18,6 +18,7 @@ import chainrule as cr
 import chainrule.nn as nn
 import chainrule.nn.functional as F
 from chainrule import optim
+from chainrule.data import make_moons
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Workload:
     build: Callable[[], dict]
     repeat_scale: float = 1.0
     flops: float = 0.0  # floating-point operations of one step, for the GEMM-rate floor
+    micrograd: Callable[[], Callable] | None = None  # builds micrograd's step (W4 only)
 
 
 def _init(sizes, rng):
@@ -282,8 +284,6 @@ def moons_tanh() -> Workload:
     def build():
         import torch
 
-        from chainrule.data import make_moons
-
         x, labels = make_moons(100, noise=0.1, seed=0)
         y = (labels * 2.0 - 1.0).astype(np.float32)[:, None]
         params = _init([2, 16, 16, 1], np.random.default_rng(0))
@@ -297,7 +297,15 @@ def moons_tanh() -> Workload:
             steps["jax"] = jax_steps.tanh_mlp(params, x, y, 0.05)
         return steps
 
-    return Workload("moons MLP 2-16-16-1 tanh", build, repeat_scale=10)
+    def micrograd():
+        import micrograd_step
+
+        x, labels = make_moons(100, noise=0.1, seed=0)
+        y = (labels * 2.0 - 1.0).astype(np.float32)[:, None]
+        return micrograd_step.tanh_mlp(_init([2, 16, 16, 1], np.random.default_rng(0)), x, y,
+                                       0.05)
+
+    return Workload("moons MLP 2-16-16-1 tanh", build, repeat_scale=10, micrograd=micrograd)
 
 
 def _numpy_tanh(params, X, y):
