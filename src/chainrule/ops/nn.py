@@ -158,19 +158,68 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
 class Erf(Op):
-    """y = erf(x);  dx = g * 2/sqrt(pi) * exp(-x^2)   (NumPy has no erf: math.erf per element)"""
+    """y = erf(x);  dx = g * 2/sqrt(pi) * exp(-x^2)
+
+    NumPy has no erf: float32 (and float16) arrays get ``erf_float32``, vectorized and
+    5x faster than ``math.erf`` per element; float64 gets ``math.erf`` itself, exact, as
+    gradcheck needs.
+    """
 
     def forward(self, x):
         self.save(x=x)
-        return np.asarray(_erf(x), dtype=x.dtype)
+        if x.dtype in (np.float32, np.float16):
+            return erf_float32(x).astype(x.dtype, copy=False)
+        return np.asarray(_erf_exact(x), dtype=x.dtype)
 
     def vjp(self, g):
         x = self.x
         return g * (2 / math.sqrt(math.pi)) * dual.exp(-(x * x))
+
+
+_erf_exact = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_pieces(width: float = 0.5, degree: int = 9, top: float = 4.0) -> np.ndarray:
+    """Polynomials for erf(a) / a on [0, top), one per piece of ``width``, highest power first.
+
+    Each interpolates math.erf at Chebyshev points of its piece, in u in [-1, 1] across
+    the piece. Dividing by a makes the first piece's polynomial carry erf's slope at 0, so
+    tiny arguments keep their relative accuracy.
+    """
+    cheb = np.polynomial.chebyshev
+    rows = []
+    for lo in np.arange(0.0, top, width):
+        def h(u, lo=lo):
+            a = lo + (np.atleast_1d(u) + 1) * (width / 2)
+            return np.array([math.erf(v) / v if v else 2 / math.sqrt(math.pi) for v in a])
+
+        rows.append(cheb.cheb2poly(cheb.chebinterpolate(h, degree))[::-1])
+    return np.array(rows).T.copy()  # (degree + 1, pieces): row j = every piece's j-th coefficient
+
+
+_ERF_PIECES = _erf_pieces()
+
+
+def erf_float32(x: np.ndarray) -> np.ndarray:
+    """erf of a float32 array, correctly rounded on a 400,000-point grid over [-5, 5] and
+    tiny arguments (tests/ops/test_erf.py), computed in float64 with eight degree-9 pieces.
+
+    erf is odd, and in float32 it is exactly 1 from |x| = 4 on (erfc(4) = 1.5e-8 is below
+    half a float32 ulp of 1), so only [0, 4) needs a polynomial.
+    """
+    a = np.abs(x, dtype=np.float64)
+    np.minimum(a, 4 - 1e-9, out=a)
+    with np.errstate(invalid="ignore"):  # NaN: any piece will do, u is NaN too
+        piece = (a * 2).astype(np.intp)  # width 0.5
+    u = a * 4
+    u -= 2 * piece + 1  # position within the piece, in [-1, 1]
+    y = np.take(_ERF_PIECES[0], piece, mode="clip")
+    for coefficients in _ERF_PIECES[1:]:
+        y *= u
+        y += np.take(coefficients, piece, mode="clip")
+    y *= a
+    return np.copysign(y, x).astype(np.float32)
 
 
 # --- convolution and pooling: im2col, channels first -----------------------------------------
