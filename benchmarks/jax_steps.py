@@ -46,16 +46,10 @@ def _trainer(loss, params, args, lr):
     return step
 
 
-def mlp(params, X, y, lr, train):
-    """784-256-256-10 ReLU MLP, cross-entropy (W1, W2)."""
+def _classifier_step(forward, params, X, y, lr, train):
+    """The forward pass alone, or a training step on its cross-entropy."""
     import jax
     import jax.numpy as jnp
-
-    def forward(ps, X):
-        h = X
-        for i in range(0, len(ps) - 2, 2):
-            h = jax.nn.relu(h @ ps[i].T + ps[i + 1])
-        return h @ ps[-2].T + ps[-1]
 
     Xj, yj = jnp.asarray(X), jnp.asarray(y)
     if not train:
@@ -64,6 +58,19 @@ def mlp(params, X, y, lr, train):
         return lambda: fwd(ps, Xj).block_until_ready()
     return _trainer(lambda ps, X, y: _cross_entropy(jax, jnp, forward(ps, X), y),
                     params, (Xj, yj), lr)
+
+
+def mlp(params, X, y, lr, train):
+    """784-256-256-10 ReLU MLP, cross-entropy (W1, W2)."""
+    import jax
+
+    def forward(ps, X):
+        h = X
+        for i in range(0, len(ps) - 2, 2):
+            h = jax.nn.relu(h @ ps[i].T + ps[i + 1])
+        return h @ ps[-2].T + ps[-1]
+
+    return _classifier_step(forward, params, X, y, lr, train)
 
 
 def cnn(params, X, y, lr, train):
@@ -86,13 +93,7 @@ def cnn(params, X, y, lr, train):
         h = pool(jax.nn.relu(conv(h, w2, b2)))
         return h.reshape(h.shape[0], -1) @ w3.T + b3
 
-    Xj, yj = jnp.asarray(X), jnp.asarray(y)
-    if not train:
-        fwd = jax.jit(forward)
-        ps = [jnp.asarray(p) for p in params]
-        return lambda: fwd(ps, Xj).block_until_ready()
-    return _trainer(lambda ps, X, y: _cross_entropy(jax, jnp, forward(ps, X), y),
-                    params, (Xj, yj), lr)
+    return _classifier_step(forward, params, X, y, lr, train)
 
 
 def tanh_mlp(params, X, y, lr):
