@@ -49,8 +49,9 @@ def time_steps(step, repeats: int) -> list[float]:
     return times
 
 
-def measure(workload, repeats: int, rounds: int) -> dict:
-    """Median seconds per step for each framework, alternating rounds."""
+def measure(workload, repeats: int, rounds: int) -> tuple[dict, dict]:
+    """Median seconds per step for each framework, alternating rounds; and, for steps that
+    report their phases, the median of backward / forward over the same steps."""
     steps = workload.build()
     for step in steps.values():  # warm up: caches, BLAS threads, allocator
         for _ in range(3):
@@ -61,10 +62,17 @@ def measure(workload, repeats: int, rounds: int) -> dict:
     gc.collect()
     gc.freeze()
     samples = {name: [] for name in steps}
+    phases = {name: [] for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
-            samples[name].extend(time_steps(step, repeats))
-    return {name: statistics.median(s) for name, s in samples.items()}
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                out = step()
+                samples[name].append(time.perf_counter() - t0)
+                if isinstance(out, tuple):
+                    phases[name].append(out[1] / out[0])
+    return ({name: statistics.median(s) for name, s in samples.items()},
+            {name: statistics.median(r) for name, r in phases.items() if r})
 
 
 def gemm_rate() -> float:
@@ -180,13 +188,18 @@ def run_child(args, n: int) -> int:
     for key in args.workloads:
         for wl in workloads.ALL[key]():
             reps = max(1, int(args.repeats * wl.repeat_scale))
-            med = {k: v * 1e3 for k, v in measure(wl, reps, args.rounds).items()}
+            medians, ratios = measure(wl, reps, args.rounds)
+            med = {k: v * 1e3 for k, v in medians.items()}
             cr_ms, t_ms = med["chainrule"], med["torch"]
             j_ms, np_ms = med.get("jax", nan), med.get("numpy", nan)
             floor = f"{wl.flops / rate * 1e3:8.3f}" if wl.flops else f"{'-':>8}"
             print(f"{wl.name:<24} {n:>3} {cr_ms:>10.3f} {t_ms:>9.3f} {j_ms:>9.3f} "
                   f"{np_ms:>9.3f} {floor} {cr_ms / t_ms:>8.2f} {cr_ms / j_ms:>7.2f} "
                   f"{cr_ms / np_ms:>8.2f}", flush=True)
+            if ratios and key in ("W1", "W3"):
+                print(f"{'  backward / forward':<24} {n:>3} " + ", ".join(
+                    f"{k} {r:.2f}" for k, r in ratios.items()) + " (median over the same "
+                    "steps, phases timed inside each)", flush=True)
             if wl.micrograd and micrograd_step.available():
                 mg_ms = statistics.median(time_steps(wl.micrograd(), 3)) * 1e3
                 print(f"{'  micrograd (scalars)':<24} {n:>3} {mg_ms:>10.0f} ms per step: "

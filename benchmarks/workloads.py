@@ -2,12 +2,15 @@
 
 A workload's ``build()`` returns ``{framework: step}``; a step is one training step
 (forward, backward, SGD update) or, for the ``forward`` variants, the forward pass only.
+chainrule's and PyTorch's training steps return their (forward, backward) durations,
+timed inside the step, for the backward/forward ratio.
 chainrule and PyTorch are written the way a user of each would write them (modules,
 fused cross-entropy, SGD); NumPy is the same step by hand, the floor for a NumPy engine.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,10 +81,14 @@ def _cr_step(model, loss_fn, X, y, lr, train):
         return forward
 
     def step():
+        t0 = time.perf_counter()
         loss = loss_fn(model(Xc), y)
+        t1 = time.perf_counter()
         opt.zero_grad()
         loss.backward()
+        t2 = time.perf_counter()
         opt.step()
+        return t1 - t0, t2 - t1  # forward, backward
 
     return step
 
@@ -99,10 +106,14 @@ def _torch_step(model, loss_fn, X, y, lr, train):
         return forward
 
     def step():
+        t0 = time.perf_counter()
         loss = loss_fn(model(Xt), yt)
+        t1 = time.perf_counter()
         opt.zero_grad()
         loss.backward()
+        t2 = time.perf_counter()
         opt.step()
+        return t1 - t0, t2 - t1  # forward, backward
 
     return step
 
