@@ -248,9 +248,9 @@ def dropout(x, p: float = 0.5, training: bool = True):
     x = _tensor(x)
     if not training or p == 0:
         return x
-    # Uniforms in x's own precision (float32 draws are twice as fast as float64 ones) and
-    # the mask built in place: a third less time per call than float64 draws, measured.
-    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
-    mask = (B.random.generator.random(x.shape, dtype=dtype) >= p).astype(x.dtype)
+    # The mask is built in x's dtype, in place (88 instead of 101 us for 128x256 float32).
+    # The draws stay float64: float32 ones would be faster still, but they change every
+    # seeded run's results (the digits MLP went from 0.982 to 0.976).
+    mask = (B.random.generator.random(x.shape) >= p).astype(x.dtype)
     mask *= mask.dtype.type(1 / (1 - p))
     return x * mask
