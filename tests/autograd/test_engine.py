@@ -254,3 +254,24 @@ def test_hessian_vector_product_of_an_mlp_matches_torch():
     thvp = torch.autograd.grad(tdot, tps)
     for mine, ref in zip(hvp, thvp):
         np.testing.assert_allclose(mine.numpy(), ref.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("op", [
+    lambda x: x + 2.0, lambda x: x - 2.0, lambda x: x * 2.0, lambda x: x / 2.0,
+    lambda x: x ** 2.0, lambda x: cr.maximum(x, 0.5), lambda x: cr.minimum(x, 0.5),
+])
+def test_a_constant_operand_gets_no_gradient_computed(op):
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    node = op(x).grad_fn
+    grads = node.vjp(np.ones(2))
+    assert grads[1] is None and grads[0].shape == (2,)
+    assert node.input_shape(0) == (2,)  # read off the leaf's record
+
+
+def test_input_shapes_come_from_the_edges_across_broadcasting():
+    a = cr.tensor(np.ones((3, 1)), requires_grad=True)
+    b = (cr.tensor(np.ones(4), requires_grad=True) * 1.0)  # a non-leaf input
+    node = (a + b).grad_fn
+    assert node.input_shape(0) == (3, 1) and node.input_shape(1) == (4,)
+    da, db = node.vjp(np.ones((3, 4)))
+    assert da.shape == (3, 1) and db.shape == (4,)

@@ -83,6 +83,15 @@ def test_in_place_change_of_an_unsaved_leaf_is_fine():
     np.testing.assert_array_equal(w.grad.numpy(), [1.0, 1.0])
 
 
+def test_a_leaf_whose_data_was_replaced_by_another_shape_is_named():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    loss = (w * 2.0).sum()
+    w.data = np.ones(5)  # not an in-place change: the graph still holds the old shape
+    with pytest.raises(BackwardError, match=r"shape \(3,\) when Mul used it and has shape "
+                                            r"\(5,\) now: its .data was replaced"):
+        loss.backward()
+
+
 def test_in_place_on_a_leaf_requiring_grad_needs_no_grad():
     w = cr.tensor([1.0], requires_grad=True)
     with pytest.raises(BackwardError, match="no_grad"):

@@ -177,6 +177,7 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 continue
             if type(p) is Tensor or not isinstance(p, Node):  # a leaf (or a subclass: Parameter)
                 if gp.shape != p.data.shape or gp.dtype != p.data.dtype:
+                    _check_leaf_shape(node, p, gp.shape)
                     gp = _conform(gp, p.data.shape, p.data.dtype, node)
                 _collect_leaf(leaf_grads, p, gp)
                 continue
@@ -190,6 +191,18 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
             else:
                 deps[p] = left - 1
                 pending[p] = pending[p] + gp if p in pending else gp
+
+
+def _check_leaf_shape(node, leaf, shape) -> None:
+    """A leaf whose ``.data`` was replaced by an array of another shape since ``node`` used it."""
+    recorded = [r[2] for e, r in zip(node.parents, node.leaves or ()) if e is leaf and r]
+    if shape != leaf.data.shape and shape in recorded:
+        raise BackwardError(
+            f"backward: a leaf tensor had shape {shape} when {node.name} used it and has "
+            f"shape {leaf.data.shape} now: its .data was replaced after the forward pass, so "
+            "its gradient no longer fits. help: change parameters in place (under "
+            "cr.no_grad()) or run the forward pass again after replacing them"
+        )
 
 
 def _conform(g, shape, dtype, node):
