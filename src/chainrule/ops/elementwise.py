@@ -254,10 +254,12 @@ class Maximum(Op):
     NOTE: at ties the gradient is split evenly, as PyTorch does.
     """
 
+    pick, wins = np.maximum, np.greater  # Minimum: the same rule with the other comparison
+
     def forward(self, a, b):
-        y = np.maximum(a, b)
+        y = self.pick(a, b)
         dtype = np.result_type(a, b)
-        self.save(w=np.where(a == b, 0.5, a > b).astype(dtype))
+        self.save(w=np.where(a == b, 0.5, self.wins(a, b)).astype(dtype))
         return y
 
     def vjp(self, g):
@@ -267,20 +269,10 @@ class Maximum(Op):
         return da, db
 
 
-class Minimum(Op):
+class Minimum(Maximum):
     """y = min(a, b);  da = g * w,  db = g * (1 - w), w = [a < b] + [a == b] / 2"""
 
-    def forward(self, a, b):
-        y = np.minimum(a, b)
-        dtype = np.result_type(a, b)
-        self.save(w=np.where(a == b, 0.5, a < b).astype(dtype))
-        return y
-
-    def vjp(self, g):
-        w = self.w
-        da = unbroadcast(g * w, self.input_shape(0)) if self.needs(0) else None
-        db = unbroadcast(g * (1 - w), self.input_shape(1)) if self.needs(1) else None
-        return da, db
+    pick, wins = np.minimum, np.less
 
 
 class Where(Op):
