@@ -43,6 +43,7 @@ def _trainer(loss, params, args, lr):
         state[0] = update(state[0], *args)
         jax.block_until_ready(state[0])
 
+    step.params = lambda: [np.asarray(p) for p in state[0]]
     return step
 
 

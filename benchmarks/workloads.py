@@ -33,6 +33,13 @@ class Workload:
     micrograd: Callable[[], Callable] | None = None  # builds micrograd's step (W4 only)
 
 
+def _exposing(step, params):
+    """Give a training step ``step.params()``: its framework's current parameters as arrays,
+    so that tests/test_benchmarks.py can check every framework computes the same update."""
+    step.params = params
+    return step
+
+
 def _init(sizes, rng):
     """Weights (out, in) and biases, uniform +-1/sqrt(fan_in), float32."""
     params = []
@@ -90,7 +97,7 @@ def _cr_step(model, loss_fn, X, y, lr, train):
         opt.step()
         return t1 - t0, t2 - t1  # forward, backward
 
-    return step
+    return _exposing(step, lambda: [p.data for p in model.parameters()])
 
 
 def _torch_step(model, loss_fn, X, y, lr, train):
@@ -115,7 +122,7 @@ def _torch_step(model, loss_fn, X, y, lr, train):
         opt.step()
         return t1 - t0, t2 - t1  # forward, backward
 
-    return step
+    return _exposing(step, lambda: [p.detach().numpy() for p in model.parameters()])
 
 
 # --- W1 / W2: MLP 784-256-256-10 ------------------------------------------------------------
@@ -146,7 +153,7 @@ def _numpy_mlp(params, X, y, lr, train):
             ps[i + 1] -= lr * gb
         return logits
 
-    return step
+    return _exposing(step, lambda: ps)
 
 
 def mlp(batch: int, train: bool = True) -> Workload:
@@ -242,7 +249,7 @@ def _numpy_cnn(w1, b1, w2, b2, w3, b3, X, y, lr):
         for p, gp in zip(ws, (gw1, gb1, gw2, gb2, gw3, gb3)):
             p -= lr * gp
 
-    return step
+    return _exposing(step, lambda: ws)
 
 
 def cnn(batch: int = 64, train: bool = True) -> Workload:
@@ -337,7 +344,7 @@ def _numpy_tanh(params, X, y):
         for p, gp in zip(ps, grads):
             p -= 0.05 * gp
 
-    return step
+    return _exposing(step, lambda: ps)
 
 
 # --- W5: a deep graph ------------------------------------------------------------------------
@@ -350,6 +357,7 @@ def deep_chain(depth: int = 5000) -> Workload:
         import torch
 
         x0 = np.random.default_rng(0).standard_normal(64).astype(np.float32)
+        grads = {}  # each framework's last d sum(y) / dx, for step.params()
 
         def cr_step():
             x = cr.tensor(x0, requires_grad=True)
@@ -357,6 +365,7 @@ def deep_chain(depth: int = 5000) -> Workload:
             for _ in range(depth):
                 y = y.tanh() * 1.0001 + 0.001
             y.sum().backward()
+            grads["chainrule"] = x.grad.data
 
         def torch_step():
             x = torch.tensor(x0, requires_grad=True)
@@ -364,6 +373,7 @@ def deep_chain(depth: int = 5000) -> Workload:
             for _ in range(depth):
                 y = y.tanh() * 1.0001 + 0.001
             y.sum().backward()
+            grads["torch"] = x.grad.numpy()
 
         def numpy_step():
             ys, y = [], x0
@@ -374,11 +384,17 @@ def deep_chain(depth: int = 5000) -> Workload:
             g = np.ones_like(x0)
             for t in reversed(ys):
                 g = g * 1.0001 * (1 - t * t)
+            grads["numpy"] = g
 
         steps = {"chainrule": cr_step, "torch": torch_step, "numpy": numpy_step}
         if jax_steps.available():
-            steps["jax"] = jax_steps.deep_chain(x0, depth)
-        return steps
+            jax_step = jax_steps.deep_chain(x0, depth)
+
+            def jax_grad():
+                grads["jax"] = jax_step()
+
+            steps["jax"] = jax_grad
+        return {k: _exposing(f, lambda k=k: [np.asarray(grads[k])]) for k, f in steps.items()}
 
     return Workload(f"deep chain tanh x{depth}", build, repeat_scale=0.1)
 

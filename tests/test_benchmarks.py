@@ -1,0 +1,44 @@
+"""The benchmark compares like with like: every framework's step computes the same update.
+
+No timing here (timings live in benchmarks/): each workload is built as `make bench`
+builds it, every framework runs two steps from the same weights and data, and their
+parameters (W5: the gradient) must agree with the hand-written NumPy step's.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
+workloads = pytest.importorskip("workloads")
+pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: workloads.mlp(128), lambda: workloads.mlp(16), lambda: workloads.cnn(64),
+    workloads.moons_tanh, lambda: workloads.deep_chain(depth=40),
+], ids=["W1", "W2", "W3", "W4", "W5"])
+def test_every_framework_computes_the_same_step(make):
+    steps = make().build()
+    assert {"chainrule", "torch", "numpy"} <= set(steps)
+    for step in steps.values():
+        step()
+        step()
+    reference = steps["numpy"].params()
+    for name, step in steps.items():
+        got = step.params()
+        assert len(got) == len(reference), name
+        for a, b in zip(got, reference):
+            np.testing.assert_allclose(np.asarray(a), b, rtol=2e-5, atol=2e-6, err_msg=name)
+
+
+def test_a_step_that_diverged_would_be_caught():
+    steps = workloads.moons_tanh().build()
+    steps["chainrule"]()
+    steps["numpy"]()
+    steps["numpy"]()  # one step ahead
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(steps["chainrule"].params()[0], steps["numpy"].params()[0],
+                                   rtol=2e-5, atol=2e-6)
