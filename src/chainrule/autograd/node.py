@@ -69,6 +69,12 @@ class Node:
         else:
             self._saved = arrays
 
+    @property
+    def recording(self) -> bool:
+        """Is this application recorded? A forward that builds an array only for its vjp
+        (a mask, tie weights) checks this first, so inference skips that pass."""
+        return self.parents is not None
+
     def needs(self, i: int) -> bool:
         """Does input ``i`` want a gradient? Lets a vjp skip work nobody will use."""
         return self.parents[i] is not None

@@ -146,7 +146,8 @@ class Abs(Op):
     """y = |x|;  dx = g * sign(x)   (NOTE: sign(0) = 0, so |x|'(0) = 0, as PyTorch)"""
 
     def forward(self, x):
-        self.save(sign=np.sign(x))
+        if self.recording:
+            self.save(sign=np.sign(x))
         return np.abs(x)
 
     def vjp(self, g):
@@ -210,7 +211,8 @@ class Relu(Op):
 
     def forward(self, x):
         y = np.maximum(x, 0)
-        self.save(mask=x > 0)
+        if self.recording:
+            self.save(mask=x > 0)
         return y
 
     def vjp(self, g):
@@ -222,12 +224,13 @@ class Clip(Op):
 
     def forward(self, x):
         lo, hi = self.lo, self.hi
-        inside = np.ones(np.shape(x), dtype=bool)
-        if lo is not None:
-            inside &= x >= lo
-        if hi is not None:
-            inside &= x <= hi
-        self.save(mask=inside)
+        if self.recording:
+            inside = np.ones(np.shape(x), dtype=bool)
+            if lo is not None:
+                inside &= x >= lo
+            if hi is not None:
+                inside &= x <= hi
+            self.save(mask=inside)
         return np.clip(x, lo, hi)
 
     def vjp(self, g):
@@ -257,10 +260,10 @@ class Maximum(Op):
     pick, wins = np.maximum, np.greater  # Minimum: the same rule with the other comparison
 
     def forward(self, a, b):
-        y = self.pick(a, b)
-        dtype = np.result_type(a, b)
-        self.save(w=np.where(a == b, 0.5, self.wins(a, b)).astype(dtype))
-        return y
+        if self.recording:
+            dtype = np.result_type(a, b)
+            self.save(w=np.where(a == b, 0.5, self.wins(a, b)).astype(dtype))
+        return self.pick(a, b)
 
     def vjp(self, g):
         w = self.w

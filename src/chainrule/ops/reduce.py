@@ -56,7 +56,8 @@ class Max(Op):
 
     def forward(self, x):
         y = x.max(axis=self.axes, keepdims=True)
-        self.save(w=_tie_weights(x, y, self.axes))
+        if self.recording:
+            self.save(w=_tie_weights(x, y, self.axes))
         return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
 
     def vjp(self, g):
@@ -68,7 +69,8 @@ class Min(Op):
 
     def forward(self, x):
         y = x.min(axis=self.axes, keepdims=True)
-        self.save(w=_tie_weights(x, y, self.axes))
+        if self.recording:
+            self.save(w=_tie_weights(x, y, self.axes))
         return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
 
     def vjp(self, g):
