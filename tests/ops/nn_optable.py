@@ -46,7 +46,8 @@ ROWS = [
         lambda x, w: _tf().linear(x, w), ((2, 4, 3), (5, 3))),
     Row("linear_1d_input", ("Linear",), lambda x, w, b: F.linear(x, w, b),
         lambda x, w, b: _tf().linear(x, w, b), ((3,), (2, 3), (2,))),
-    # 16-32 rows into a wide layer take Linear's other GEMM orientation (ops/nn.py)
+    # 16-32 rows into a wide layer: in float32 Linear takes its other GEMM orientation
+    # (ops/nn.py), exercised by these rows' float32 checks and test_linear_orientation.py
     Row("linear_16_rows_wide", ("Linear",), lambda x, w, b: F.linear(x, w, b),
         lambda x, w, b: _tf().linear(x, w, b), ((16, 3), (128, 3), (128,))),
     Row("linear_32_rows_wide_nobias", ("Linear",), lambda x, w: F.linear(x, w),

@@ -29,10 +29,12 @@ class Linear(Op):
 
     def forward(self, x, w, b=None):
         self.save(x=x, w=w)
-        if x.ndim == 2 and 16 <= x.shape[0] <= 32 and w.shape[0] >= 128:
+        if (x.ndim == 2 and 16 <= x.shape[0] <= 32 and w.shape[0] >= 128
+                and x.dtype == w.dtype == np.float32):
             # Same y, other GEMM orientation. Measured with NumPy's OpenBLAS (0.3.31, 1 and
-            # 2 threads): for 16-32 rows and a wide layer, x @ w.T takes 1.4-1.9x as long as
-            # w @ x.T; its transpose goes back to row order in the pass that adds the bias.
+            # 2 threads): for 16-32 rows and a wide layer, float32 x @ w.T takes 1.4-1.9x as
+            # long as w @ x.T (float64: no gain, up to 1.2x slower, so not there); its
+            # transpose goes back to row order in the pass that adds the bias.
             y = np.empty((x.shape[0], w.shape[0]), dtype=np.result_type(x, w))
             if b is None:
                 np.copyto(y, (w @ x.T).T)
