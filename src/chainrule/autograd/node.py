@@ -18,6 +18,8 @@ step recorded, so gradients of gradients come free).
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class Node:
     """Base class of every primitive. Subclasses define ``forward`` and ``vjp``."""
@@ -31,10 +33,16 @@ class Node:
     out_id = 0  # id() of the output array, to recognise it among saved ones
     out_shape: tuple = ()
     out_dtype = None
-    # Per input, for a leaf that requires grad: (its version, id() of its array, its shape)
-    # when recorded; None for other inputs, and no list at all when no input is such a leaf.
-    # The version catches in-place edits; id and shape hold even if ``leaf.data`` is rebound.
+    # Per input, for a leaf that requires grad: (id() of its array, its shape) when
+    # recorded; None for other inputs, and no list at all when no input is such a leaf.
+    # They hold even if ``leaf.data`` is rebound.
     leaves: list | None = None
+    # For a node that saved arrays: per tensor input (index i) and for the output (i = -1),
+    # (i, its version counter, the version when recorded, id of its memory).
+    # Backward compares them, so an in-place edit of anything saved is an error, not a
+    # wrong gradient. None when nothing was saved.
+    versions: tuple | None = None
+    frozen: tuple = ()  # saved arrays of the engine's own made read-only until released
     sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
 
     def __init__(self, **params):
@@ -87,32 +95,39 @@ class Node:
         """
         leaves = self.leaves
         if leaves is not None and leaves[i] is not None:
-            return leaves[i][2]
+            return leaves[i][1]
         return self.parents[i].out_shape
 
     def check_versions(self) -> None:
-        """Refuse to backpropagate through a saved leaf that was modified in place since."""
-        if not self._saved:
-            return
-        for i, record in enumerate(self.leaves):
-            if record is None:
-                continue
-            recorded, array_id, _ = record
-            leaf = self.parents[i]
-            if leaf._version != recorded and any(
-                    id(v) == array_id for v in self._saved.values()):
+        """Refuse to backpropagate through a saved array that was modified in place since.
+
+        A changed version matters only when this node saved that tensor's memory (the
+        array itself or a view of it); a copy derived from it is a snapshot and stays right.
+        """
+        for record in self.versions:
+            if record[1][0] != record[2]:
+                self._refuse_if_saved(*record)
+
+    def _refuse_if_saved(self, i: int, counter: list, recorded: int, memory: int) -> None:
+        for v in self._saved.values():
+            if isinstance(v, np.ndarray) and memory_id(v) == memory:
                 from chainrule.errors import BackwardError
 
+                what = f"the output of {self.name}" if i < 0 else f"input {i} of {self.name}"
                 raise BackwardError(
-                    f"backward: input {i} of {self.name} (a leaf tensor of shape "
-                    f"{leaf.shape}) was modified in place after {self.name} saved it for "
-                    f"backward (version {recorded} -> {leaf._version}), so its gradient "
-                    "would be wrong. help: call backward() before optimizer.step() or any "
-                    "in-place update, or run the forward pass again"
+                    f"backward: {what} (a tensor of shape {v.shape}) was saved by {self.name} "
+                    f"for backward and then modified by an inplace operation (version "
+                    f"{recorded} -> {counter[0]}), so its gradient would be wrong. help: do "
+                    "the in-place update after backward() (optimizer.step() after "
+                    "loss.backward()), or use the out-of-place form (x = x + 1, not x += 1 "
+                    "or x.add_(1)); cr.detect_anomaly() names the line that made the op"
                 )
 
     def release(self) -> None:
         """Free the saved arrays: the graph cannot be walked through this node again."""
+        for array in self.frozen:
+            array.setflags(write=True)
+        self.frozen = ()
         if self._saved:
             d = self.__dict__
             for name in self._saved:
@@ -137,7 +152,7 @@ class Node:
             # Ids identify: a saved array and the input it came from were alive together.
             for edge, leaf in zip(self.parents, leaves):
                 if leaf is not None:
-                    if leaf[1] == vid:  # a leaf tensor: use it, so its grad is reached
+                    if leaf[0] == vid:  # a leaf tensor: use it, so its grad is reached
                         setattr(self, name, edge)
                         break
                 elif edge is not None and edge.out_id == vid:
@@ -150,3 +165,16 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def memory_id(array) -> int:
+    """Identity of the memory an array views: its base's id, or its own for an owner.
+
+    Two arrays share memory this way exactly when one is a view of the other or both
+    view a third (NumPy keeps ``base`` pointing at the owner).
+    """
+    base = array.base
+    while base is not None:
+        array = base
+        base = getattr(array, "base", None)
+    return id(array)

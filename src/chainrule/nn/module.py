@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -24,13 +25,18 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True):
-        if isinstance(data, Tensor):
+        source = data if isinstance(data, Tensor) else None
+        if source is not None:
             data = data.data
         if not (isinstance(data, np.ndarray) and data.flags.writeable
                 and B.is_float(data.dtype)):
             data = Tensor(data).data
+            source = None
         super().__init__(np.empty(0, dtype=data.dtype))
         self.data = data  # shared, not copied
+        if source is not None:  # one memory, one version counter
+            source._vc[1] = True
+            self._vc = source._vc
         if requires_grad:
             self.requires_grad = True
 
@@ -52,8 +58,15 @@ class LoadResult(NamedTuple):
     unexpected_keys: list
 
 
-# The modules whose forward is running, outermost first: to name a failing layer's path.
-_running: list = []
+class _Running(threading.local):
+    """The modules whose forward is running in this thread, outermost first: to name a
+    failing layer's path. Per thread: two threads running two models have two paths."""
+
+    def __init__(self):
+        self.stack: list = []
+
+
+_running = _Running()
 
 
 class Module:
@@ -81,6 +94,15 @@ class Module:
             self._parameters[name] = None  # as PyTorch: the slot stays, e.g. bias=None
             object.__setattr__(self, name, value)
             return
+        if name in self._parameters and not isinstance(value, Parameter):
+            # NOTE: a plain tensor here would silently drop out of parameters() and
+            # state_dict(), and the optimizer would go on updating the old Parameter.
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign a {type(value).__name__} to "
+                f"parameter {name!r} (a Parameter or None is expected). help: update it in "
+                f"place (`with cr.no_grad(): m.{name}.copy_(t)` or `m.{name} -= ...`), or "
+                f"assign nn.Parameter(t) to replace it"
+            )
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
         if isinstance(value, Parameter):
@@ -128,7 +150,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        _running.append(self)
+        running = _running.stack
+        running.append(self)
         try:
             if anomaly.state.enabled:
                 with anomaly.module_scope(self._describe_path()):
@@ -142,7 +165,7 @@ class Module:
             err._located = True
             raise err from None
         finally:
-            _running.pop()
+            running.pop()
 
     def _is_leaf_module(self) -> bool:
         return not self._modules
@@ -150,9 +173,10 @@ class Module:
     def _describe_path(self) -> str:
         """``model.2 (Linear 256->10)``: the path from the outermost running module."""
         names = ["model"]
-        for parent, child in zip(_running, _running[1:]):
+        running = _running.stack
+        for parent, child in zip(running, running[1:]):
             names.append(next((k for k, m in parent._modules.items() if m is child), "?"))
-        if not _running or _running[-1] is not self:
+        if not running or running[-1] is not self:
             names = ["model"]
         return f"{'.'.join(names)} ({self._short()})"
 
@@ -272,6 +296,29 @@ class Module:
             target.data[...] = arr
             target.bump_version()
         return LoadResult(missing, unexpected)
+
+    def to(self, dtype):
+        """Cast every floating parameter and buffer to ``dtype``, in place on the module
+        (the Parameter objects stay, so an optimizer made before still holds them)."""
+        dtype = np.dtype(dtype)
+        if not B.is_float(dtype):
+            raise TypeError(f"{type(self).__name__}.to: {dtype} is not a floating dtype. "
+                            "help: use cr.float32 or cr.float64")
+        for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+            if B.is_float(t.data.dtype) and t.data.dtype != dtype:
+                t.data = t.data.astype(dtype)
+                t._vc = [t._vc[0] + 1, False]  # new memory: the old counter's views keep theirs
+                if t.grad is not None:
+                    t.grad = type(t.grad)(t.grad.data.astype(dtype))
+        return self
+
+    def double(self):
+        """``to(float64)``."""
+        return self.to(np.float64)
+
+    def float(self):  # noqa: A003 - PyTorch's name
+        """``to(float32)``."""
+        return self.to(np.float32)
 
     def requires_grad_(self, flag: bool = True):
         """Freeze (False) or unfreeze (True) every parameter."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd import anomaly, grad_mode
-from chainrule.autograd.node import Node
+from chainrule.autograd.node import Node, memory_id
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor
 
@@ -44,7 +44,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
                 if x._node is None:  # a leaf: remember its version, to catch in-place edits
                     if leaves is None:
                         leaves = [None] * len(inputs)
-                    leaves[len(edges)] = (x._version, id(data), data.shape)
+                    leaves[len(edges)] = (id(data), data.shape)
                     edges.append(x)
                 else:
                     edges.append(x._node)
@@ -88,17 +88,72 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     t.data = out
     t.grad = None
     t._hooks = None
-    t._version = 0
+    if out.base is not None or out is arrays[0]:
+        _share_version(t, inputs)  # a view: in-place edits through either are one edit
+    else:
+        t._vc = [0, False]
     if record:
         op.out_id = id(out)
         op.out_shape = out.shape
         op.out_dtype = out.dtype
         t._rg = True
         t._node = op
+        if op._saved:
+            _guard_saved(op, inputs, t)
     else:
         t._rg = False
         t._node = None
     return t
+
+
+def _share_version(t: Tensor, inputs) -> None:
+    """Give view ``t`` the version counter of the input whose memory it views."""
+    memory = memory_id(t.data)
+    for x in inputs:
+        if isinstance(x, Tensor) and memory_id(x.data) == memory:
+            x._vc[1] = True  # shared: see Tensor._update
+            t._vc = x._vc
+            return
+    t._vc = [0, False]
+
+
+def _guard_saved(op: Op, inputs, t: Tensor) -> None:
+    """Note the versions of everything ``op`` may have saved, and freeze the engine's own.
+
+    Every tensor input and the output get a version record (checked at backward: see
+    Node.check_versions). Saved arrays that the engine made (the output, a non-leaf
+    input's data) are made read-only until the node is released, so that a write through
+    ``t.data`` fails at once instead of silently changing the gradient; a leaf's array
+    belongs to the user and is left alone (its in-place methods bump its version).
+    """
+    # Hot path of every recorded op that saves: plain loops, no generators (measured).
+    saved = tuple(op._saved.values())
+    records = []
+    frozen = None
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor):
+            data = x.data
+            vc = x._vc
+            records.append((i, vc, vc[0], id(data) if data.base is None else memory_id(data)))
+            if x._node is not None:
+                for v in saved:
+                    if v is data:
+                        if data.flags.writeable:
+                            data.setflags(write=False)
+                            frozen = [data] if frozen is None else frozen + [data]
+                        break
+    out = t.data
+    vc = t._vc
+    records.append((-1, vc, vc[0], id(out) if out.base is None else memory_id(out)))
+    for v in saved:
+        if v is out:
+            if out.flags.writeable:
+                out.setflags(write=False)
+                frozen = [out] if frozen is None else frozen + [out]
+            break
+    op.versions = records
+    if frozen is not None:
+        op.frozen = frozen
 
 
 _new = object.__new__

@@ -51,7 +51,9 @@ class Sum(Op):
 class Max(Op):
     """y = max of x over ``axes``;  dx = g * [x == y] / (number of maxima)
 
-    NOTE: ties split the gradient evenly among the tied elements.
+    NOTE: ties split the gradient evenly among the tied elements. A NaN is the maximum of
+    any set that holds one (NumPy and PyTorch agree), so the gradient is split evenly among
+    the NaN entries, as PyTorch's max() does; the others get 0.
     """
 
     def forward(self, x):
@@ -83,6 +85,8 @@ def _dropped(shape: tuple, axes: tuple) -> tuple:
 
 def _tie_weights(x, y_kept, axes):
     hit = x == y_kept
+    if np.isnan(y_kept).any():  # NaN == NaN is False: the NaN entries are the maxima
+        hit |= np.isnan(x) & np.isnan(y_kept)
     return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
 
 
