@@ -16,9 +16,10 @@ from chainrule import _allocator  # noqa: F401  (keeps freed memory for reuse; s
 from chainrule.tensor import Tensor  # isort: skip
 # viz is cheap to import: matplotlib loads only when drawing.
 from chainrule import data, nn, ops, optim, viz
+
+# cr.autograd (the subpackage) holds PyTorch's form: cr.autograd.grad(outputs, inputs).
 from chainrule.autograd import (
     enable_grad,
-    grad,
     gradcheck,
     gradgradcheck,
     is_grad_enabled,
@@ -27,12 +28,17 @@ from chainrule.autograd import (
     value_and_grad,
 )
 from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from chainrule.autograd.functional import grad  # JAX's transform: cr.grad(f)(x)
+from chainrule.autograd.grad_mode import inference_mode
 from chainrule.errors import BackwardError, ChainruleError, GradcheckError, ShapeError
 from chainrule.factories import (
     arange,
+    as_tensor,
     eye,
+    from_numpy,
     full,
     full_like,
+    get_default_dtype,
     manual_seed,
     ones,
     ones_like,
@@ -40,6 +46,7 @@ from chainrule.factories import (
     rand_like,
     randn,
     randn_like,
+    set_default_dtype,
     tensor,
     zeros,
     zeros_like,
@@ -50,6 +57,7 @@ from chainrule.ops import (
     argmax,
     argmin,
     broadcast_to,
+    cat,
     clip,
     concatenate,
     cos,
@@ -82,6 +90,7 @@ from chainrule.ops import (
     swapaxes,
     tanh,
     transpose,
+    unsqueeze,
     var,
     where,
 )

@@ -16,6 +16,44 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares ``array``'s memory (no copy), as ``torch.from_numpy``: writes
+    to one are seen in the other. The dtype is kept."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a NumPy ndarray, got {type(array).__name__}. "
+                        "help: use cr.tensor(data) for lists and numbers")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: arrays of dtype {array.dtype} cannot be tensors. help: "
+                        "convert to a number dtype first")
+    return _wrap(array)
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """``data`` as a tensor, sharing memory when it can (a tensor or ndarray of that dtype
+    is not copied), as ``torch.as_tensor``."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype == np.dtype(dtype) else data.astype(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return from_numpy(data)
+    return Tensor(data, dtype=dtype)
+
+
+def set_default_dtype(dtype) -> None:
+    """The dtype of Python floats and of factories without ``dtype=`` (float32 at start).
+
+    Process-wide, as PyTorch's. Only float32 and float64 are accepted.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"set_default_dtype: only float32 and float64 are supported, got "
+                        f"{dtype}")
+    B.DEFAULT_FLOAT = dtype
+
+
+def get_default_dtype():
+    return B.DEFAULT_FLOAT
+
+
 def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = _wrap(arr)
     if requires_grad:

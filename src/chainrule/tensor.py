@@ -22,9 +22,6 @@ class Tensor:
 
     __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_vc", "__weakref__")
 
-    # ndarray (op) Tensor must defer to Tensor's reflected operators, not broadcast
-    # the Tensor as an object inside a NumPy ufunc.
-    __array_ufunc__ = None
     __hash__ = object.__hash__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
@@ -60,7 +57,16 @@ class Tensor:
 
     @property
     def size(self) -> int:
+        """The number of elements, as NumPy's ``.size`` (an int; ``t.size()`` explains)."""
+        return _Size(self.data.size)
+
+    def numel(self) -> int:
+        """PyTorch's name for the number of elements."""
         return self.data.size
+
+    def dim(self) -> int:
+        """PyTorch's name for ``ndim``."""
+        return self.data.ndim
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -125,6 +131,25 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on tensors. ``ndarray + tensor`` (any arithmetic or comparison
+        operator with an array on the left) is the tensor operation, in the graph. Any
+        other ufunc (``np.exp(t)``) computes on the arrays and returns an array, as NumPy
+        does; on a tensor that requires grad that would silently drop the graph, so it is
+        an error with help instead."""
+        operator = _UFUNC_OPERATORS.get(ufunc) if method == "__call__" and not kwargs else None
+        if operator is not None and len(inputs) == 2:
+            a, b = (x if isinstance(x, Tensor) else _wrap(B.as_array(x)) for x in inputs)
+            return operator(a, b)
+        _refuse_graph(inputs, f"np.{ufunc.__name__}", ufunc.__name__)
+        return getattr(ufunc, method)(*_arrays(inputs), **_arrays(kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions (``np.sum(t)``, ``np.concatenate``) compute on the arrays and
+        return arrays; on a tensor that requires grad, an error with help (see above)."""
+        _refuse_graph((args, kwargs), f"np.{func.__name__}", func.__name__)
+        return func(*_arrays(args), **_arrays(kwargs))
 
     def __float__(self):
         return float(self.item())
@@ -411,38 +436,66 @@ class Tensor:
     def astype(self, dtype):
         return ops.astype(self, dtype)
 
-    def sum(self, axis=None, keepdims=False):
-        return ops.sum(self, axis, keepdims)
+    # Reductions take NumPy's axis=/keepdims= and PyTorch's dim=/keepdim= (ops.core).
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis=None, keepdims=False):
-        return ops.mean(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, axis=None, keepdims=False):
-        return ops.max(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The maximum; with PyTorch's ``dim=``, PyTorch's (values, indices) pair."""
+        return ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def min(self, axis=None, keepdims=False):
-        return ops.min(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The minimum; with PyTorch's ``dim=``, PyTorch's (values, indices) pair."""
+        return ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return ops.var(self, axis, keepdims, ddof)
+    def var(self, axis=None, keepdims=False, ddof=0, *, dim=None, keepdim=None,
+            correction=None, unbiased=None):
+        return ops.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim,
+                       correction=correction, unbiased=unbiased)
 
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return ops.std(self, axis, keepdims, ddof)
+    def std(self, axis=None, keepdims=False, ddof=0, *, dim=None, keepdim=None,
+            correction=None, unbiased=None):
+        return ops.std(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim,
+                       correction=correction, unbiased=unbiased)
 
-    def logsumexp(self, axis=None, keepdims=False):
-        return ops.logsumexp(self, axis, keepdims)
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmax(self, axis=None, keepdims=False):
-        return ops.argmax(self, axis, keepdims)
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis=None, keepdims=False):
-        return ops.argmin(self, axis, keepdims)
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def softmax(self, axis=-1, *, dim=None):
+        axis, _ = _torch_names("softmax", None if dim is not None else axis, None, dim, None)
+        return _ops_nn.softmax(self, axis)
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        axis, _ = _torch_names("log_softmax", None if dim is not None else axis, None, dim,
+                               None)
+        return _ops_nn.log_softmax(self, axis)
+
+    # --- shape ---------------------------------------------------------------------------
 
     def reshape(self, *shape):
         return ops.reshape(self, *shape)
 
+    def view(self, *shape):
+        """PyTorch's name for reshape (a view whenever NumPy can make one)."""
+        return ops.reshape(self, *shape)
+
     def transpose(self, *axes):
         return ops.transpose(self, *axes)
+
+    def permute(self, *dims):
+        """PyTorch's name for transpose with a full permutation."""
+        if _shape_of(dims) == tuple(range(self.data.ndim)):
+            return self  # unambiguous here (see ops.transpose on (0, 1))
+        return ops.transpose(self, *dims)
 
     def swapaxes(self, axis1, axis2):
         return ops.swapaxes(self, axis1, axis2)
@@ -451,20 +504,72 @@ class Tensor:
     def T(self):
         return ops.transpose(self)
 
-    def squeeze(self, axis=None):
-        return ops.squeeze(self, axis)
+    def squeeze(self, axis=None, *, dim=None):
+        return ops.squeeze(self, axis, dim=dim)
 
     def expand_dims(self, axis):
         return ops.expand_dims(self, axis)
 
-    def flatten(self, start_axis=0):
-        return ops.flatten(self, start_axis)
+    def unsqueeze(self, dim):
+        return ops.expand_dims(self, dim)
+
+    def flatten(self, start_axis=0, end_axis=-1, *, start_dim=None, end_dim=None):
+        return ops.flatten(self, start_axis, end_axis, start_dim=start_dim, end_dim=end_dim)
 
     def broadcast_to(self, shape):
         return ops.broadcast_to(self, shape)
 
     def matmul(self, other):
         return ops.matmul(self, other)
+
+    # --- copies, dtypes, clamping (PyTorch's names beside NumPy's) -------------------------
+
+    def clone(self):
+        """A copy with its own memory, in the graph (its gradient passes straight through)."""
+        return ops.astype(self, self.data.dtype, copy=True)
+
+    def float(self):  # noqa: A003 - PyTorch's name
+        return ops.astype(self, np.float32)
+
+    def double(self):
+        return ops.astype(self, np.float64)
+
+    def to(self, dtype):
+        """``to(dtype)`` as astype; ``to("cpu")`` is this tensor (chainrule runs on NumPy)."""
+        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
+            return self
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cuda", "mps", "xpu"):
+            raise TypeError(
+                f"to: chainrule runs on NumPy arrays, on the CPU; there is no {dtype!r} "
+                "device. help: drop the .to(device) call, or leave it as .to('cpu')"
+            )
+        return ops.astype(self, dtype)
+
+    def clamp(self, min=None, max=None):  # noqa: A002 - PyTorch's names
+        return ops.clip(self, min, max)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return self._update("clamp_", lambda d, o: np.clip(d, min, max, out=d),
+                            lambda t, o: ops.clip(t, min, max), None)
+
+    def new_zeros(self, *shape, dtype=None):
+        """Zeros of ``shape`` with this tensor's dtype (PyTorch's new_* factories)."""
+        return _wrap(np.zeros(_shape_of(shape), dtype=dtype or self.data.dtype))
+
+    def new_ones(self, *shape, dtype=None):
+        return _wrap(np.ones(_shape_of(shape), dtype=dtype or self.data.dtype))
+
+    def new_full(self, shape, value, dtype=None):
+        return _wrap(np.full(_shape_of((shape,)), value, dtype=dtype or self.data.dtype))
+
+    def new_tensor(self, data, dtype=None):
+        return Tensor(data, dtype=dtype or self.data.dtype)
+
+    def __setitem__(self, index, value):
+        """``t[index] = value``: in place, as every in-place update (see ``_update``)."""
+        parsed, _ = _index_arg(index)
+        self._update("setitem", lambda d, o: d.__setitem__(parsed, o),
+                     lambda t, o: ops.setitem(t, index, o), _operand(value))
 
 
 class _HookHandle:
@@ -499,6 +604,53 @@ def _operand(x):
     if isinstance(x, (Tensor, int, float)):
         return x  # Python numbers keep NumPy's weak typing: float32 stays float32
     return B.as_array(x)
+
+
+def _arrays(x):
+    """Tensors inside (nested) arguments replaced by their arrays."""
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_arrays(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _arrays(v) for k, v in x.items()}
+    return x
+
+
+def _refuse_graph(args, call: str, name: str) -> None:
+    def graph(x):
+        if isinstance(x, Tensor):
+            return x._rg
+        if isinstance(x, (list, tuple)):
+            return any(graph(v) for v in x)
+        if isinstance(x, dict):
+            return any(graph(v) for v in x.values())
+        return False
+
+    if grad_mode.state.enabled and graph(args):
+        raise TypeError(
+            f"{call} on a tensor that requires grad: NumPy would compute on the array and "
+            f"drop the graph, so no gradient would reach it. help: use the tensor's own "
+            f"operation (t.{name}() or cr.{name}(t), differentiable), or "
+            f"np.{name}(t.detach().numpy()) for a plain array"
+        )
+
+
+class _Size(int):
+    """``t.size`` is NumPy's int; calling it as PyTorch's ``t.size()`` explains, with help."""
+
+    def __call__(self, *dim):
+        raise TypeError(
+            "size: chainrule's .size is NumPy's (the number of elements, an int), so it is "
+            "not called. help: use t.shape for the shape (PyTorch's t.size()), t.shape[d] for "
+            "t.size(d), and t.numel() or t.size for the number of elements"
+        )
+
+
+def _shape_of(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
 
 
 def _requires_grad(x) -> bool:
@@ -572,8 +724,28 @@ def _write_frozen(data: np.ndarray, write, other, what: str) -> None:
             a.setflags(write=False)
 
 
+# ndarray (op) Tensor: NumPy calls the ufunc, which hands it back to the tensor operator.
+_UFUNC_OPERATORS = {
+    np.add: lambda a, b: a + b,
+    np.subtract: lambda a, b: a - b,
+    np.multiply: lambda a, b: a * b,
+    np.true_divide: lambda a, b: a / b,
+    np.power: lambda a, b: a ** b,
+    np.matmul: lambda a, b: a @ b,
+    np.less: lambda a, b: a < b,
+    np.less_equal: lambda a, b: a <= b,
+    np.greater: lambda a, b: a > b,
+    np.greater_equal: lambda a, b: a >= b,
+    np.equal: lambda a, b: a == b,
+    np.not_equal: lambda a, b: a != b,
+}
+
+
 # Imported last: the ops need the Tensor class defined above.
 from chainrule import ops  # noqa: E402
 from chainrule.autograd import grad_mode  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
+from chainrule.ops import nn as _ops_nn  # noqa: E402
 from chainrule.ops.core import apply as _apply  # noqa: E402
+from chainrule.ops.core import torch_names as _torch_names  # noqa: E402
+from chainrule.ops.shape import _index_arg  # noqa: E402

@@ -57,6 +57,14 @@ IDX = np.array([0, 2, 2, 1, 0])  # repeated on purpose: gradients must accumulat
 MASK = np.array([[True, False, True, False], [False, True, True, False], [True, True, False, True]])
 
 
+UNIQUE_IDX = np.array([2, 0])
+
+
+def _set(t, index, v):  # t[index] = v on a non-leaf: in place in both libraries, recorded
+    t[index] = v
+    return t
+
+
 def MM(a, b):  # noqa: N802 - the same function serves both libraries
     return a @ b
 
@@ -165,6 +173,14 @@ ROWS = [
         lambda a: a[_torch().as_tensor(IDX), 1:3], ((3, 4),)),
     Row("getitem_mask", ("GetItem", "ScatterAdd"), lambda a: a[MASK],
         lambda a: a[_torch().as_tensor(MASK)], ((3, 4),)),
+    Row("setitem_basic", ("SetItem",), lambda a, v: _set(a * 1, (slice(1, None), 2), v),
+        lambda a, v: _set(a * 1, (slice(1, None), 2), v), ((3, 4), (2,))),
+    Row("setitem_bcast", ("SetItem",), lambda a, v: _set(a * 1, (slice(None), slice(1, 3)), v),
+        lambda a, v: _set(a * 1, (slice(None), slice(1, 3)), v), ((3, 4), (1, 2))),
+    Row("setitem_mask", ("SetItem",), lambda a, v: _set(a * 1, MASK, v),
+        lambda a, v: _set(a * 1, _torch().as_tensor(MASK), v), ((3, 4), (1,))),
+    Row("setitem_intarray", ("SetItem",), lambda a, v: _set(a * 1, UNIQUE_IDX, v),
+        lambda a, v: _set(a * 1, _torch().as_tensor(UNIQUE_IDX), v), ((3, 4), (2, 4))),
     Row("concatenate", ("Concatenate",), lambda a, b: cr.concatenate([a, b], axis=1),
         lambda a, b: _torch().cat([a, b], dim=1), ((3, 2), (3, 4))),
     Row("stack", ("Concatenate", "Reshape"), lambda a, b: cr.stack([a, b], axis=1),

@@ -31,10 +31,12 @@ def backward(root: Tensor, gradient=None, retain_graph=None, create_graph=False)
     run(root, seed, retain_graph=retain_graph, create_graph=create_graph)
 
 
-def grad(outputs: Tensor, inputs, gradient=None, retain_graph=None, create_graph=False):
+def grad(outputs: Tensor, inputs, gradient=None, retain_graph=None, create_graph=False,
+         materialize: bool = True):
     """d outputs / d inputs, returned (not accumulated into ``.grad``): a tuple, one per input.
 
-    An input that the output does not depend on gets a zero gradient.
+    An input that the output does not depend on gets a zero gradient (None when not
+    ``materialize``).
     """
     seed = _seed(outputs, gradient, create_graph, "grad")
     if retain_graph is None:
@@ -51,8 +53,10 @@ def grad(outputs: Tensor, inputs, gradient=None, retain_graph=None, create_graph
     for t in inputs:
         g = captured.get(id(t) if t._node is None else t._node)
         if g is None:
-            zeros = np.zeros_like(t.data)
-            g = zeros
+            if not materialize:
+                result.append(None)
+                continue
+            g = np.zeros_like(t.data)
         result.append(g if isinstance(g, Tensor) else _wrap(np.asarray(g)))
     return tuple(result)
 

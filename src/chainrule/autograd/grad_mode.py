@@ -69,3 +69,11 @@ class set_grad_enabled(_GradMode):
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
+
+
+class inference_mode(_GradMode):
+    """PyTorch's ``inference_mode``: here the same as ``no_grad`` (nothing is recorded, and
+    chainrule has no per-tensor inference flag to set)."""
+
+    def __init__(self, mode: bool = True):
+        self.mode = not mode

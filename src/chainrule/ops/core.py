@@ -189,6 +189,21 @@ def _check_graph_growth(op) -> None:
                     return
 
 
+def torch_names(name: str, axis, keepdims, dim, keepdim):
+    """PyTorch's ``dim=``/``keepdim=`` as aliases of NumPy's ``axis=``/``keepdims=``.
+
+    The NumPy names stay primary (API.md); the aliases let PyTorch code run unchanged.
+    """
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: got both axis= and dim= (the same argument: dim is "
+                            "PyTorch's name for it). help: pass one")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, keepdims
+
+
 def unbroadcast(g, shape: tuple):
     """Sum ``g`` back down to ``shape``: the adjoint of NumPy broadcasting.
 

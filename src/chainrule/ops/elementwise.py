@@ -238,7 +238,7 @@ class Clip(Op):
 
 
 class Cast(Op):
-    """y = x as another dtype;  dx = g as x's dtype"""
+    """y = x as another dtype (or a copy in the same one);  dx = g as x's dtype"""
 
     def forward(self, x):
         self.src = x.dtype
@@ -373,10 +373,11 @@ def clip(x, lo=None, hi=None):
     return apply(Clip, _tensor(x), lo=lo, hi=hi)
 
 
-def astype(x, dtype):
+def astype(x, dtype, copy: bool = False):
+    """x as ``dtype``: x itself when it has that dtype already, unless ``copy``."""
     dtype = np.dtype(dtype)
     x = _tensor(x)
-    if x.dtype == dtype:
+    if x.dtype == dtype and not copy:
         return x
     if x.requires_grad and not B.is_float(dtype):
         from chainrule.tensor import _wrap

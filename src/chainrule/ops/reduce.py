@@ -6,10 +6,12 @@ kept-dims shape, then broadcast it over the input.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from chainrule.ops import dual
-from chainrule.ops.core import Op, apply
+from chainrule.ops.core import Op, apply, torch_names
 from chainrule.ops.elementwise import _tensor, sqrt
 from chainrule.tensor import _wrap
 
@@ -114,6 +116,14 @@ class LogSumExp(Op):
 # --- public functions ---------------------------------------------------------------------
 
 
+class ValuesIndices(NamedTuple):
+    """``x.max(dim=1)`` returns this, as PyTorch's ``torch.return_types.max``: with
+    ``axis=`` (NumPy's form) max and min return the values alone."""
+
+    values: object
+    indices: object
+
+
 def _reduce(op_cls, x, axis, keepdims, name):
     x = _tensor(x)
     axes = normalize_axis(axis, x.ndim, name)
@@ -122,19 +132,29 @@ def _reduce(op_cls, x, axis, keepdims, name):
     return apply(op_cls, x, axes=axes, keepdims=bool(keepdims))
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
+def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001 - the NumPy name
+    axis, keepdims = torch_names("sum", axis, keepdims, dim, keepdim)
     return _reduce(Sum, x, axis, keepdims, "sum")
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    if dim is not None:  # PyTorch's form, PyTorch's result: (values, indices)
+        axis, keepdims = torch_names("max", axis, keepdims, dim, keepdim)
+        return ValuesIndices(_reduce(Max, x, axis, keepdims, "max"),
+                             argmax(x, axis, keepdims))
     return _reduce(Max, x, axis, keepdims, "max")
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
+def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    if dim is not None:  # PyTorch's form, PyTorch's result: (values, indices)
+        axis, keepdims = torch_names("min", axis, keepdims, dim, keepdim)
+        return ValuesIndices(_reduce(Min, x, axis, keepdims, "min"),
+                             argmin(x, axis, keepdims))
     return _reduce(Min, x, axis, keepdims, "min")
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    axis, keepdims = torch_names("logsumexp", axis, keepdims, dim, keepdim)
     return _reduce(LogSumExp, x, axis, keepdims, "logsumexp")
 
 
@@ -143,15 +163,23 @@ def _count(x, axis) -> int:
     return int(np.prod([x.shape[a] for a in axes]))
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """sum / n"""
+    axis, keepdims = torch_names("mean", axis, keepdims, dim, keepdim)
     x = _tensor(x)
     n = _count(x, axis)
     return sum(x, axis, keepdims) * (1.0 / n if n else float("nan"))
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """sum((x - mean)^2) / (n - ddof)"""
+def var(x, axis=None, keepdims=False, ddof=0, *, dim=None, keepdim=None, correction=None,
+        unbiased=None):
+    """sum((x - mean)^2) / (n - ddof)
+
+    NOTE: ddof defaults to 0 (NumPy's); PyTorch's default is 1. Its names are taken too:
+    ``correction=1`` or ``unbiased=True`` for the sample variance.
+    """
+    axis, keepdims = torch_names("var", axis, keepdims, dim, keepdim)
+    ddof = _ddof(ddof, correction, unbiased)
     x = _tensor(x)
     n = _count(x, axis)
     d = x - mean(x, axis, keepdims=True)
@@ -159,16 +187,28 @@ def var(x, axis=None, keepdims=False, ddof=0):
     return sum(d * d, axis, keepdims) * (1.0 / denom if denom > 0 else float("nan"))
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
-    """sqrt(var)"""
-    return sqrt(var(x, axis, keepdims, ddof))
+def std(x, axis=None, keepdims=False, ddof=0, *, dim=None, keepdim=None, correction=None,
+        unbiased=None):
+    """sqrt(var); ddof as var's"""
+    axis, keepdims = torch_names("std", axis, keepdims, dim, keepdim)
+    return sqrt(var(x, axis, keepdims, _ddof(ddof, correction, unbiased)))
 
 
-def argmax(x, axis=None, keepdims=False):
+def _ddof(ddof, correction, unbiased) -> int:
+    if correction is not None:
+        return correction
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return ddof
+
+
+def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    axis, keepdims = torch_names("argmax", axis, keepdims, dim, keepdim)
     x = _tensor(x)
     return _wrap(np.asarray(np.argmax(x.data, axis=axis, keepdims=keepdims)))
 
 
-def argmin(x, axis=None, keepdims=False):
+def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    axis, keepdims = torch_names("argmin", axis, keepdims, dim, keepdim)
     x = _tensor(x)
     return _wrap(np.asarray(np.argmin(x.data, axis=axis, keepdims=keepdims)))

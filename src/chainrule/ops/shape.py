@@ -12,7 +12,7 @@ import numpy as np
 
 from chainrule.errors import ShapeError
 from chainrule.ops import dual
-from chainrule.ops.core import Op, apply, unbroadcast
+from chainrule.ops.core import Op, apply, torch_names, unbroadcast
 from chainrule.ops.elementwise import _tensor
 from chainrule.tensor import Tensor
 
@@ -68,6 +68,35 @@ class ScatterAdd(Op):
 
     def vjp(self, g):
         return g[self.index]
+
+
+class SetItem(Op):
+    """y = x with y[index] = v;  dx = g with zeros at index,  dv = g[index] summed to v's shape
+
+    The recorded form of ``t[index] = v`` (Tensor.__setitem__) inside the graph. Repeated
+    integer indices are refused before this runs: only the last write would survive, and
+    no gradient for v would be right.
+    """
+
+    def forward(self, x, v):
+        y = x.copy()
+        y[self.index] = v
+        if self.recording:
+            keep = np.ones(x.shape, dtype=x.dtype)
+            keep[self.index] = 0
+            self.save(keep=keep)
+        return y
+
+    def vjp(self, g):
+        dx = g * self.keep if self.needs(0) else None
+        dv = None
+        if self.needs(1):
+            shape = self.input_shape(1)
+            dv = g[self.index]
+            if dv.ndim < len(shape):  # v had extra leading axes of size 1
+                dv = dv.reshape((1,) * (len(shape) - dv.ndim) + dv.shape)
+            dv = unbroadcast(dv, shape)
+        return dx, dv
 
 
 class Concatenate(Op):
@@ -130,6 +159,14 @@ def transpose(x, *axes):
     else:
         axes = _shape_arg(axes)
         axes = tuple(a % x.ndim if x.ndim else a for a in axes)
+        if len(axes) == 2 and x.ndim == 2 and axes == (0, 1):
+            # NOTE: NumPy reads (0, 1) as the identity permutation, PyTorch as "swap 0 and
+            # 1": the same call means two things, so neither is guessed.
+            raise ShapeError(
+                "transpose(0, 1) on a 2-d tensor: as a permutation (NumPy, chainrule) it "
+                "leaves the tensor as it is; as PyTorch's transpose it swaps the axes. help: "
+                "use .T or swapaxes(0, 1) (or permute(1, 0)) to swap them"
+            )
         if sorted(axes) != list(range(x.ndim)):
             raise ShapeError(
                 f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of a "
@@ -148,7 +185,8 @@ def swapaxes(x, axis1: int, axis2: int):
     return transpose(x, *axes)
 
 
-def squeeze(x, axis=None):
+def squeeze(x, axis=None, *, dim=None):
+    axis, _ = torch_names("squeeze", axis, None, dim, None)
     x = _tensor(x)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
@@ -163,17 +201,31 @@ def squeeze(x, axis=None):
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
+def unsqueeze(x, dim: int):
+    """PyTorch's name for expand_dims."""
+    return expand_dims(x, dim)
+
+
 def expand_dims(x, axis):
     x = _tensor(x)
     return reshape(x, np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape)
 
 
-def flatten(x, start_axis: int = 0):
+def flatten(x, start_axis: int = 0, end_axis: int = -1, *, start_dim=None, end_dim=None):
+    """Merge axes start_axis..end_axis (inclusive, as PyTorch's start_dim/end_dim) into one."""
+    start_axis, _ = torch_names("flatten", start_axis if start_dim is None else None, None,
+                                start_dim, None)
+    end_axis, _ = torch_names("flatten", end_axis if end_dim is None else None, None,
+                              end_dim, None)
     x = _tensor(x)
     if x.ndim == 0:
         return reshape(x, (1,))
-    start = start_axis % x.ndim
-    return reshape(x, x.shape[:start] + (int(np.prod(x.shape[start:])),))
+    start, end = start_axis % x.ndim, end_axis % x.ndim
+    if start > end:
+        raise ShapeError(f"flatten: start axis {start_axis} comes after end axis {end_axis} "
+                         f"for a tensor of shape {x.shape}")
+    merged = int(np.prod(x.shape[start:end + 1]))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
 def broadcast_to(x, shape):
@@ -214,7 +266,25 @@ def getitem(x, index):
     return apply(GetItem, x, index=index, basic=basic)
 
 
-def concatenate(tensors, axis: int = 0):
+def setitem(x, index, value):
+    """``x`` with ``x[index] = value``, out of place and recorded (for ``t[index] = v``)."""
+    x = _tensor(x)
+    index, basic = _index_arg(index)
+    if not basic:
+        hits = np.zeros(x.shape, dtype=np.int64)
+        np.add.at(hits, index, 1)
+        if hits.max(initial=0) > 1:
+            raise ValueError(
+                "setitem: the index names some entries more than once; assignment keeps only "
+                "the last value there, so no gradient would be right. help: make the "
+                "indices unique (np.unique), or build the result out of place"
+            )
+    return apply(SetItem, x, value, index=index, basic=basic)
+
+
+def concatenate(tensors, axis: int | None = None, *, dim=None):
+    axis, _ = torch_names("concatenate", axis, None, dim, None)
+    axis = 0 if axis is None else axis
     tensors = [_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
@@ -234,7 +304,12 @@ def concatenate(tensors, axis: int = 0):
     return apply(Concatenate, *tensors, axis=axis)
 
 
-def stack(tensors, axis: int = 0):
+cat = concatenate  # PyTorch's name: cr.cat(tensors, dim=1)
+
+
+def stack(tensors, axis: int | None = None, *, dim=None):
+    axis, _ = torch_names("stack", axis, None, dim, None)
+    axis = 0 if axis is None else axis
     tensors = [_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: need at least one tensor")
