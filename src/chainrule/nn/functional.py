@@ -57,14 +57,14 @@ def gelu(x, approximate: str = "none"):
     return 0.5 * x * (1 + _nn.erf(x * (1 / math.sqrt(2))))
 
 
-def softmax(x, axis: int = -1):
-    """e^x / sum e^x along ``axis`` (computed as exp(log_softmax), so it never overflows)"""
-    return _nn.softmax(_tensor(x), axis)
+def softmax(x, axis: int = -1, *, dim=None):
+    """e^x / sum e^x along ``axis`` (``dim``) (as exp(log_softmax), so it never overflows)"""
+    return _nn.softmax(_tensor(x), axis if dim is None else dim)
 
 
-def log_softmax(x, axis: int = -1):
-    """x - logsumexp(x) along ``axis``"""
-    return _nn.log_softmax(_tensor(x), axis)
+def log_softmax(x, axis: int = -1, *, dim=None):
+    """x - logsumexp(x) along ``axis`` (``dim``)"""
+    return _nn.log_softmax(_tensor(x), axis if dim is None else dim)
 
 
 def linear(x, weight, bias=None):

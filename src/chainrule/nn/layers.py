@@ -13,18 +13,35 @@ from chainrule.nn.module import Module, Parameter
 from chainrule.ops.nn import batch_norm
 
 
-def _empty(*shape):
-    return Parameter(np.zeros(shape, dtype=B.DEFAULT_FLOAT))
+def _empty(*shape, dtype=None):
+    return Parameter(np.zeros(shape, dtype=_dtype(dtype)))
+
+
+def _dtype(dtype, device=None):
+    """A layer's ``dtype=`` (PyTorch's factory keyword; the default dtype when None) and
+    ``device=`` (only the CPU: chainrule runs on NumPy)."""
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise TypeError(f"device={device!r}: chainrule runs on NumPy arrays, on the CPU. "
+                        "help: drop device=, or pass device='cpu'")
+    if dtype is None:
+        return B.DEFAULT_FLOAT
+    dtype = np.dtype(dtype)
+    if not B.is_float(dtype):
+        raise TypeError(f"dtype={dtype}: parameters must be floating point. help: use "
+                        "cr.float32 or cr.float64")
+    return dtype
 
 
 class Linear(Module):
     """y = x W^T + b, W of shape (out_features, in_features)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
         super().__init__()
+        dtype = _dtype(dtype, device)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = _empty(out_features, in_features)
-        self.bias = _empty(out_features) if bias else None
+        self.weight = _empty(out_features, in_features, dtype=dtype)
+        self.bias = _empty(out_features, dtype=dtype) if bias else None
         init.default_layer_init(self.weight, self.bias)
 
     def forward(self, x):
@@ -46,16 +63,17 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
-                 padding=0, bias: bool = True):
+                 padding=0, bias: bool = True, device=None, dtype=None):
         super().__init__()
+        dtype = _dtype(dtype, device)
         kh, kw = F._pair(kernel_size, "Conv2d", "kernel_size", 1)
         F._pair(stride, "Conv2d", "stride", 1)
         F._pair(padding, "Conv2d", "padding", 0)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (
             kernel_size if isinstance(kernel_size, int) else (kh, kw)), stride, padding
-        self.weight = _empty(out_channels, in_channels, kh, kw)
-        self.bias = _empty(out_channels) if bias else None
+        self.weight = _empty(out_channels, in_channels, kh, kw, dtype=dtype)
+        self.bias = _empty(out_channels, dtype=dtype) if bias else None
         init.default_layer_init(self.weight, self.bias)
 
     def forward(self, x):
@@ -98,15 +116,18 @@ class AvgPool2d(MaxPool2d):
 class Flatten(Module):
     """(N, d1, d2, ...) -> (N, d1 * d2 * ...) from ``start_axis`` on."""
 
-    def __init__(self, start_axis: int = 1):
+    def __init__(self, start_axis: int = 1, end_axis: int = -1, *, start_dim=None,
+                 end_dim=None):
         super().__init__()
-        self.start_axis = start_axis
+        self.start_axis = start_axis if start_dim is None else start_dim
+        self.end_axis = end_axis if end_dim is None else end_dim
 
     def forward(self, x):
-        return cr.flatten(x, self.start_axis)
+        return cr.flatten(x, self.start_axis, self.end_axis)
 
     def extra_repr(self) -> str:
-        return f"start_axis={self.start_axis}"
+        end = "" if self.end_axis == -1 else f", end_axis={self.end_axis}"
+        return f"start_axis={self.start_axis}{end}"
 
 
 class Dropout(Module):
@@ -136,16 +157,18 @@ class _BatchNorm(Module):
     axes: tuple = (0,)
     expected: str = "(N, C)"
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 device=None, dtype=None):
         super().__init__()
+        dtype = _dtype(dtype, device)
         if momentum is not None and not 0 <= momentum <= 1:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got "
                              f"{momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.weight = Parameter(np.ones(num_features, dtype=B.DEFAULT_FLOAT))
-        self.bias = Parameter(np.zeros(num_features, dtype=B.DEFAULT_FLOAT))
-        self.register_buffer("running_mean", cr.zeros(num_features))
-        self.register_buffer("running_var", cr.ones(num_features))
+        self.weight = Parameter(np.ones(num_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_mean", cr.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", cr.ones(num_features, dtype=dtype))
         self.register_buffer("num_batches_tracked", cr.tensor(np.array(0, dtype=np.int64)))
 
     def forward(self, x):
@@ -196,13 +219,14 @@ class BatchNorm2d(_BatchNorm):
 class LayerNorm(Module):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over the last axes (``shape``)."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5):
+    def __init__(self, normalized_shape, eps: float = 1e-5, device=None, dtype=None):
         super().__init__()
+        dtype = _dtype(dtype, device)
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
             normalized_shape)
         self.normalized_shape, self.eps = shape, eps
-        self.weight = Parameter(np.ones(shape, dtype=B.DEFAULT_FLOAT))
-        self.bias = Parameter(np.zeros(shape, dtype=B.DEFAULT_FLOAT))
+        self.weight = Parameter(np.ones(shape, dtype=dtype))
+        self.bias = Parameter(np.zeros(shape, dtype=dtype))
 
     def forward(self, x):
         k = len(self.normalized_shape)
@@ -222,10 +246,10 @@ class LayerNorm(Module):
 class Embedding(Module):
     """Row ``i`` of the weight for each index ``i``: weight (num_embeddings, dim)."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int):
+    def __init__(self, num_embeddings: int, embedding_dim: int, device=None, dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = _empty(num_embeddings, embedding_dim)
+        self.weight = _empty(num_embeddings, embedding_dim, dtype=_dtype(dtype, device))
         init.normal_(self.weight)
 
     def forward(self, idx):
@@ -277,9 +301,9 @@ class GELU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int = -1, *, dim=None):
         super().__init__()
-        self.axis = axis
+        self.axis = axis if dim is None else dim
 
     def forward(self, x):
         return F.softmax(x, self.axis)

@@ -150,6 +150,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        for a in args:
+            if type(a) is list:  # model([[0.5, 1.0]]): a PyTorch user would get an error here
+                args = tuple(Tensor(a) if type(a) is list else a for a in args)
+                break
         running = _running.stack
         running.append(self)
         try:
