@@ -33,6 +33,9 @@ class NotRegularFileError(ChainruleError, OSError):
         super().__init__(code, f"is {kind}, not a regular file", os.fspath(path))
         self.kind = kind
 
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
 
 def file_kind(mode: int) -> str:
     """What a ``st_mode`` describes, in words ("a regular file", "a FIFO (named pipe)")."""
