@@ -675,3 +675,14 @@ def test_save_refuses_to_replace_a_fifo(tmp_path):
                        "regular file"):
         save({"v": np.ones(1)}, fifo)
     assert os.listdir(tmp_path) == ["s.safetensors"] and fifo.is_fifo()
+
+
+def test_a_path_through_a_file_is_not_found_and_a_symlink_loop_is_one_line(tmp_path):
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(CheckpointNotFoundError, match="no such file"):
+        load(tmp_path / "file" / "last.safetensors")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(CheckpointError, match=r"load: .*a: cannot read the file: Too many "
+                       "levels of symbolic links"):
+        load(tmp_path / "a")

@@ -335,7 +335,8 @@ def load(path):
     Tensors come back as ``chainrule`` tensors (with their ``requires_grad``), ndarrays
     and NumPy scalars as themselves, tuples as tuples; dtypes, shapes and bits exactly.
     Raises ``CheckpointError`` naming the file if it is missing (then also a
-    ``FileNotFoundError``), truncated, corrupted, or not a chainrule file.
+    ``FileNotFoundError``), unreadable, not a regular file, truncated, corrupted, or not
+    a chainrule file.
     """
     path = Path(path)
     data, metadata = _read(path)
@@ -382,13 +383,16 @@ def _read(path: Path) -> tuple[bytes, dict]:
     """
     try:
         f = open_regular(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # also a/b where a is a file
         raise CheckpointNotFoundError(f"load: {path}: no such file") from None
     except NotRegularFileError as e:
         if e.kind == "a folder":
             raise CheckpointError(f"load: {path}: is a folder, not a checkpoint file") from None
         raise CheckpointError(f"load: {path}: {e.strerror}. help: give the path of a "
                               "checkpoint file written by cr.save") from None
+    except OSError as e:  # permissions, a symlink loop: still one line naming the file
+        raise CheckpointError(f"load: {path}: cannot read the file: {e.strerror or e}") \
+            from None
     with f:
         size = os.fstat(f.fileno()).st_size
         prefix = read_up_to(f, 8)
