@@ -181,3 +181,17 @@ def test_the_neuron_figure_prints_the_loss_s_own_formula(name, formula):
         assert not any(label.startswith("2(y − t)") for label in labels)
     else:
         assert f"y − t = {num(nr.a)} − {paren(t)}" not in labels
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev zero"])
+def test_explain_checkpoint_of_a_fifo_or_device_gives_one_line(tmp_path, kind, capsys):
+    path = tmp_path / "last.safetensors"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    assert main(["explain", "--checkpoint", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"chainrule explain: error: load: {path}: is a ")
+    assert "not a regular file" in err
