@@ -550,3 +550,139 @@ def test_a_structure_nested_too_deeply_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="nested too deeply"):
         save({"d": deep}, tmp_path / "s")
 
+
+
+# --- hostile files: read no more than the header promises (STYLE.md habit 16) ----------------
+
+@pytest.mark.parametrize("kind", ["dev zero", "fifo", "link to dev zero"])
+def test_load_refuses_what_is_not_a_regular_file_before_reading(tmp_path, kind):
+    path = tmp_path / "ckpt.safetensors"
+    if kind == "dev zero":
+        path = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)  # a blocking open would wait here forever for a writer
+    else:
+        path.symlink_to("/dev/zero")
+    with pytest.raises(CheckpointError) as info:
+        load(path)
+    what = "a FIFO (named pipe)" if kind == "fifo" else "a character device"
+    assert str(info.value).startswith(f"load: {path}: is {what}, not a regular file. help:")
+
+
+def test_load_reads_one_byte_past_the_data_and_no_further(tmp_path):
+    path = tmp_path / "s.safetensors"
+    save(small_state(), path)
+    size = path.stat().st_size
+    os.truncate(path, size + (64 << 30))  # 64 GiB of (sparse) zeros after the data
+    with pytest.raises(CheckpointError, match=r"s.safetensors: corrupt: bytes follow the \d+ "
+                       r"bytes of array data the header describes \(trailing data\)"):
+        load(path)
+    os.truncate(path, size + 1)
+    with pytest.raises(CheckpointError, match="trailing data"):
+        load(path)
+
+
+def test_offsets_beyond_the_file_are_refused_before_reading(tmp_path):
+    header = json.dumps({"__metadata__": {"format": "chainrule", "version": "2"},
+                         "w": {"dtype": "F64", "shape": [2**40], "data_offsets": [0, 2**43]}})
+    path = tmp_path / "claims.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode() + bytes(16))
+    with pytest.raises(CheckpointError, match=f"truncated: the header says {2**43} bytes of "
+                       "array data, the file holds 16"):
+        load(path)
+
+
+@pytest.mark.parametrize("offsets", [[0], [8, 0], [-1, 8], [0, "8"], None, [0, 1.5]])
+def test_malformed_offsets_are_a_clear_error(tmp_path, offsets):
+    header = json.dumps({"__metadata__": {"format": "chainrule", "version": "2"},
+                         "w": {"dtype": "F64", "shape": [1], "data_offsets": offsets}})
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header.encode() + bytes(8))
+    with pytest.raises(CheckpointError, match="bad.safetensors: corrupt safetensors header"):
+        load(path)
+
+
+# --- strings that UTF-8 cannot hold ------------------------------------------------------------
+
+@pytest.mark.parametrize("obj, where", [
+    ({"meta": {"data_dir": "/data/\udcff"}}, r"save: state\['meta'\]\['data_dir'\]: the string "),
+    ({"model": {"w\udcffx": np.ones(2)}}, r"save: state\['model'\]: dict key 'w\\udcffx' "),
+    ({"runs": ["ok", ("a", "\ud800")]}, r"save: state\['runs'\]\[1\]\[1\]: the string "),
+])
+def test_a_lone_surrogate_is_refused_naming_its_place_before_anything_is_written(
+        tmp_path, obj, where):
+    path = tmp_path / "s.safetensors"
+    save({"v": np.ones(1)}, path)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=where + r".*cannot be written as UTF-8: .* lone "
+                       r"surrogate .*help:") as info:
+        save(obj, path)
+    assert "\n" not in str(info.value)
+    assert os.listdir(tmp_path) == ["s.safetensors"] and path.read_bytes() == before
+
+
+# --- replacing a file keeps what the user made of it ----------------------------------------
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o400])
+def test_save_keeps_the_mode_of_the_file_it_replaces(tmp_path, mode):
+    path = tmp_path / "s.safetensors"
+    save({"v": np.ones(1)}, path)
+    path.chmod(mode)
+    umask = os.umask(0o022)
+    try:
+        save({"v": np.zeros(3)}, path)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o7777 == mode
+    assert_same(load(path), {"v": np.zeros(3)})
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "s.safetensors"
+    save({"v": np.ones(1)}, target)
+    target.chmod(0o600)
+    (tmp_path / "middle").symlink_to(target)
+    link = tmp_path / "s.safetensors"
+    link.symlink_to(tmp_path / "middle")  # a chain of two links
+    save({"v": np.arange(4.0)}, link)
+    assert link.is_symlink() and (tmp_path / "middle").is_symlink()
+    assert_same(load(target), {"v": np.arange(4.0)})
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path / "real")) == ["s.safetensors"]
+
+
+def test_save_through_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "s.safetensors"
+    link.symlink_to("made.safetensors")
+    save({"v": np.ones(2)}, link)
+    assert link.is_symlink() and (tmp_path / "made.safetensors").is_file()
+    assert_same(load(link), {"v": np.ones(2)})
+
+
+def test_save_through_a_symlink_loop_is_an_os_error_and_writes_nothing(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError, match="symbolic links"):
+        save({"v": np.ones(1)}, tmp_path / "a")
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+def test_save_refuses_to_replace_a_fifo(tmp_path):
+    fifo = tmp_path / "s.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match=r"s.safetensors: is a FIFO \(named pipe\), not a "
+                       "regular file"):
+        save({"v": np.ones(1)}, fifo)
+    assert os.listdir(tmp_path) == ["s.safetensors"] and fifo.is_fifo()
+
+
+def test_a_path_through_a_file_is_not_found_and_a_symlink_loop_is_one_line(tmp_path):
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(CheckpointNotFoundError, match="no such file"):
+        load(tmp_path / "file" / "last.safetensors")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(CheckpointError, match=r"load: .*a: cannot read the file: Too many "
+                       "levels of symbolic links"):
+        load(tmp_path / "a")

@@ -30,15 +30,18 @@ target, so a crash at any point leaves the previous file whole.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import secrets
+import stat
 import struct
 from pathlib import Path
 
 import numpy as np
 
+from chainrule._files import NotRegularFileError, file_kind, open_regular, read_up_to
 from chainrule.errors import ChainruleError
 
 __all__ = ["CheckpointError", "CheckpointNotFoundError", "load", "save", "write_atomic"]
@@ -113,7 +116,10 @@ class _Encoder:
             return self._array(obj, {"kind": "ndarray"}, parts, where)
         if isinstance(obj, np.generic) and not isinstance(obj, (str, bytes)):
             return self._array(np.asarray(obj), {"kind": "scalar"}, parts, where)
-        if obj is None or isinstance(obj, (bool, int, str)):
+        if isinstance(obj, str):
+            _check_utf8(obj, where, "the string")
+            return obj
+        if obj is None or isinstance(obj, (bool, int)):
             return obj
         if isinstance(obj, float):
             if obj != obj:  # NaN: its sign and payload bits, which repr would drop
@@ -143,6 +149,8 @@ class _Encoder:
                         f"save: {where}: dict key {key!r} is a {type(key).__name__}; keys "
                         "must be strings (or ints, as in optimizer state). help: convert "
                         "the keys with str()")
+                if isinstance(key, str):
+                    _check_utf8(key, where, "dict key")
                 part = _escape(key) if isinstance(key, str) else str(int(key))
                 items.append([key if isinstance(key, str) else int(key),
                               self.encode(value, (*parts, part), f"{where}[{key!r}]")])
@@ -175,6 +183,23 @@ class _Encoder:
         while f"{key}%{n}" in self.arrays:
             n += 1
         return f"{key}%{n}"
+
+
+def _check_utf8(text: str, where: str, what: str) -> None:
+    """A CheckpointError unless ``text`` can be written as UTF-8 (the file's encoding).
+
+    Python strings can hold lone surrogates ('\\udcff'): that is what a file name that is
+    not UTF-8 becomes (``os.fsdecode``), and no UTF-8 encoder takes them.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise CheckpointError(
+            f"save: {where}: {what} {shown!r} cannot be written as UTF-8: {text[e.start]!r} "
+            f"at position {e.start} is a lone surrogate (what a file name that is not UTF-8 "
+            "becomes in Python). help: store valid text, e.g. "
+            "s.encode('utf-8', 'backslashreplace').decode()") from None
 
 
 def _escape(key: str) -> str:
@@ -213,19 +238,35 @@ def _digest_v1(arrays: dict) -> str:
 def write_atomic(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
 
-    A temporary file ``.NAME.RANDOM.tmp`` is created in the same folder (permissions 0666
-    less the umask, as ``open`` gives), written, flushed and fsynced, renamed over
-    ``path`` with ``os.replace``, and the folder fsynced so the rename is durable. On
-    any exception the temporary file is removed and ``path`` is untouched; only a hard
-    kill between creating and renaming it can leave a stale ``.tmp`` file behind.
+    A temporary file ``.NAME.RANDOM.tmp`` is created in the same folder, written, flushed
+    and fsynced, renamed over ``path`` with ``os.replace``, and the folder fsynced so the
+    rename is durable. On any exception the temporary file is removed and ``path`` is
+    untouched; only a hard kill between creating and renaming it can leave a stale
+    ``.tmp`` file behind.
+
+    Replacing a file keeps what the user made of it: the new file gets the old one's
+    permissions (a 0600 file stays 0600; and its owner, where the process may set it),
+    and a symlink is written through: its target is replaced, atomically, and the link
+    stays a link. A new file gets 0666 less the umask, as ``open`` gives. A ``path`` that
+    is a folder, FIFO, device or socket is refused (``NotRegularFileError``, an
+    ``OSError``) before anything is written.
     """
-    path = Path(path)
+    path = _link_target(Path(path))
     folder = path.parent
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        old = None
+    if old is not None and not stat.S_ISREG(old.st_mode):
+        raise NotRegularFileError(path, file_kind(old.st_mode))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    # Replacing a file: start private (0600) and take its mode once written, so that the
+    # data of a 0600 file is never readable by others, not even for a moment.
+    mode = 0o666 if old is None else 0o600
     while True:
         tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:
-            fd = os.open(tmp, flags, 0o666)
+            fd = os.open(tmp, flags, mode)
             break
         except FileExistsError:  # pragma: no cover - a 48-bit name collision
             continue
@@ -237,6 +278,8 @@ def write_atomic(path, data: bytes) -> None:
                 if written <= 0:
                     raise OSError(f"write to {tmp} made no progress")
                 view = view[written:]
+            if old is not None:
+                _copy_owner_and_mode(fd, old)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -259,6 +302,30 @@ def write_atomic(path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def _link_target(path: Path) -> Path:
+    """The file a symlink at ``path`` points to (through every link), else ``path``."""
+    if not os.path.islink(path):
+        return path
+    target = Path(os.path.realpath(path))
+    if os.path.islink(target):  # realpath stops at a loop and gives back a link
+        raise OSError(errno.ELOOP, "too many levels of symbolic links", str(path))
+    return target
+
+
+def _copy_owner_and_mode(fd: int, old: os.stat_result) -> None:
+    """Give the new file (``fd``) the replaced file's owner, group and permissions."""
+    new = os.fstat(fd)
+    if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != (new.st_uid, new.st_gid):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:  # only root may give a file away; the file is then ours
+            pass
+    try:
+        os.fchmod(fd, stat.S_IMODE(old.st_mode))  # after fchown, which may clear set-id bits
+    except (OSError, AttributeError):  # NOTE: filesystems without modes (FAT) refuse it
+        pass
+
+
 # --- load -----------------------------------------------------------------------------
 
 
@@ -268,16 +335,11 @@ def load(path):
     Tensors come back as ``chainrule`` tensors (with their ``requires_grad``), ndarrays
     and NumPy scalars as themselves, tuples as tuples; dtypes, shapes and bits exactly.
     Raises ``CheckpointError`` naming the file if it is missing (then also a
-    ``FileNotFoundError``), truncated, corrupted, or not a chainrule file.
+    ``FileNotFoundError``), unreadable, not a regular file, truncated, corrupted, or not
+    a chainrule file.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointNotFoundError(f"load: {path}: no such file") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"load: {path}: is a folder, not a checkpoint file") from None
-    metadata = _metadata(path, data)
+    data, metadata = _read(path)
     from safetensors.numpy import load as st_load
 
     try:
@@ -310,20 +372,81 @@ def load(path):
     return obj
 
 
-def _metadata(path: Path, data: bytes) -> dict:
-    """The ``__metadata__`` of a chainrule file, or a CheckpointError that says why not."""
-    if len(data) < 8:
-        raise CheckpointError(f"load: {path}: truncated or not a safetensors file "
-                              f"({len(data)} bytes)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > len(data) - 8 or n > _MAX_HEADER:
-        raise CheckpointError(f"load: {path}: truncated or not a safetensors file (header "
-                              f"length {n}, file length {len(data)})")
+def _read(path: Path) -> tuple[bytes, dict]:
+    """The bytes of a chainrule file and its ``__metadata__``, read no further than its
+    header promises (STYLE.md habit 16); a CheckpointError that says why not.
+
+    Only a regular file is opened (a FIFO would block, ``/dev/zero`` never ends). The
+    8-byte header length and the arrays' ``data_offsets`` say how long the file is; a
+    header or data that the file is too short for is refused before it is read, and one
+    byte past the data tells trailing bytes from the end.
+    """
     try:
-        header = json.loads(data[8:8 + n])
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise CheckpointError(f"load: {path}: truncated or not a safetensors file "
-                              "(unreadable header)") from None
+        f = open_regular(path)
+    except (FileNotFoundError, NotADirectoryError):  # also a/b where a is a file
+        raise CheckpointNotFoundError(f"load: {path}: no such file") from None
+    except NotRegularFileError as e:
+        if e.kind == "a folder":
+            raise CheckpointError(f"load: {path}: is a folder, not a checkpoint file") from None
+        raise CheckpointError(f"load: {path}: {e.strerror}. help: give the path of a "
+                              "checkpoint file written by cr.save") from None
+    except OSError as e:  # permissions, a symlink loop: still one line naming the file
+        raise CheckpointError(f"load: {path}: cannot read the file: {e.strerror or e}") \
+            from None
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        prefix = read_up_to(f, 8)
+        if len(prefix) < 8:
+            raise CheckpointError(f"load: {path}: truncated or not a safetensors file "
+                                  f"({len(prefix)} bytes)")
+        (n,) = struct.unpack("<Q", prefix)
+        if n > size - 8 or n > _MAX_HEADER:
+            raise CheckpointError(f"load: {path}: truncated or not a safetensors file (header "
+                                  f"length {n}, file length {size})")
+        header_bytes = read_up_to(f, n)
+        if len(header_bytes) < n:  # the file shrank while being read
+            raise CheckpointError(f"load: {path}: truncated (header length {n}, found "
+                                  f"{len(header_bytes)})")
+        try:
+            header = json.loads(header_bytes)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise CheckpointError(f"load: {path}: truncated or not a safetensors file "
+                                  "(unreadable header)") from None
+        metadata = _metadata(path, header)
+        length = _data_length(header)
+        if length is None:
+            raise CheckpointError(f"load: {path}: corrupt safetensors header (an array without "
+                                  "valid data_offsets)")
+        if length > size - 8 - n:
+            raise CheckpointError(f"load: {path}: truncated: the header says {length} bytes of "
+                                  f"array data, the file holds {size - 8 - n}")
+        body = read_up_to(f, length)
+        if len(body) < length:
+            raise CheckpointError(f"load: {path}: truncated: the header says {length} bytes of "
+                                  f"array data, found {len(body)}")
+        if f.read(1):
+            raise CheckpointError(f"load: {path}: corrupt: bytes follow the {length} bytes of "
+                                  "array data the header describes (trailing data)")
+    return prefix + header_bytes + body, metadata
+
+
+def _data_length(header: dict) -> int | None:
+    """How many bytes of array data the header's ``data_offsets`` describe (None: invalid)."""
+    end = 0
+    for key, info in header.items():
+        if key == _RESERVED:
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(type(o) is int and o >= 0 for o in offsets)
+                and offsets[0] <= offsets[1]):
+            return None
+        end = max(end, offsets[1])
+    return end
+
+
+def _metadata(path: Path, header) -> dict:
+    """The ``__metadata__`` of a chainrule file's header, or a CheckpointError saying why not."""
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise CheckpointError(f"load: {path}: a safetensors file, but not one written by "

@@ -188,6 +188,9 @@ def networks(draw):
     n = draw(st.integers(1, 3))
     xs = [[draw(num) for _ in range(sizes[0])] for _ in range(n)]
     ts = [[abs(draw(num)) for _ in range(sizes[-1])] for _ in range(n)]
+    if loss == "cross_entropy":  # a target distribution: normalised, or one-hot if all 0
+        ts = [[v / sum(t) for v in t] if sum(t) > 0 else [1.0] + [0.0] * (len(t) - 1)
+              for t in ts]
     return {"layers": layers, "input": xs if n > 1 else xs[0],
             "target": ts if n > 1 else ts[0], "loss": loss, "lr": 0.1}
 

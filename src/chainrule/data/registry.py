@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule.data import digits, idx, synthetic
 from chainrule.data.errors import DataError
+from chainrule.data.labels import class_indices
 
 NAMES = ("digits", "fashion-mnist", "mnist", "moons", "spirals", "circles", "xor")
 
@@ -48,4 +49,6 @@ def load_dataset(name: str, split: str = "train", data_dir=None, seed: int = 0,
         x, y = _SYNTHETIC[name](n, seed=seed if split == "train" else seed + 1_000_003)
         k = int(y.max()) + 1
         info = DatasetInfo(name, k, (2,), tuple(str(i) for i in range(k)))
+    # The IDX reader has checked its labels already; this guards every other source too.
+    y = class_indices(y, info.num_classes, f"{name} ({split})")
     return np.ascontiguousarray(x), y, info

@@ -32,7 +32,7 @@ from chainrule.explain.figure import (
     _sub,
 )
 from chainrule.explain.record import Record, WeightRecord
-from chainrule.explain.text import num, sci
+from chainrule.explain.text import num, paren, sci
 
 #: How many incoming edges, and next-layer neurons, are drawn at most.
 TOP = 12
@@ -338,7 +338,11 @@ class _NeuronDrawing:
             self._box(ax, X_BNEXT, 0, BW + 0.4, 0.95, INPUT_FILL)
             ax.text(X_BNEXT, 0.2, T["loss_function"], ha="center", va="center", fontsize=8.5,
                     color="#444444", zorder=4)
-            ax.text(X_BNEXT, -0.2, f"y − t = {num(nr.a)} − {num(t)}", ha="center",
+            # dl/dy of the loss: 2(y - t) for the squared error; y - t for half of it, and
+            # for softmax + cross-entropy (where it is dl/dz, the targets a distribution).
+            two = "2" if r.loss_name == "squared_error" else ""
+            ax.text(X_BNEXT, -0.2, f"{two}(y − t) = {two}({num(nr.a)} − {paren(t)})"
+                    if two else f"y − t = {num(nr.a)} − {paren(t)}", ha="center",
                     va="center", fontsize=9, zorder=4)
             ax.annotate("", xy=(X_SUM - PW / 2, 0), xytext=(X_BNEXT + (BW + 0.4) / 2, 0),
                         zorder=2, arrowprops={"arrowstyle": "-|>", "color": "#555555",

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule._files import NotRegularFileError, open_regular, read_up_to
 from chainrule.errors import ChainruleError
 
 #: Activations by name. ``softmax`` is only for the output layer under ``cross_entropy``.
@@ -40,6 +41,11 @@ LOSSES = ("half_squared_error", "squared_error", "cross_entropy")
 #: the tables cheap (two forward passes per parameter).
 MAX_PARAMETERS = 2048
 MAX_SAMPLES = 256
+#: The largest network file explain reads. 2048 parameters and 256 samples fit in well
+#: under 1 MiB of JSON; the cap keeps a huge or endless file from costing unbounded memory.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: How far the targets of ``cross_entropy`` may sum from 1 (see ``check_targets``).
+TARGET_SUM_TOLERANCE = 1e-6
 
 _TOP_FIELDS = ("layers", "input", "target", "loss", "lr", "name", "description")
 _LAYER_FIELDS = ("weight", "bias", "activation")
@@ -134,7 +140,16 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate a network file (JSON). Raises ``SpecError`` naming the problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open_regular(path) as f:  # no FIFO (blocks) or /dev/zero (never ends)
+            raw = read_up_to(f, MAX_FILE_BYTES + 1)  # one byte more tells "too large"
+        if len(raw) > MAX_FILE_BYTES:
+            raise SpecError(str(path), f"the network file is larger than "
+                            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB, the most explain reads "
+                            "(explain is for small networks)")
+        text = raw.decode("utf-8")
+    except NotRegularFileError as e:
+        raise SpecError(str(path), f"cannot read the network file: it {e.strerror}. help: "
+                        "give a JSON file (see `chainrule explain --show lecture`)") from None
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise SpecError(str(path), f"cannot read the network file: {reason}") from None
@@ -250,7 +265,36 @@ def parse_spec(obj, name: str = "network") -> Spec:
         raise SpecError(
             first, f"expected {width} values (the output layer's size), got {targets.shape[1]}"
         )
+    check_targets(loss, targets, several)
     return Spec(tuple(layers), inputs, targets, loss, lr, name, description, several)
+
+
+def check_targets(loss: str, targets: np.ndarray, several: bool) -> None:
+    """Targets that make the printed backward formula true, or a ``SpecError``.
+
+    With softmax and cross-entropy, dl/dz_k = y_k sum(t) - t_k, which is the lecture's
+    dl/dz = y - t only when the target is a distribution: every t_k >= 0 and sum(t) = 1.
+    explain prints y - t, so any other target is refused rather than shown next to a
+    different number. (The network format has no class-index targets: a class c is the
+    one-hot row with t_c = 1.) The squared errors take any finite target.
+    """
+    if loss != "cross_entropy":
+        return
+    for n, row in enumerate(targets):
+        where = f"target[{n}]" if several else "target"
+        if np.any(row < 0):
+            k = int(np.flatnonzero(row < 0)[0])
+            raise SpecError(
+                f"{where}[{k}]", f"cross_entropy needs a target distribution (each t_k >= 0, "
+                f"summing to 1), got {row[k]:g}. help: for class c use the one-hot row with "
+                "t_c = 1")
+        total = float(row.sum())
+        if abs(total - 1.0) > TARGET_SUM_TOLERANCE:
+            raise SpecError(
+                where, f"cross_entropy needs a target distribution summing to 1 (within "
+                f"{TARGET_SUM_TOLERANCE:g}), got a sum of {total:.10g}: dl/dz = y - t holds "
+                "only then. help: divide the target by its sum, or use the one-hot row of "
+                "the class")
 
 
 # --- field checkers -----------------------------------------------------------------------

@@ -252,7 +252,9 @@ def _backward(r: Record, T: dict, neuron) -> Group:
                     y, tgt = num(nr.a), paren(float(r.targets[n][nr.index]))
                     rule = T["dl_dy." + r.loss_name]
                     if r.loss_name == "cross_entropy":
-                        rule = f"dl/dz = y − t = {y} − {tgt}"
+                        # The column is dl/da = dl/dy = -t / y; softmax then gives dl/dz
+                        # = y - t directly (the targets are a distribution: check_targets).
+                        rule = f"{rule} = −{tgt} / {y};  dl/dz = y − t = {y} − {tgt}"
                     elif r.loss_name == "squared_error":
                         rule = f"{rule} = 2({y} − {tgt})"
                     else:

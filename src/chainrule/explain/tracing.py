@@ -28,7 +28,7 @@ from chainrule.errors import BackwardError
 from chainrule.explain import network as net
 from chainrule.explain.examples import EXAMPLES, example
 from chainrule.explain.record import BIAS, NeuronRecord, Record, WeightRecord
-from chainrule.explain.spec import Spec, SpecError, load_spec, parse_spec
+from chainrule.explain.spec import Spec, SpecError, check_targets, load_spec, parse_spec
 
 
 def as_spec(network) -> Spec:
@@ -61,6 +61,9 @@ def trace(network, eps: float = 1e-6, focus: tuple[int, int] | None = None) -> R
     would cost two forward passes each.
     """
     spec = as_spec(network)
+    # A Spec built in code skipped parse_spec: its targets must make the printed formulas
+    # true too.
+    check_targets(spec.loss, spec.targets, spec.several)
     if focus is not None:
         layer, index = focus
         if not (0 <= layer < len(spec.layers) and 0 <= index < spec.layers[layer].size):
@@ -127,8 +130,10 @@ def _trace(spec: Spec, eps: float, focus: tuple[int, int] | None = None) -> Reco
                     "bug, please report it"
                 )
             slope = net.sigma_prime(z, a, layer.activation)
-            if slope is None:  # softmax + cross-entropy: dl/dz = y sum(t) - t (case 1)
-                expected = a * spec.targets[n].sum() - spec.targets[n]
+            if slope is None:
+                # softmax + cross-entropy: dl/dz = y sum(t) - t, and sum(t) = 1 (checked by
+                # check_targets), so this checks the printed formula dl/dz = y - t itself.
+                expected = a - spec.targets[n]
             else:
                 expected = slope * dl_da
             chain_check = max(chain_check, float(np.max(np.abs(expected - dl_dz))))
