@@ -134,6 +134,12 @@ class _Encoder:
                 return self._container(obj, parts, where)
             finally:
                 self._open.discard(id(obj))
+        if callable(getattr(obj, "state_dict", None)):  # a Module or an optimizer, whole
+            raise CheckpointError(
+                f"save: {where}: cannot save a {type(obj).__name__} itself (that would store "
+                "code, which loading must never run). help: save its state: "
+                "cr.save(model.state_dict(), path), then model.load_state_dict(cr.load(path))"
+            )
         raise CheckpointError(
             f"save: {where}: cannot save a {type(obj).__module__}.{type(obj).__qualname__}. "
             "help: a state dict holds tensors, arrays, numbers, strings, None and "
