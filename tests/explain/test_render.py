@@ -4,6 +4,7 @@ import json
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import matplotlib
 import matplotlib.text
@@ -256,3 +257,39 @@ def test_zh_figure_and_output_have_no_english_left(records, name, tmp_path, caps
         if not HAN.search(line):
             assert not re.search(r"[A-Za-z]{2,}", allowed.sub("", line)), line
     assert lines and figure.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_figure_that_cannot_be_written_leaves_nothing(records, tmp_path, capsys):
+    target = tmp_path / "taken.png"
+    target.mkdir()  # a folder where the file should go: the rename fails
+    with pytest.raises(IsADirectoryError):
+        draw_figure(records["lecture"], target, "zh")
+    assert main(["explain", "--figure", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"chainrule explain: error: --figure: cannot write {target}: Is a directory"]
+    assert [p.name for p in tmp_path.iterdir()] == ["taken.png"]  # no temporary file left
+
+
+def _half_then_fail(monkeypatch):
+    """savefig that writes half a picture to its target, then fails (a full disk, say)."""
+    from matplotlib.figure import Figure
+
+    def savefig(self, fname, **kwargs):
+        if hasattr(fname, "write"):
+            fname.write(b"half")
+        else:
+            Path(fname).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+
+
+@pytest.mark.parametrize("suffix", ["png", "svg"])
+def test_a_failed_save_leaves_the_earlier_figure_whole(records, tmp_path, monkeypatch, suffix):
+    target = tmp_path / f"f.{suffix}"
+    target.write_bytes(b"the earlier figure")
+    _half_then_fail(monkeypatch)
+    with pytest.raises(OSError, match="No space"):
+        draw_figure(records["lecture"], target, "zh")
+    assert target.read_bytes() == b"the earlier figure"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]

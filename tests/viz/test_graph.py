@@ -185,3 +185,20 @@ def test_the_drawing_says_what_colours_and_borders_mean(build):
     assert boxes[3].get_linewidth() > boxes[0].get_linewidth()  # the root's thick border
     box = legend.get_window_extent()
     assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.width
+
+
+@pytest.mark.parametrize("suffix", ["png", "svg"])
+def test_a_failed_save_leaves_the_earlier_drawing_whole(tmp_path, monkeypatch, suffix):
+    from matplotlib.figure import Figure
+
+    def savefig(self, fname, **kwargs):  # half a picture, then a full disk
+        fname.write(b"half") if hasattr(fname, "write") else fname.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    target = tmp_path / f"g.{suffix}"
+    target.write_bytes(b"the earlier drawing")
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    with pytest.raises(OSError, match="No space"):
+        network_graph(example("lecture")).draw(target)
+    assert target.read_bytes() == b"the earlier drawing"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left

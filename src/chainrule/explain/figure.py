@@ -75,13 +75,19 @@ def draw_figure(record: Record, path: str | Path, lang: str = "en", sample: int 
             f"figure: unknown format {path.suffix or '(no suffix)'!r} for {path}; "
             "expected a .png or .svg file name"
         )
+    import io
+
     import matplotlib
 
+    from chainrule.serialization import write_atomic
+
     fig = make_figure(record, lang, sample)
+    buf = io.BytesIO()
     # SVG keeps its text as <text> with the font named: selectable and searchable.
     with matplotlib.rc_context({"svg.fonttype": "none"}), quiet_fonts():
-        fig.savefig(path, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight",
+        fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight",
                     pad_inches=0.15)
+    write_atomic(path, buf.getvalue())  # whole or not at all, never half a picture
     return path
 
 

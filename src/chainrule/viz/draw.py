@@ -18,6 +18,7 @@ import math
 import textwrap
 from pathlib import Path
 
+from chainrule.serialization import write_atomic
 from chainrule.viz.graph import Graph, GraphError
 from chainrule.viz.labels import box_lines
 
@@ -56,10 +57,13 @@ def write(graph: Graph, path, fmt: str | None = None, dpi: int = 150) -> Path:
         )
     fmt = FORMATS[fmt]
     if fmt == "dot":
-        path.write_text(graph.to_dot(), encoding="utf-8")
-        return path
-    with _svg_text():
-        figure(graph).savefig(path, format=fmt, dpi=dpi, facecolor="white")
+        data = graph.to_dot().encode("utf-8")
+    else:
+        buf = io.BytesIO()
+        with _svg_text():
+            figure(graph).savefig(buf, format=fmt, dpi=dpi, facecolor="white")
+        data = buf.getvalue()
+    write_atomic(path, data)  # whole or not at all, never half a drawing
     return path
 
 
