@@ -1,13 +1,26 @@
 # Two commands for a fresh clone: `make train` (the main job) and `make test` (the suite).
+# Each installs what it needs, once: `make train` the runtime dependencies only (NumPy,
+# matplotlib, rich, safetensors, threadpoolctl); `make test` adds the test extra (pytest,
+# hypothesis, PyTorch CPU as the oracle). A marker file per step records that it is done;
+# editing pyproject.toml redoes them.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
 .PHONY: demo train test lint bench
 
+# Editable installs from pyproject.toml need pip >= 21.3; a newer one is left as it is.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q 'pip>=21.3'
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.test-installed
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
@@ -17,13 +30,13 @@ demo: $(VENV)/.installed
 train: $(VENV)/.installed
 	$(VENV)/bin/chainrule train
 
-test: $(VENV)/.installed
+test: $(VENV)/.test-installed
 	$(PY) -m pytest -q -n 2
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
-$(VENV)/.bench-installed: $(VENV)/.installed
+$(VENV)/.bench-installed: $(VENV)/.test-installed
 	$(PY) -m pip install -q -e '.[bench]'
 	touch $@
 

@@ -151,3 +151,54 @@ def test_cli_errors(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("chainrule graph: error: ") and message in err
+
+
+def test_svg_keeps_its_text_as_text(tmp_path):
+    import matplotlib
+
+    before = matplotlib.rcParams["svg.fonttype"]
+    g = network_graph(example("lecture"))
+    svg = g.draw(tmp_path / "g.svg").read_text("utf-8")
+    assert "<text" in svg and ">z0 = Add<" in svg and "DejaVu Sans Mono" in svg
+    assert ">z0 = Add<" in g._repr_svg_()  # the notebook view too
+    assert matplotlib.rcParams["svg.fonttype"] == before  # only during the save
+
+
+@pytest.mark.parametrize("build", ["lecture", "leaf"])
+def test_the_drawing_says_what_colours_and_borders_mean(build):
+    from matplotlib.colors import same_color
+
+    from chainrule.viz.draw import FILL, GRAD, LEGEND, figure
+
+    if build == "lecture":
+        g = network_graph(example("lecture"))
+    else:  # the narrowest drawing: the legend wraps into one column, inside the figure
+        g = build_graph(cr.tensor(np.array([1.0, 2.0]), requires_grad=True))
+    fig = figure(g)
+    (legend,) = fig.legends
+    texts = legend.get_texts()
+    assert [t.get_text() for t in texts] == list(LEGEND.values())
+    assert same_color(texts[-1].get_color(), GRAD)
+    boxes = legend.legend_handles[:4]
+    assert [same_color(b.get_facecolor(), FILL[k]) for b, k in
+            zip(boxes, ("op", "leaf", "const", "op"))] == [True] * 4
+    assert boxes[3].get_linewidth() > boxes[0].get_linewidth()  # the root's thick border
+    box = legend.get_window_extent()
+    assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.width
+
+
+@pytest.mark.parametrize("suffix", ["png", "svg"])
+def test_a_failed_save_leaves_the_earlier_drawing_whole(tmp_path, monkeypatch, suffix):
+    from matplotlib.figure import Figure
+
+    def savefig(self, fname, **kwargs):  # half a picture, then a full disk
+        fname.write(b"half") if hasattr(fname, "write") else fname.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    target = tmp_path / f"g.{suffix}"
+    target.write_bytes(b"the earlier drawing")
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    with pytest.raises(OSError, match="No space"):
+        network_graph(example("lecture")).draw(target)
+    assert target.read_bytes() == b"the earlier drawing"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left

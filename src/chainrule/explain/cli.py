@@ -25,7 +25,7 @@ from chainrule.cli import UsageError
 from chainrule.explain.examples import EXAMPLES
 from chainrule.explain.fonts import FontWarning
 from chainrule.explain.spec import SpecError
-from chainrule.explain.text import LANGS
+from chainrule.explain.text import LANGS, text
 
 
 def register(subparsers) -> None:
@@ -146,7 +146,8 @@ def _output(record, args: argparse.Namespace, figure: Path | None, neuron, sampl
         for w in caught:
             if issubclass(w.category, FontWarning):
                 print(f"chainrule explain: warning: {w.message}", file=sys.stderr)
-        print(f"figure: {figure}", file=sys.stderr if args.json else sys.stdout)
+        print(text(args.lang)["fig_written"].format(path=figure),
+              file=sys.stderr if args.json else sys.stdout)
     if not record.agrees() and record.kinks:
         print("chainrule explain: note: a relu sits on its kink (z = 0), where it has no "
               "derivative; the finite difference cannot agree there", file=sys.stderr)

@@ -34,7 +34,7 @@ EXAMPLES: dict[str, dict] = {
     },
     "batch": {
         "name": "batch",
-        "description": "the lecture network on two samples: L = l^1 + l^2, and each "
+        "description": "the lecture network on two samples: L = l^0 + l^1, and each "
         "dL/dw is the sum of the two per-sample gradients",
         "layers": _LECTURE_LAYERS,
         "input": [[1, -1], [-1, 0]],

@@ -35,6 +35,11 @@ DY = 1.5  # vertical distance between neurons
 FORMATS = ("png", "svg")
 
 POS, NEG = "#1f5fbf", "#c0392b"  # edge colours: positive and negative weights
+#: The footer, bottom up, in inches above the figure's bottom edge: the result line, the
+#: loss function, the edge legend (a title and one row). Inches, not figure fractions, so
+#: a tall figure does not lift them into the drawing.
+FOOTER_AT = (0.12, 0.42, 0.72)
+FOOTER_H = 1.2  # inches the footer takes
 NEURON_FILL, INPUT_FILL, AMP_FILL = "#eef4fb", "#f4f4f4", "#fde3b5"
 
 
@@ -60,8 +65,8 @@ def draw_figure(record: Record, path: str | Path, lang: str = "en", sample: int 
     A record traced with ``focus`` (one neuron of a trained model) gets the neuron figure
     of ``chainrule.explain.neuron_figure``: that neuron's neighbourhood, not every edge.
 
-    With ``lang="zh"`` and no CJK font installed, the labels fall back to English and a
-    ``chainrule.explain.fonts.FontWarning`` is issued.
+    ``lang="zh"`` draws with the CJK font subset shipped in the package
+    (``chainrule.explain.fonts``); SVG text stays text (``<text>``, the font named).
     """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
@@ -70,10 +75,19 @@ def draw_figure(record: Record, path: str | Path, lang: str = "en", sample: int 
             f"figure: unknown format {path.suffix or '(no suffix)'!r} for {path}; "
             "expected a .png or .svg file name"
         )
+    import io
+
+    import matplotlib
+
+    from chainrule.serialization import write_atomic
+
     fig = make_figure(record, lang, sample)
-    with quiet_fonts():
-        fig.savefig(path, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight",
+    buf = io.BytesIO()
+    # SVG keeps its text as <text> with the font named: selectable and searchable.
+    with matplotlib.rc_context({"svg.fonttype": "none"}), quiet_fonts():
+        fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", bbox_inches="tight",
                     pad_inches=0.15)
+    write_atomic(path, buf.getvalue())  # whole or not at all, never half a picture
     return path
 
 
@@ -85,10 +99,10 @@ def make_figure(record: Record, lang: str = "en", sample: int = 0):
     if not 0 <= sample < record.n_samples:
         raise ValueError(f"figure: sample {sample} out of range: the record has "
                          f"{record.n_samples} sample(s)")
-    lang, family = figure_lang(lang)
-    rc = {"svg.fonttype": "path", "font.size": 9}
-    if family:
-        rc["font.family"] = [family, "DejaVu Sans"]
+    lang, families = figure_lang(lang)
+    rc = {"font.size": 9}
+    if families:  # Chinese: the shipped CJK subset, registered now
+        rc["font.family"] = families
     with matplotlib.rc_context(rc), quiet_fonts():
         if record.focus is not None:  # one neuron of a big network: its neighbourhood only
             from chainrule.explain.neuron_figure import make_neuron_figure
@@ -124,7 +138,7 @@ class _Drawing:
         bwd = self._backward_extent()
         width = max(fwd[1] - fwd[0], bwd[1] - bwd[0])
         h_fwd, h_bwd = fwd[3] - fwd[2], bwd[3] - bwd[2]
-        footer = 1.0
+        footer = FOOTER_H / SCALE
         height = h_fwd + h_bwd + footer
         self.figure = figure_cls(figsize=(width * SCALE, height * SCALE))
         W, H = width, height
@@ -142,6 +156,8 @@ class _Drawing:
         self.labels = []
         self._draw_backward(ax_b, bwd)
         self._footer()
+        edge_legend(self.figure, T["fig_legend"],
+                    ("w > 0", "w < 0", T["fig_legend_size"].format(top=num(self._wmax()))))
 
     # --- geometry ------------------------------------------------------------------------
 
@@ -361,7 +377,7 @@ class _Drawing:
             ax.add_patch(Rectangle((x - 0.42, y - 0.3), 0.84, 0.6, facecolor="#eeeeee",
                                    edgecolor="#777777", zorder=3))
             ax.text(x, y, "×1", ha="center", va="center", fontsize=8.5, zorder=4)
-            ax.text(x, y + 0.38, "softmax+CE", ha="center", va="bottom", fontsize=7.5,
+            ax.text(x, y + 0.38, self.T["fig_softmax_ce"], ha="center", va="bottom", fontsize=7.5,
                     color="#444444")
         else:
             closed = gain == 0
@@ -377,14 +393,38 @@ class _Drawing:
         r, T = self.r, self.T
         line = T["fig_footer"].format(loss=num(r.loss, 6), after=num(r.loss_after, 6),
                                       lr=num(r.lr), dis=sci(r.max_disagreement))
-        self.figure.text(0.01, 0.012, line, ha="left", va="bottom", fontsize=9,
+        inch = 1 / self.figure.get_figheight()
+        self.figure.text(0.01, FOOTER_AT[0] * inch, line, ha="left", va="bottom", fontsize=9,
                          color="#222222")
         # NOTE: "½" is drawn badly by some CJK fonts; "1/2" reads the same everywhere.
         loss = T[f"loss.{r.loss_name}"].replace("½", "1/2")
         if r.several:
             loss += f";  {T['total_loss']};  l^{self.n} = {num(r.losses[self.n], 6)}"
-        self.figure.text(0.01, 0.04, f"{T['loss_function']}{T[':']}{loss}", ha="left",
-                         va="bottom", fontsize=9, color="#222222")
+        self.figure.text(0.01, FOOTER_AT[1] * inch, f"{T['loss_function']}{T[':']}{loss}",
+                         ha="left", va="bottom", fontsize=9, color="#222222")
+
+
+def edge_legend(figure, title: str, labels: tuple[str, str, str],
+                widths: tuple[float, float] = (0.5, 2.5)) -> None:
+    """Say in the footer what an edge's colour and thickness mean.
+
+    Colour is the sign of the number on the edge, blue positive and red negative; the
+    line width grows with its size, from ``widths[0]`` to ``widths[1]`` points (``_edge``:
+    0.5 + 2 |w| / max |w|). ``labels`` name the samples: positive, negative, thin to thick.
+    """
+    from matplotlib.legend_handler import HandlerTuple
+    from matplotlib.lines import Line2D
+
+    def line(colour, lw):
+        return Line2D([], [], color=colour, lw=lw, alpha=0.75, solid_capstyle="round")
+
+    thin, thick = (line("#777777", lw) for lw in widths)
+    handles = [line(POS, 2.0), line(NEG, 2.0), (thin, thick)]
+    bottom = FOOTER_AT[2] / figure.get_figheight()
+    figure.legend(handles, list(labels), loc="lower left", bbox_to_anchor=(0.005, bottom),
+                  ncol=3, frameon=False, title=title, alignment="left", fontsize=8.5,
+                  title_fontsize=8.5, handlelength=2.6, columnspacing=1.6,
+                  handler_map={tuple: HandlerTuple(ndivide=None, pad=0.6)})
 
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

@@ -22,6 +22,8 @@ import numpy as np
 
 from chainrule.explain.figure import (
     AMP_FILL,
+    FOOTER_AT,
+    FOOTER_H,
     INPUT_FILL,
     NEG,
     NEURON_FILL,
@@ -30,6 +32,7 @@ from chainrule.explain.figure import (
     SCALE,
     _Box,
     _sub,
+    edge_legend,
 )
 from chainrule.explain.record import Record, WeightRecord
 from chainrule.explain.text import num, paren, sci
@@ -62,7 +65,7 @@ class _NeuronDrawing:
         self.half = (rows - 1) * DY / 2
         x0, x1 = -BW / 2 - 0.5, X_BIN + BW / 2 + 2.0
         panel_h = 2 * self.half + 3.9
-        top_h, footer = 1.5, 0.9
+        top_h, footer = 1.5, FOOTER_H / SCALE
         width, height = x1 - x0, top_h + 2 * panel_h + footer
         self.figure = figure_cls(figsize=(width * SCALE, height * SCALE))
         self.labels: list[_Box] = []
@@ -78,6 +81,8 @@ class _NeuronDrawing:
         self.labels = []
         self._backward(ax_b, ext)
         self._footer()
+        edge_legend(self.figure, T["nfig_legend"], ("> 0", "< 0", T["nfig_legend_size"]),
+                    widths=(0.6, 2.8))  # as _arrow draws them
 
     # --- what to draw --------------------------------------------------------------------
 
@@ -365,7 +370,8 @@ class _NeuronDrawing:
         checked = [w for w in self.r.weights if w.layer == k and w.to == self.j]
         worst = max(w.disagreement for w in checked)
         note = T["nfig_more_in"].format(n=len(self.rest_in), zeros=zeros) if self.rest_in else ""
-        note += ("\n" if note else "") + T["nfig_checked"].format(n=len(checked), dis=sci(worst))
+        weights = sum(1 for w in checked if not w.is_bias)  # the bias is named on its own
+        note += ("\n" if note else "") + T["nfig_checked"].format(n=weights, dis=sci(worst))
         self._note(ax, X_BIN, ys[-1] - BH / 2 - 0.15, note)
         self._note(ax, X_OUT, -0.75, f"b: dl/db = dl/dz = {num(self.bias.dl_dw)}")
 
@@ -403,7 +409,7 @@ class _NeuronDrawing:
             ax.add_patch(Rectangle((x - 0.45, y - 0.32), 0.9, 0.64, facecolor="#eeeeee",
                                    edgecolor="#777777", zorder=3))
             ax.text(x, y, "×1", ha="center", va="center", fontsize=8.5, zorder=4)
-            ax.text(x, y + 0.42, "softmax+CE", ha="center", va="bottom", fontsize=7.5,
+            ax.text(x, y + 0.42, self.T["fig_softmax_ce"], ha="center", va="bottom", fontsize=7.5,
                     color="#444444")
             return
         closed = gain == 0
@@ -418,11 +424,11 @@ class _NeuronDrawing:
 
     def _footer(self):
         r, T = self.r, self.T
-        self.figure.text(0.012, 0.012, T["nfig_footer"].format(
+        inch = 1 / self.figure.get_figheight()
+        self.figure.text(0.012, FOOTER_AT[0] * inch, T["nfig_footer"].format(
             loss=num(r.loss, 6), after=num(r.loss_after, 6), lr=num(r.lr),
             dis=sci(r.max_disagreement), n=len(r.weights)),
             ha="left", va="bottom", fontsize=8.5, color="#222222")
         loss = T[f"loss.{r.loss_name}"].replace("½", "1/2")
-        self.figure.text(0.012, 0.012 + 0.3 / self.figure.get_figheight(),
-                         f"{T['loss_function']}{T[':']}{loss}", ha="left", va="bottom",
-                         fontsize=8.5, color="#222222")
+        self.figure.text(0.012, FOOTER_AT[1] * inch, f"{T['loss_function']}{T[':']}{loss}",
+                         ha="left", va="bottom", fontsize=8.5, color="#222222")

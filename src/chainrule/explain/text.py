@@ -116,6 +116,10 @@ _EN = {
     "fig_case1": "case 1: dl/dy from the loss",
     "fig_case2": "case 2: Σ_k w_kj·dl/dz_k",
     "fig_sum": "Σ w·dl/dz",
+    "fig_softmax_ce": "softmax+CE",
+    "fig_written": "figure: {path}",
+    "fig_legend": "edges carry the weights w: colour = the sign of w, thickness = its size |w|",
+    "fig_legend_size": "|w| from 0 to {top}",
     # the neuron figure
     "nfig_title": "Neuron {index} of layer {layer} · {dataset} test sample {n}: true class "
     "{true}, predicted {pred} (p = {p})",
@@ -134,9 +138,12 @@ _EN = {
     "nfig_more_in": "+ {n} more weights ({zeros} of them with dz/dw = 0, so dl/dw = 0)",
     "nfig_checked": "all {n} weights and the bias checked: |Δ| ≤ {dis}",
     "nfig_image": "test sample {n}\n(class {true})",
+    "nfig_legend": "edges: colour = the sign of the number they carry (w, or dl/dw on the "
+    "incoming weights of the backward pass), thickness = its size, within each group",
+    "nfig_legend_size": "small to large",
     "nfig_footer": "loss l = {loss} → {after} after one gradient-descent step on every weight "
     "(η = {lr});  dl/dw = dz/dw × dl/dz agrees with autograd and finite differences to {dis} "
-    "({n} weights checked)",
+    "({n} weights and biases checked)",
 }
 
 _ZH = {
@@ -233,13 +240,17 @@ _ZH = {
     "fig_case2": "情况二：Σ_k w_kj·dl/dz_k",
     "example.lecture": "课堂上的 2-2-2 sigmoid 网络：x = (1, -1) 得 a = (0.98, 0.12)，"
     "再得 y = (0.86, 0.11)；目标 (0, 1)",
-    "example.batch": "同一个课堂网络、两个样本：L = l^1 + l^2，每个 dL/dw 是两个样本梯度之和",
+    "example.batch": "同一个课堂网络、两个样本：L = l^0 + l^1，每个 dL/dw 是两个样本梯度之和",
     "example.xor": "学到一半的 2-2-1 sigmoid 异或网络（隐藏层：OR 与 NAND，输出：AND），"
     "四个异或样本",
     "example.mlp": "3-4-4-2 回归网络（tanh、relu、linear）；一个 relu 关闭（z < 0），"
     "放大器 σ'(z) = 0 挡住了梯度",
     "example.softmax": "2-3-3 分类器：tanh 隐藏层、softmax 输出、交叉熵损失；输出层 dl/dz = y − t",
     "fig_sum": "Σ w·dl/dz",
+    "fig_softmax_ce": "softmax+交叉熵",
+    "fig_written": "图已写入：{path}",
+    "fig_legend": "连线上是权重 w：颜色表示 w 的正负，粗细表示 |w| 的大小",
+    "fig_legend_size": "|w| 从 0 到 {top}",
     "nfig_title": "第 {layer} 层的神经元 {index} · {dataset} 测试样本 {n}：真实类别 {true}，"
     "预测 {pred}（p = {p}）",
     "nfig_neuron": "神经元 {j}",
@@ -257,8 +268,11 @@ _ZH = {
     "nfig_more_in": "另有 {n} 个权重（其中 {zeros} 个 dz/dw = 0，所以 dl/dw = 0）",
     "nfig_checked": "全部 {n} 个权重和偏置均已检验：|Δ| ≤ {dis}",
     "nfig_image": "测试样本 {n}\n（类别 {true}）",
+    "nfig_legend": "连线：颜色表示线上数值（w；反向传播中输入权重上为 dl/dw）的正负，"
+    "粗细表示其大小（同一组连线之间相比）",
+    "nfig_legend_size": "由小到大",
     "nfig_footer": "损失 l = {loss} → 对所有权重做一步梯度下降后 {after}（学习率 η = {lr}）；"
-    "dl/dw = dz/dw × dl/dz 与自动微分、数值微分一致，偏差 ≤ {dis}（检验了 {n} 个权重）",
+    "dl/dw = dz/dw × dl/dz 与自动微分、数值微分一致，偏差 ≤ {dis}（检验了 {n} 个权重和偏置）",
 }
 
 TEXT = {"en": _EN, "zh": _ZH}

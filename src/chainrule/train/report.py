@@ -19,7 +19,11 @@ from chainrule.serialization import write_atomic
 
 
 def epoch_progress(console: Console) -> Progress:
-    """A progress bar per epoch, with the running loss and accuracy."""
+    """A progress bar per epoch, with the running loss and accuracy.
+
+    Only on a terminal (or in a notebook): piped into a file or ``| cat``, a live bar has
+    nowhere to redraw, and rich would leave an empty line per epoch in the log.
+    """
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -29,6 +33,7 @@ def epoch_progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not (console.is_terminal or console.is_jupyter),
     )
 
 
@@ -46,14 +51,20 @@ def plot_curves(path: Path, history: list, title: str) -> None:
     """Loss and accuracy per epoch, train and test, as a PNG."""
     import io
 
-    import matplotlib
+    buf = io.BytesIO()
+    curves_figure(history, title).savefig(buf, format="png", dpi=110)
+    write_atomic(path, buf.getvalue())
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def curves_figure(history: list, title: str):
+    """The loss and accuracy plot as a matplotlib ``Figure`` (object API: no pyplot state)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     train, test = ("o-", "s-") if len(epochs) <= 30 else ("-", "-")  # markers while sparse
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(epochs, [r["train_loss"] for r in history], train, label="train")
     ax_loss.plot(epochs, [r["test_loss"] for r in history], test, label="test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
@@ -66,9 +77,8 @@ def plot_curves(path: Path, history: list, title: str) -> None:
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
+        # Whole epochs only, even when one epoch leaves a single integer in view.
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    return fig

@@ -14,14 +14,30 @@ Layout (a small Sugiyama-style scheme):
 from __future__ import annotations
 
 import io
+import math
+import textwrap
 from pathlib import Path
 
+from chainrule.serialization import write_atomic
 from chainrule.viz.graph import Graph, GraphError
 from chainrule.viz.labels import box_lines
 
 FORMATS = {"dot": "dot", "gv": "dot", "png": "png", "svg": "svg"}
 FILL = {"op": "#e8f0fb", "leaf": "#e6f4e6", "const": "#f0f0f0"}
 EDGE = {"op": "#4a6a9a", "leaf": "#3d8b3d", "const": "#999999"}
+GRAD = "#b03000"  # the colour of a box's gradient line
+#: What the colours and line widths mean, one legend entry each (see ``_legend``).
+LEGEND = {
+    "op": "op: a recorded primitive",
+    "leaf": "leaf: requires grad",
+    "const": "const: not recorded (needs no grad)",
+    "root": "thick border: the root (the loss)",
+    "grad": "grad: dL/d(the box's output)",
+}
+LEGEND_TITLE = ("values flow down the arrows and gradients back up; an arrow has the "
+                "colour of the box it leaves")
+LEGEND_W = 2.5  # inches per legend column
+LEGEND_ROW = 0.2  # inches per legend row
 
 CHAR_W = 0.085  # inches per character at FONT points (DejaVu Sans Mono is ~0.6 em)
 LINE_H = 0.2  # inches per text line
@@ -41,16 +57,28 @@ def write(graph: Graph, path, fmt: str | None = None, dpi: int = 150) -> Path:
         )
     fmt = FORMATS[fmt]
     if fmt == "dot":
-        path.write_text(graph.to_dot(), encoding="utf-8")
-        return path
-    figure(graph).savefig(path, format=fmt, dpi=dpi, facecolor="white")
+        data = graph.to_dot().encode("utf-8")
+    else:
+        buf = io.BytesIO()
+        with _svg_text():
+            figure(graph).savefig(buf, format=fmt, dpi=dpi, facecolor="white")
+        data = buf.getvalue()
+    write_atomic(path, data)  # whole or not at all, never half a drawing
     return path
 
 
 def svg_text(graph: Graph) -> str:
     buf = io.StringIO()
-    figure(graph).savefig(buf, format="svg", facecolor="white")
+    with _svg_text():
+        figure(graph).savefig(buf, format="svg", facecolor="white")
     return buf.getvalue()
+
+
+def _svg_text():
+    """SVG keeps its text as <text> with the font named: selectable and searchable."""
+    import matplotlib
+
+    return matplotlib.rc_context({"svg.fonttype": "none"})
 
 
 def layout(graph: Graph, sweeps: int = 4) -> dict[int, tuple[int, int]]:
@@ -111,8 +139,12 @@ def figure(graph: Graph):
     rank_h = [max(size[k][1] for k in ranks[c]) for c in range(n_ranks)]
     rank_w = {c: sum(size[k][0] for k in ks) + ROW_GAP * (len(ks) - 1)
               for c, ks in ranks.items()}
-    width = max(rank_w.values()) + 0.4
-    height = sum(rank_h) + COL_GAP * (n_ranks - 1) + 0.4
+    width = max(max(rank_w.values()), LEGEND_W) + 0.4
+    # The legend under the drawing: as many columns as fit, the title wrapped to fit.
+    ncol = max(1, min(len(LEGEND), int((width - 0.2) // LEGEND_W)))
+    title = textwrap.wrap(LEGEND_TITLE, int((width - 0.2) / 0.06))
+    legend_h = (math.ceil(len(LEGEND) / ncol) + len(title)) * LEGEND_ROW + 0.2
+    height = sum(rank_h) + COL_GAP * (n_ranks - 1) + 0.4 + legend_h
 
     # Box centres, in inches; each rank centred horizontally.
     xy = {}
@@ -149,8 +181,27 @@ def figure(graph: Graph):
         lines = texts[node.id]
         top = y + h / 2 - 0.075 - LINE_H / 2
         for j, line in enumerate(lines):
-            colour = "#b03000" if line.startswith("grad ") else "#111111"
+            colour = GRAD if line.startswith("grad ") else "#111111"
             ax.text(x - w / 2 + 0.12, top - j * LINE_H, line, ha="left", va="center",
                     fontsize=FONT, family="DejaVu Sans Mono", color=colour, zorder=3,
                     fontweight="bold" if j == 0 else "normal")
+    _legend(fig, ncol, "\n".join(title))
     return fig
+
+
+def _legend(fig, ncol: int, title: str) -> None:
+    """Say what the box colours, the thick border and the red line mean (``LEGEND``)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    def box(kind, lw=0.9, linestyle="-", edge="#8090a8"):
+        return Patch(facecolor=FILL[kind], edgecolor=edge, linewidth=lw, linestyle=linestyle)
+
+    handles = [box("op"), box("leaf"), box("const", linestyle="--"),
+               box("op", lw=2.0, edge="#333333"), Line2D([], [], lw=0)]
+    width, height = fig.get_size_inches()
+    legend = fig.legend(handles, list(LEGEND.values()), loc="lower left",
+                        bbox_to_anchor=(0.08 / width, 0.08 / height), ncol=ncol,
+                        frameon=False, fontsize=7.5, title=title, title_fontsize=7.5,
+                        alignment="left", handlelength=1.6, columnspacing=1.2)
+    legend.get_texts()[-1].set_color(GRAD)  # as the grad lines in the boxes
