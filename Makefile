@@ -1,7 +1,8 @@
 # Two commands for a fresh clone: `make train` (the main job) and `make test` (the suite).
 # Each installs what it needs, once: `make train` the runtime dependencies only (NumPy,
 # matplotlib, rich, safetensors, threadpoolctl); `make test` adds the test extra (pytest,
-# hypothesis, PyTorch CPU as the oracle). A marker file per step records that it is done;
+# hypothesis, PyTorch CPU as the oracle) and the Debian packages the tests read
+# (tools/install_test_system_packages.sh). A marker file per step records that it is done;
 # editing pyproject.toml redoes them.
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.test-installed: $(VENV)/.installed
+$(VENV)/.test-installed: $(VENV)/.installed tools/install_test_system_packages.sh
+	bash tools/install_test_system_packages.sh
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 

@@ -24,10 +24,9 @@ def test_moons_example_separates_the_moons():
 def test_fashion_cnn_example_runs_on_a_slice_if_the_data_is_installed():
     from chainrule.data.idx import FASHION_MNIST_DIR
 
-    if not FASHION_MNIST_DIR.exists():
-        import pytest
-
-        pytest.skip("dataset-fashion-mnist is not installed")
+    assert FASHION_MNIST_DIR.exists(), (
+        "dataset-fashion-mnist is not installed. help: run `make test`, which installs it "
+        "(tools/install_test_system_packages.sh)")
     out = subprocess.run([sys.executable, str(EXAMPLES / "fashion_cnn.py"), "--epochs", "1",
                           "--limit", "256"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

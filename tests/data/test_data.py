@@ -108,8 +108,9 @@ def test_mnist_folder_errors(tmp_path):
 def test_real_fashion_mnist_if_installed():
     from chainrule.data.idx import FASHION_MNIST_DIR
 
-    if not FASHION_MNIST_DIR.exists():
-        pytest.skip("dataset-fashion-mnist is not installed")
+    assert FASHION_MNIST_DIR.exists(), (
+        "dataset-fashion-mnist is not installed. help: run `make test`, which installs it "
+        "(tools/install_test_system_packages.sh)")
     x, y, info = load_dataset("fashion-mnist", "test")
     assert x.shape == (10000, 1, 28, 28) and np.bincount(y).tolist() == [1000] * 10
     assert info.class_names[9] == "Ankle boot"
