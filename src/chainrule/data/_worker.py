@@ -22,6 +22,7 @@ import pickle
 import queue
 import random
 import signal
+import time
 import traceback
 import weakref
 from dataclasses import dataclass
@@ -32,8 +33,10 @@ import numpy as np
 # A worker polls its task queue this often to notice that the main process is gone
 # (a main process killed by SIGKILL runs no clean-up, and workers must not outlive it).
 _PARENT_POLL_S = 1.0
-# How long shutdown waits for workers to leave on their own before terminating them.
-_JOIN_TIMEOUT_S = 5.0
+# How long shutdown waits, in all, for workers to leave on their own before terminating
+# them: long enough to finish a batch already started, short enough not to stall a
+# `break` out of an epoch of slow batches.
+_JOIN_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ class WorkerPool:
                 self.pending[worker] -= 1
                 self.answered[worker] += 1
                 return message
-        proc.join(_JOIN_TIMEOUT_S)
+        proc.join(_JOIN_TIMEOUT_S)  # its pipe closed first; the exit code follows
         self.broken = True
         return ("died", proc.exitcode, None)
 
@@ -215,6 +218,12 @@ class WorkerPool:
         return [p.pid for p in self.procs]
 
     def shutdown(self) -> None:
+        # A broken pool (a worker died, hung or failed to start) gets no grace period:
+        # a hung worker would only make us wait the whole of it.
+        if self.broken:
+            for proc in self.procs:
+                if proc.pid is not None and proc.is_alive():
+                    proc.terminate()
         finalizer = getattr(self, "_finalizer", None)
         if finalizer is not None:
             finalizer()
@@ -223,7 +232,7 @@ class WorkerPool:
 
 
 def _shutdown(procs, tasks, results) -> None:
-    """Stop the workers: ask, then close their pipes, then wait, then terminate."""
+    """Stop the workers: ask, then close their pipes, then wait a little, then terminate."""
     for q in tasks:
         try:
             q.put(None)
@@ -232,9 +241,10 @@ def _shutdown(procs, tasks, results) -> None:
     # A worker blocked sending a big batch nobody will read gets EPIPE and leaves.
     for conn in results:
         conn.close()
+    deadline = time.monotonic() + _JOIN_TIMEOUT_S
     for proc in procs:
         if proc.pid is not None:  # it was started
-            proc.join(_JOIN_TIMEOUT_S)
+            proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.terminate()
                 proc.join()

@@ -137,7 +137,8 @@ class DataLoader:
         self.pin_memory = bool(pin_memory)  # NOTE: a no-op: no device memory to pin for
         self.timeout = float(timeout)
         self.worker_init_fn = worker_init_fn
-        self.multiprocessing_context = _context(multiprocessing_context)
+        _check_context(multiprocessing_context)
+        self.multiprocessing_context = multiprocessing_context
         self._pool = None  # the workers kept between epochs when persistent_workers
 
     def __len__(self) -> int:
@@ -166,8 +167,8 @@ class DataLoader:
         NOTE: derived, not drawn: drawing would advance the shuffling generator and make
         the order differ from ``num_workers=0``'s for the same seed.
         """
-        state = repr(self.generator.bit_generator.state) + f"/epoch {self.epoch}"
-        return int.from_bytes(hashlib.blake2b(state.encode(), digest_size=8).digest(), "little")
+        state = pickle.dumps((self.generator.bit_generator.state, self.epoch))
+        return int.from_bytes(hashlib.blake2b(state, digest_size=8).digest(), "little")
 
     def _iter_workers(self, batches, base_seed: int):
         """Batch k goes to worker k % num_workers and is read back from it in turn, with
@@ -216,15 +217,15 @@ class DataLoader:
                 f"process was importing the main script, which iterates a DataLoader at top "
                 f"level. help: put that code under `if __name__ == \"__main__\":` (workers "
                 f"import the script to find its classes), or use num_workers=0")
+        ctx = _context(self.multiprocessing_context)
         main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-        if (self.multiprocessing_context.get_start_method() != "fork" and main_file
-                and not os.path.isfile(main_file)):
+        if ctx.get_start_method() != "fork" and main_file and not os.path.isfile(main_file):
             raise WorkerError(
                 f"DataLoader: worker processes re-import the main script by its path, and "
                 f"{main_file!r} is not a file (a script read from stdin?). help: save the "
                 f"script to a file and run that, or use num_workers=0")
         payload = self._payload()
-        pool = WorkerPool(self.multiprocessing_context, self.num_workers, payload, base_seed)
+        pool = WorkerPool(ctx, self.num_workers, payload, base_seed)
         if self.persistent_workers:
             self._pool = pool
         return pool
@@ -316,8 +317,23 @@ def _check_count(name: str, value, minimum: int, help: str) -> None:
                               f"{value!r}. help: {help}")
 
 
+def _check_context(choice) -> None:
+    if choice is None or (isinstance(choice, str) and choice in
+                          multiprocessing.get_all_start_methods()):
+        return
+    if isinstance(choice, str):
+        raise DataLoaderError(f"DataLoader: multiprocessing_context={choice!r} is not a start "
+                              f"method here. help: use one of "
+                              f"{', '.join(multiprocessing.get_all_start_methods())}, or "
+                              f"None for the default")
+    if not hasattr(choice, "Process") or not hasattr(choice, "get_start_method"):
+        raise DataLoaderError(f"DataLoader: multiprocessing_context must be a start method "
+                              f"name or a multiprocessing context, got {choice!r}. help: e.g. "
+                              f"multiprocessing_context='spawn'")
+
+
 def _context(choice):
-    """The multiprocessing context workers start from.
+    """The multiprocessing context workers start from (``choice`` already checked).
 
     Default 'forkserver' (else 'spawn'): 'fork' copies a process that may hold threads
     (progress bars, BLAS pools, the training loop's signal thread) and can deadlock on a
@@ -327,25 +343,12 @@ def _context(choice):
     if choice is None:
         choice = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
                   else "spawn")
-        ctx = multiprocessing.get_context(choice)
-        if choice == "forkserver":
-            _preload_forkserver(ctx)
-        return ctx
-    if isinstance(choice, str):
-        methods = multiprocessing.get_all_start_methods()
-        if choice not in methods:
-            raise DataLoaderError(f"DataLoader: multiprocessing_context={choice!r} is not a "
-                                  f"start method here. help: use one of "
-                                  f"{', '.join(methods)}, or None for the default")
-        ctx = multiprocessing.get_context(choice)
-        if choice == "forkserver":
-            _preload_forkserver(ctx)
-        return ctx
-    if not hasattr(choice, "Process"):
-        raise DataLoaderError(f"DataLoader: multiprocessing_context must be a start method "
-                              f"name or a multiprocessing context, got {choice!r}. help: e.g. "
-                              f"multiprocessing_context='spawn'")
-    return choice
+    if not isinstance(choice, str):
+        return choice  # the user's own context, as it is
+    ctx = multiprocessing.get_context(choice)
+    if choice == "forkserver":
+        _preload_forkserver(ctx)
+    return ctx
 
 
 def _preload_forkserver(ctx) -> None:
