@@ -336,8 +336,8 @@ def _context(choice):
     """The multiprocessing context workers start from (``choice`` already checked).
 
     Default 'forkserver' (else 'spawn'): 'fork' copies a process that may hold threads
-    (progress bars, BLAS pools, the training loop's signal thread) and can deadlock on a
-    lock one of them held. A forkserver pays the interpreter and import start-up once;
+    (the progress bar's refresh thread, BLAS pools), and a child can deadlock on a lock
+    one of them held. A forkserver pays the interpreter and import start-up once;
     each worker after that is a fork of a clean, single-threaded server.
     """
     if choice is None:
