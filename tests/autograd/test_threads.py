@@ -125,3 +125,46 @@ def test_anomaly_module_stack_is_per_thread():
         t.join()
         assert anomaly.state.modules == ["main.model"]
     assert seen["stack"] == ["other.thread"]
+
+
+def test_the_count_behind_the_fast_path_returns_to_zero(tiny_switch_interval):
+    from chainrule.autograd import anomaly, grad_mode
+
+    def churn():
+        for _ in range(200):
+            with cr.no_grad(), cr.detect_anomaly():
+                with cr.enable_grad():
+                    assert cr.is_grad_enabled()
+                assert not cr.is_grad_enabled()
+            try:
+                with cr.no_grad():
+                    raise KeyError
+            except KeyError:
+                pass
+
+    threads = [threading.Thread(target=churn) for _ in range(3)]
+    for t in threads:
+        t.start()
+    churn()
+    for t in threads:
+        t.join()
+    assert grad_mode.off == [0] and anomaly.on == [0]
+    assert cr.is_grad_enabled() and not cr.is_anomaly_enabled()
+
+
+def test_an_op_in_a_no_grad_thread_is_not_recorded_while_others_record():
+    w = cr.tensor([1.0], requires_grad=True)
+    seen = {}
+    go = threading.Event()
+
+    def inside():
+        with cr.no_grad():
+            go.wait(10)
+            seen["y"] = (w * 2).requires_grad
+
+    t = threading.Thread(target=inside)
+    t.start()
+    assert (w * 2).requires_grad  # this thread records although another has grad off
+    go.set()
+    t.join()
+    assert seen["y"] is False

@@ -36,6 +36,23 @@ class _State(threading.local):
 
 
 state = _State()
+on = [0]  # threads with detection on now: while 0, ops skip the thread-local read
+_lock = threading.Lock()
+
+
+def _set(flag: bool) -> bool:
+    """Set this thread's detection flag; return the previous one (see grad_mode._set)."""
+    prev = state.enabled
+    if flag != prev:
+        if flag:
+            with _lock:
+                on[0] += 1
+            state.enabled = True
+        else:
+            state.enabled = False
+            with _lock:
+                on[0] -= 1
+    return prev
 
 
 class detect_anomaly:
@@ -45,12 +62,11 @@ class detect_anomaly:
         self.enabled = enabled
 
     def __enter__(self):
-        self._prev = state.enabled
-        state.enabled = self.enabled
+        self._prev = _set(bool(self.enabled))
         return self
 
     def __exit__(self, *exc):
-        state.enabled = self._prev
+        _set(self._prev)
         return False
 
     def __call__(self, fn):

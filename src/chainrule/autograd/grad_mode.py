@@ -1,9 +1,10 @@
 """Grad mode: whether ops record themselves into the graph.
 
 Per thread, as PyTorch's: ``no_grad`` in one thread (an evaluation loop, a data worker)
-must not switch recording off in another that is training. The flag is read by every op;
-a thread-local attribute costs about 20 ns more than a plain one (measured), which is
-the price of not sharing it.
+must not switch recording off in another that is training. Every recorded op reads the
+flag; a thread-local read costs several times a plain one, so ``off[0]`` counts the
+threads that have grad mode off right now, and while it is 0 (the usual case in a
+training step) an op needs no thread-local read at all (ops/core.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,27 @@ class _State(threading.local):
 
 
 state = _State()
+off = [0]  # threads with grad mode off now: while 0, it is on in every thread
+_lock = threading.Lock()
+
+
+def _set(flag: bool) -> bool:
+    """Set this thread's grad mode; return the previous one. The only writer of ``state``.
+
+    The count goes up before a thread turns recording off and down after it turns it back
+    on, so a thread that reads 0 never has it off itself.
+    """
+    prev = state.enabled
+    if flag != prev:
+        if flag:
+            state.enabled = True
+            with _lock:
+                off[0] -= 1
+        else:
+            with _lock:
+                off[0] += 1
+            state.enabled = False
+    return prev
 
 
 def is_grad_enabled() -> bool:
@@ -29,12 +51,11 @@ class _GradMode:
     mode: bool
 
     def __enter__(self):
-        self._prev = state.enabled
-        state.enabled = self.mode
+        self._prev = _set(self.mode)
         return self
 
     def __exit__(self, *exc):
-        state.enabled = self._prev
+        _set(self._prev)
         return False
 
     def __call__(self, fn):
@@ -42,12 +63,11 @@ class _GradMode:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev = state.enabled
-            state.enabled = mode
+            prev = _set(mode)
             try:
                 return fn(*args, **kwargs)
             finally:
-                state.enabled = prev
+                _set(prev)
 
         return wrapper
 

@@ -38,10 +38,11 @@ class Node:
     # They hold even if ``leaf.data`` is rebound.
     leaves: list | None = None
     # For a node that saved arrays: per tensor input (index i) and for the output (i = -1),
-    # (i, its version counter, the version when recorded, id of its memory).
+    # four entries in one flat list: i, its version counter, the version when recorded,
+    # and the id of its memory.
     # Backward compares them, so an in-place edit of anything saved is an error, not a
     # wrong gradient. None when nothing was saved.
-    versions: tuple | None = None
+    versions: list | None = None
     frozen: tuple = ()  # saved arrays of the engine's own made read-only until released
     sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
 
@@ -104,9 +105,10 @@ class Node:
         A changed version matters only when this node saved that tensor's memory (the
         array itself or a view of it); a copy derived from it is a snapshot and stays right.
         """
-        for record in self.versions:
-            if record[1][0] != record[2]:
-                self._refuse_if_saved(*record)
+        records = self.versions
+        for k in range(0, len(records), 4):
+            if records[k + 1][0] != records[k + 2]:
+                self._refuse_if_saved(*records[k:k + 4])
 
     def _refuse_if_saved(self, i: int, counter: list, recorded: int, memory: int) -> None:
         for v in self._saved.values():

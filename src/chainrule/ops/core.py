@@ -53,11 +53,11 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         else:
             arrays.append(x)
             edges.append(None)
-    if record and _grad_mode.enabled:
+    if record and (not _grad_off[0] or _grad_mode.enabled):
         op.parents = tuple(edges)
         if leaves is not None:
             op.leaves = leaves
-        if _anomaly.enabled:
+        if _anomaly_on[0] and _anomaly.enabled:
             anomaly.note_creation(op)
         if op.sums_over_steps and not _warned_growth:
             _check_graph_growth(op)
@@ -82,7 +82,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             if value is scalar:
                 op._saved[name] = out
                 setattr(op, name, out)
-    if _anomaly.enabled:
+    if _anomaly_on[0] and _anomaly.enabled:
         anomaly.check_forward(op, arrays, out)
     t = _new(Tensor)  # _wrap, inlined: this is the hot path of every op
     t.data = out
@@ -126,15 +126,17 @@ def _guard_saved(op: Op, inputs, t: Tensor) -> None:
     ``t.data`` fails at once instead of silently changing the gradient; a leaf's array
     belongs to the user and is left alone (its in-place methods bump its version).
     """
-    # Hot path of every recorded op that saves: plain loops, no generators (measured).
-    saved = tuple(op._saved.values())
+    # Hot path of every recorded op that saves: one flat list (fewer objects for the
+    # garbage collector to track), plain loops, no generators (measured).
+    saved = op._saved.values()
     records = []
     frozen = None
-    for i, x in enumerate(inputs):
+    i = 0
+    for x in inputs:
         if isinstance(x, Tensor):
             data = x.data
             vc = x._vc
-            records.append((i, vc, vc[0], id(data) if data.base is None else memory_id(data)))
+            records += (i, vc, vc[0], id(data) if data.base is None else memory_id(data))
             if x._node is not None:
                 for v in saved:
                     if v is data:
@@ -142,9 +144,10 @@ def _guard_saved(op: Op, inputs, t: Tensor) -> None:
                             data.setflags(write=False)
                             frozen = [data] if frozen is None else frozen + [data]
                         break
+        i += 1
     out = t.data
     vc = t._vc
-    records.append((-1, vc, vc[0], id(out) if out.base is None else memory_id(out)))
+    records += (-1, vc, vc[0], id(out) if out.base is None else memory_id(out))
     for v in saved:
         if v is out:
             if out.flags.writeable:
@@ -157,8 +160,9 @@ def _guard_saved(op: Op, inputs, t: Tensor) -> None:
 
 
 _new = object.__new__
-_grad_mode = grad_mode.state  # the flags, bound once: read on every op
-_anomaly = anomaly.state
+# The per-thread flags, bound once, and the counts that let most ops skip reading them.
+_grad_mode, _grad_off = grad_mode.state, grad_mode.off
+_anomaly, _anomaly_on = anomaly.state, anomaly.on
 _warned_growth = False
 
 
