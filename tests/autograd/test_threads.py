@@ -168,3 +168,26 @@ def test_an_op_in_a_no_grad_thread_is_not_recorded_while_others_record():
     go.set()
     t.join()
     assert seen["y"] is False
+
+
+def test_set_grad_enabled_acts_as_a_call_a_context_and_a_decorator():
+    w = cr.tensor([1.0], requires_grad=True)
+    cr.set_grad_enabled(False)  # PyTorch's function form: acts at once
+    try:
+        assert not cr.is_grad_enabled() and not (w * 2).requires_grad
+    finally:
+        cr.set_grad_enabled(True)
+    assert cr.is_grad_enabled()
+    with cr.set_grad_enabled(False):
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+
+    @cr.set_grad_enabled(False)
+    def evaluate():
+        return cr.is_grad_enabled()
+
+    assert cr.is_grad_enabled()  # decorating changed nothing
+    assert evaluate() is False and cr.is_grad_enabled()
+    from chainrule.autograd import grad_mode
+
+    assert grad_mode.off == [0]

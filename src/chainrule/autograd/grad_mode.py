@@ -85,10 +85,20 @@ class enable_grad(_GradMode):
 
 
 class set_grad_enabled(_GradMode):
-    """Set grad mode to ``mode`` for a region."""
+    """Set grad mode to ``mode``: at once when called (``cr.set_grad_enabled(False)``, as
+    PyTorch's function form, until changed again in this thread), or for a region as a
+    context manager (restored on exit), or for a function as a decorator."""
 
     def __init__(self, mode: bool = True):
         self.mode = bool(mode)
+        self._prev = _set(self.mode)  # NOTE: a plain call must act, as in PyTorch
+
+    def __enter__(self):
+        return self  # already set by __init__; __exit__ restores what was before
+
+    def __call__(self, fn):
+        _set(self._prev)  # as a decorator, it acts only while fn runs
+        return super().__call__(fn)
 
 
 class inference_mode(_GradMode):
