@@ -162,7 +162,11 @@ def test_numpy_functions_on_tensors():
     t = cr.tensor(np.array([1.0, 2.0]))
     assert isinstance(np.exp(t), np.ndarray)
     assert np.sum(t) == 3.0
-    assert isinstance(np.ones(2) + t, cr.Tensor)
+    assert isinstance(np.ones(2) + t, np.ndarray)  # NumPy on the left, no graph: an array
+    p = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    p.grad = cr.tensor(np.array([1.0, 1.0]))
+    p.data = p.data - 0.5 * p.grad  # PyTorch's SGD by hand: .data stays an array
+    assert type(p.data) is np.ndarray and p.tolist() == [0.5, 1.5]
     w = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
     y = np.array([2.0, 3.0]) * w  # the operator stays in the graph
     y.sum().backward()

@@ -133,22 +133,26 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """NumPy ufuncs on tensors. ``ndarray + tensor`` (any arithmetic or comparison
-        operator with an array on the left) is the tensor operation, in the graph. Any
-        other ufunc (``np.exp(t)``) computes on the arrays and returns an array, as NumPy
-        does; on a tensor that requires grad that would silently drop the graph, so it is
-        an error with help instead."""
-        operator = _UFUNC_OPERATORS.get(ufunc) if method == "__call__" and not kwargs else None
-        if operator is not None and len(inputs) == 2:
-            a, b = (x if isinstance(x, Tensor) else _wrap(B.as_array(x)) for x in inputs)
-            return operator(a, b)
-        _refuse_graph(inputs, f"np.{ufunc.__name__}", ufunc.__name__)
+        """NumPy ufuncs on tensors: arrays in, an array out, as NumPy does (so
+        ``p.data - lr * p.grad`` is an array, as ``p.data`` must be). When a tensor that
+        requires grad takes part (grad mode on), an arithmetic or comparison operator with
+        an array on the left (``ndarray * w``) is the tensor operation, in the graph; any
+        other ufunc (``np.exp(w)``) would silently drop the graph, so it is an error with
+        help."""
+        if grad_mode.state.enabled and _in_graph(inputs):
+            operator = (_UFUNC_OPERATORS.get(ufunc)
+                        if method == "__call__" and not kwargs and len(inputs) == 2 else None)
+            if operator is not None:
+                a, b = (x if isinstance(x, Tensor) else _wrap(B.as_array(x)) for x in inputs)
+                return operator(a, b)
+            _refuse_graph(f"np.{ufunc.__name__}", ufunc.__name__)
         return getattr(ufunc, method)(*_arrays(inputs), **_arrays(kwargs))
 
     def __array_function__(self, func, types, args, kwargs):
         """NumPy functions (``np.sum(t)``, ``np.concatenate``) compute on the arrays and
         return arrays; on a tensor that requires grad, an error with help (see above)."""
-        _refuse_graph((args, kwargs), f"np.{func.__name__}", func.__name__)
+        if grad_mode.state.enabled and _in_graph((args, kwargs)):
+            _refuse_graph(f"np.{func.__name__}", func.__name__)
         return func(*_arrays(args), **_arrays(kwargs))
 
     def __float__(self):
@@ -617,23 +621,24 @@ def _arrays(x):
     return x
 
 
-def _refuse_graph(args, call: str, name: str) -> None:
-    def graph(x):
-        if isinstance(x, Tensor):
-            return x._rg
-        if isinstance(x, (list, tuple)):
-            return any(graph(v) for v in x)
-        if isinstance(x, dict):
-            return any(graph(v) for v in x.values())
-        return False
+def _in_graph(x) -> bool:
+    """Does a tensor that requires grad appear in (nested) arguments?"""
+    if isinstance(x, Tensor):
+        return x._rg
+    if isinstance(x, (list, tuple)):
+        return any(_in_graph(v) for v in x)
+    if isinstance(x, dict):
+        return any(_in_graph(v) for v in x.values())
+    return False
 
-    if grad_mode.state.enabled and graph(args):
-        raise TypeError(
-            f"{call} on a tensor that requires grad: NumPy would compute on the array and "
-            f"drop the graph, so no gradient would reach it. help: use the tensor's own "
-            f"operation (t.{name}() or cr.{name}(t), differentiable), or "
-            f"np.{name}(t.detach().numpy()) for a plain array"
-        )
+
+def _refuse_graph(call: str, name: str) -> None:
+    raise TypeError(
+        f"{call} on a tensor that requires grad: NumPy would compute on the array and drop "
+        f"the graph, so no gradient would reach it. help: use the tensor's own operation "
+        f"(t.{name}() or cr.{name}(t), differentiable), or np.{name}(t.detach().numpy()) "
+        "for a plain array"
+    )
 
 
 class _Size(int):
@@ -724,7 +729,7 @@ def _write_frozen(data: np.ndarray, write, other, what: str) -> None:
             a.setflags(write=False)
 
 
-# ndarray (op) Tensor: NumPy calls the ufunc, which hands it back to the tensor operator.
+# ndarray (op) w, w in the graph: NumPy calls the ufunc, which hands it to the tensor operator.
 _UFUNC_OPERATORS = {
     np.add: lambda a, b: a + b,
     np.subtract: lambda a, b: a - b,
