@@ -24,6 +24,7 @@ from chainrule import _backend as B
 from chainrule.serialization import CheckpointError, load, save
 from chainrule.train.errors import RecipeError
 from chainrule.train.recipes import Recipe, validate
+from chainrule.train.rundir import show
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -75,15 +76,15 @@ def read(path) -> dict:
     try:
         state = load(path)
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint. help: give the run directory "
+        raise CheckpointError(f"{show(path)}: no such checkpoint. help: give the run directory "
                               "or a .safetensors file that `chainrule train` wrote") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path}: not a chainrule training checkpoint (a state dict saved by "
+            f"{show(path)}: not a chainrule training checkpoint (a state dict saved by "
             "`chainrule train`) - it has no format tag"
         )
     if state.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {state.get('version')} is not "
+        raise CheckpointError(f"{show(path)}: checkpoint version {state.get('version')} is not "
                               f"supported (this chainrule reads version {VERSION})")
     return state
 
@@ -106,7 +107,7 @@ def read_run(path) -> tuple[dict, Recipe]:
     state = read(file)
 
     def bad(what: str) -> CheckpointError:
-        return CheckpointError(f"{file}: not a complete training checkpoint: {what}. help: "
+        return CheckpointError(f"{show(file)}: not a complete training checkpoint: {what}. help: "
                                "resume a run directory that `chainrule train` wrote")
 
     for key, kind in _PARTS.items():
@@ -117,7 +118,7 @@ def read_run(path) -> tuple[dict, Recipe]:
         recipe = Recipe.from_dict(state["recipe"])
         validate(recipe)
     except RecipeError as e:
-        raise CheckpointError(f"{file}: its recipe cannot train: {e}") from None
+        raise CheckpointError(f"{show(file)}: its recipe cannot train: {e}") from None
     progress = state["progress"]
     epoch, batch, history = (progress.get(k) for k in ("epoch", "batch", "history"))
     if not _is_int(epoch) or not 0 <= epoch <= recipe.epochs:
@@ -153,10 +154,14 @@ def restore(state: dict, file, model, optimizer, scheduler) -> None:
     except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
         # NOTE: this wide net is for a file's contents only: each of these is what numpy
         # or load_state_dict raise for a value of the wrong shape, type or key.
-        message = " ".join(str(e).split()) or type(e).__name__
-        raise CheckpointError(f"{file}: its saved state does not fit the model its recipe "
-                              f"describes ({message}). help: resume a run directory that "
-                              "`chainrule train` wrote") from None
+        raise CheckpointError(f"{show(file)}: its saved state cannot be restored into the "
+                              f"model its recipe describes ({reason(e)}). help: resume a run "
+                              "directory that `chainrule train` wrote") from None
+
+
+def reason(e: BaseException) -> str:
+    """An inner error's message for a parenthesis in ours: one line, its help cut off."""
+    return " ".join(str(e).split()).split(" help: ")[0].rstrip(".") or type(e).__name__
 
 
 def _is_int(x) -> bool:

@@ -187,13 +187,18 @@ def _load_for_evaluation(path: Path, data_dir: str | None):
 
     from chainrule.train import checkpoint, limits
     from chainrule.train.datasets import load_split
+    from chainrule.train.errors import RecipeError
     from chainrule.train.models import build_model
     from chainrule.train.recipes import Recipe
 
     file = checkpoint.file_of(path)
     try:
         state = checkpoint.read(file)
-        recipe = Recipe.from_dict(state.get("recipe"))
+        try:
+            recipe = Recipe.from_dict(state.get("recipe"))
+        except RecipeError as e:
+            raise UsageError(f"{_show(file)}: not a complete training checkpoint: its recipe: "
+                             f"{e}") from None
         progress = state.get("progress")
         if not isinstance(state.get("model"), dict) or not isinstance(progress, dict) or \
                 not isinstance(progress.get("epoch"), int):
@@ -221,7 +226,8 @@ def _load_for_evaluation(path: Path, data_dir: str | None):
         except (KeyError, ValueError, TypeError) as e:
             raise UsageError(f"{_show(file)}: its weights do not fit a {recipe.model} on "
                              f"{where} (inputs {'x'.join(map(str, shape))}): "
-                             f"{' '.join(str(e).split())}") from None
+                             f"{checkpoint.reason(e)}. help: evaluate a checkpoint that "
+                             "`chainrule train` wrote, on data like its own") from None
     except _input_errors() as e:
         raise UsageError(" ".join(str(e).split())) from None
     except OSError as e:

@@ -95,8 +95,8 @@ def check_model(recipe, input_shape: tuple, num_classes: int, train_size: int,
     else:
         arch = "with channels " + ",".join(map(str, recipe.channels))
         hint = "use fewer --channels or a smaller --batch-size"
-    _require(needed, f"the {recipe.model} {arch} ({params:,} parameters, with gradients, "
-             f"{recipe.optimizer} state and batches of {batch})", hint, available)
+    _require(needed, f"the {recipe.model} {arch} ({params:,} parameters, with their "
+             f"gradients, the {recipe.optimizer} state and a batch of {batch})", hint, available)
 
 
 def model_size(recipe, input_shape: tuple, num_classes: int) -> tuple[int, int]:

@@ -92,6 +92,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch: int
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=order)
 
 
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")  # see _Trainer.train's NOTE
 def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs: int,
         batch_size: int = 32, scheduler=None, seed: int = 0, log=print) -> list[dict]:
     """Train ``model`` for ``epochs`` on arrays ``train_data = (x, y)``; returns the history.
@@ -102,18 +103,17 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
         lr = optimizer.param_groups[0]["lr"]
+        hint = f"lower the learning rate (it is {lr:g})"
         model.train()
         loader = batches(*train_data, batch_size, seed, epoch)
         for i, (xb, yb) in enumerate(loader):
             loss = train_step(model, optimizer, xb, yb, sums)
             if not math.isfinite(loss):
-                raise diverged(epoch + 1, i + 1, len(loader), loss, "the training loss",
-                               f"lower the learning rate (it is {lr:g})")
+                raise diverged(epoch + 1, i + 1, len(loader), loss, "the training loss", hint)
         if scheduler is not None:
             scheduler.step()
         test_loss, test_acc, _ = evaluate(model, *test_data)
-        _check_weights(model, epoch + 1, len(loader), test_loss,
-                       f"lower the learning rate (it is {lr:g})")
+        _check_weights(model, epoch + 1, len(loader), test_loss, hint)
         row = _row(epoch + 1, sums, test_loss, test_acc, lr, start)
         history.append(row)
         if log:
@@ -252,8 +252,9 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
             file = checkpoint.file_of(out_dir)
             state, saved = checkpoint.read_run(file)
             if recipe is not None and recipe != saved:
-                raise RecipeError(f"{file}: resume continues with the checkpoint's own recipe, "
-                                  "which differs from the one given. help: pass recipe=None")
+                raise RecipeError(f"{show(file)}: resume continues with the checkpoint's own "
+                                  "recipe, which differs from the one given. help: pass "
+                                  "recipe=None")
             recipe = saved
         with _threads(recipe.threads):
             limits.check_samples(recipe)
@@ -314,7 +315,7 @@ class _Start:
         steps = -(-data.train_size // recipe.batch_size)
         if batch > steps:
             raise checkpoint.CheckpointError(
-                f"{file}: not a complete training checkpoint: it stopped at batch {batch} of "
+                f"{show(file)}: not a complete training checkpoint: it stopped at batch {batch} of "
                 f"an epoch that has {steps}. help: resume a run directory that `chainrule "
                 "train` wrote")
         return cls(epoch, batch, list(progress["history"]),
@@ -345,7 +346,9 @@ class _Trainer:
         seconds_before = self.start.seconds
         epoch, skip, partial = self.start.epoch, self.start.batch, self.start.partial
         stop = _StopRequest()
-        with stop.installed():
+        # NOTE: NumPy's overflow warnings are silenced: a non-finite loss or weight stops
+        # the run below with one line naming the epoch and step, which says more.
+        with stop.installed(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while epoch < recipe.epochs:
                 start = time.perf_counter()
                 lr = optimizer.param_groups[0]["lr"]
@@ -353,10 +356,10 @@ class _Trainer:
                 model.train()
                 loader = batches(data.x_train, data.y_train, recipe.batch_size, recipe.seed,
                                  epoch)
-                with epoch_progress(self.console) as bar:
+                with epoch_progress(self.console, self.show_progress) as bar:
                     task = bar.add_task(f"epoch {epoch + 1}/{recipe.epochs}", total=len(loader),
                                         completed=skip, loss=sums.mean_loss(),
-                                        acc=sums.accuracy(), visible=self.show_progress)
+                                        acc=sums.accuracy())
                     for i, (xb, yb) in enumerate(loader):
                         if i < skip:
                             continue  # done before the interruption

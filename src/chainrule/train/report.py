@@ -18,8 +18,9 @@ from rich.progress import (
 from chainrule.serialization import write_atomic
 
 
-def epoch_progress(console: Console) -> Progress:
-    """A progress bar per epoch, with the running loss and accuracy."""
+def epoch_progress(console: Console, visible: bool = True) -> Progress:
+    """A progress bar per epoch, with the running loss and accuracy (``visible=False``:
+    nothing at all, not even the blank line an invisible bar leaves)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -29,6 +30,7 @@ def epoch_progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not visible,
     )
 
 

@@ -61,11 +61,7 @@ class RunLock:
                 os.close(fd)
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     raise RunDirError(f"{show(path)}: cannot lock it ({e.strerror})") from None
-                holder = f"process {pid}" if pid else "another process"
-                raise RunBusyError(
-                    f"{show(directory)} is in use by another run ({holder} holds "
-                    f"{LOCK_NAME}). help: wait for that run to end (or stop it), or train "
-                    "into another directory") from None
+                raise _busy(directory, pid) from None
             # NOTE: the holder may have removed the file between our open and our flock;
             # then we hold a lock on a deleted file: start again on the file that is there.
             try:
@@ -99,6 +95,32 @@ class RunLock:
         self.release()
 
 
+def _busy(directory: Path, pid: int | None) -> RunBusyError:
+    holder = f"process {pid}" if pid else "another process"
+    return RunBusyError(f"{show(directory)} is in use by another run ({holder} holds "
+                        f"{LOCK_NAME}). help: wait for that run to end (or stop it), or train "
+                        "into another directory")
+
+
+def holder(directory) -> int | None:
+    """The pid in ``directory``'s lock while a live process holds it (0: pid unknown);
+    None when nobody does."""
+    try:
+        fd = os.open(Path(directory) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            # NOTE: held for an instant; a run starting in that instant is refused as busy
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _read_pid(fd) or 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read_pid(fd: int) -> int | None:
     try:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
@@ -128,9 +150,13 @@ def contents(path: Path) -> str:
     return "run" if names & set(RUN_MARKERS) else "other"
 
 
-def check_target(path, overwrite: bool = False) -> None:
-    """Refuse, before anything is computed or written, a directory that ``claim`` refuses."""
+def check_target(path, overwrite: bool = False, locked: bool = False) -> None:
+    """Refuse, before anything is computed or written, a directory that ``claim`` refuses
+    (``locked``: the caller holds its lock, so only the contents are checked)."""
     path = Path(path)
+    pid = holder(path) if path.is_dir() and not locked else None
+    if pid is not None:
+        raise _busy(path, pid)
     kind = contents(path)
     if kind == "other":
         if path.exists() and not path.is_dir():
@@ -161,7 +187,7 @@ def claim(path, overwrite: bool = False) -> RunLock:
         _rmdirs(created)
         raise
     try:
-        check_target(path, overwrite)  # again, now that no other run can change it
+        check_target(path, overwrite, locked=True)  # again: now no other run can change it
         if contents(path) == "run":
             clear(path)
     except BaseException:
