@@ -118,7 +118,8 @@ def read_run(path) -> tuple[dict, Recipe]:
         recipe = Recipe.from_dict(state["recipe"])
         validate(recipe)
     except RecipeError as e:
-        raise CheckpointError(f"{show(file)}: its recipe cannot train: {e}") from None
+        raise CheckpointError(f"{show(file)}: its recipe cannot train ({reason(e)}). help: "
+                              "resume a run directory that `chainrule train` wrote") from None
     progress = state["progress"]
     epoch, batch, history = (progress.get(k) for k in ("epoch", "batch", "history"))
     if not _is_int(epoch) or not 0 <= epoch <= recipe.epochs:
