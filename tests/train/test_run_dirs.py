@@ -197,3 +197,25 @@ def test_a_lock_cannot_be_made_in_a_read_only_directory(tmp_path, monkeypatch, c
     with pytest.raises(RunDirError, match="cannot write there"):
         rundir.claim_new(tmp_path / "runs" / "x")
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_python_api_raises_typed_errors(tmp_path):
+    import io
+
+    import rich.console
+
+    from chainrule.train.loop import run
+    from chainrule.train.recipes import recipe_for
+
+    quiet = dict(show_progress=False, console=rich.console.Console(file=io.StringIO()))
+    r = recipe_for("digits", "mlp", hidden=(8,), epochs=1)
+    result = run(r, tmp_path / "a", **quiet)
+    assert result.out_dir == tmp_path / "a" and result.metrics["complete"]
+    with pytest.raises(RunExistsError, match="already holds a run"):
+        run(r, tmp_path / "a", **quiet)
+    with pytest.raises(ValueError, match="resume=True needs out_dir"):
+        run(None, None, resume=True, **quiet)
+    with pytest.raises(ValueError, match="differs from the one given"):
+        run(recipe_for("digits", "mlp", hidden=(8,), epochs=2), tmp_path / "a", resume=True,
+            **quiet)
+    assert run(None, tmp_path / "a", resume=True, **quiet).metrics["complete"]

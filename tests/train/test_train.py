@@ -128,6 +128,7 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(reference, t
     (["--dataset", "moons", "--model", "cnn"], "no cnn recipe for moons"),
     (["--out", "/proc/forbidden/run"], "cannot write there"),
     (["--out", "FILE/run"], "cannot write there (Not a directory)"),
+    (["--out", "FILE"], "FILE: is a file, not a directory. help: choose a new directory"),
     (["--keep-checkpoints", "-1"], "--keep-checkpoints must be >= 0"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
@@ -138,6 +139,7 @@ def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
     proc = run(args)
     assert proc.returncode == 2, proc.stderr
     err = proc.stderr.strip()
+    message = message.replace("FILE", str(tmp_path / "FILE"))
     assert message in err and "Traceback" not in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "r" / "metrics.json").exists()  # nothing half-written
 

@@ -234,6 +234,8 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
         raise RecipeError(f"--keep-checkpoints must be >= 0, got {keep_checkpoints}")
     lock, state = None, None
     if resume:
+        if out_dir is None:
+            raise RecipeError("run: resume=True needs out_dir, the run directory to continue")
         out_dir = Path(out_dir)
         if not checkpoint.file_of(out_dir).is_file():
             raise checkpoint.CheckpointError(
