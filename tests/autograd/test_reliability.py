@@ -174,10 +174,13 @@ def test_train_command_detect_anomaly_stops_with_the_op(tmp_path):
     import subprocess
     import sys
 
-    # An absurd learning rate makes the weights overflow within a few steps.
+    # The largest learning rate the command accepts (10), with momentum, makes a deep
+    # MLP's weights overflow within an epoch (an absurd rate like 1e30 is refused outright).
     proc = subprocess.run([sys.executable, "-m", "chainrule", "train", "--no-progress",
-                           "--detect-anomaly", "--optimizer", "sgd", "--lr", "1e30",
-                           "--momentum", "0", "--epochs", "2", "--out", str(tmp_path / "r")],
+                           "--detect-anomaly", "--optimizer", "sgd", "--lr", "10",
+                           "--momentum", "0.9", "--hidden", "256,256,256,256", "--dropout",
+                           "0", "--scheduler", "none", "--epochs", "2",
+                           "--out", str(tmp_path / "r")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "anomaly:" in proc.stderr and "model." in proc.stderr and "Traceback" not in proc.stderr

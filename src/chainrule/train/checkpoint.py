@@ -6,7 +6,11 @@ A checkpoint is a ``cr.save`` state dict (safetensors + JSON metadata, atomic wr
      "recipe": {...}, "model": model.state_dict(), "optimizer": ..., "scheduler": ...,
      "progress": {"epoch": completed epochs, "batch": batches done in the next epoch,
                   "history": [per-epoch metrics]},
-     "rng": the global generator's state (dropout draws)}
+     "rng": the global generator's state (dropout draws),
+     "inputs": {"shape": one sample's shape, "classes": number of classes}}
+
+``inputs`` came later: a checkpoint without it still loads (``evaluate`` then finds a
+wrong image size from the weights' shapes instead).
 
 In a run directory: ``checkpoints/epoch-NNN.safetensors`` after each epoch, ``last``
 (the newest state, also written on Ctrl-C mid-epoch) and ``best`` (highest test accuracy).
@@ -18,6 +22,9 @@ from pathlib import Path
 
 from chainrule import _backend as B
 from chainrule.serialization import CheckpointError, load, save
+from chainrule.train.errors import RecipeError
+from chainrule.train.recipes import Recipe, validate
+from chainrule.train.rundir import show
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -41,7 +48,7 @@ def set_rng_state(state: dict) -> None:
 
 
 def write(path: Path, recipe, model, optimizer, scheduler, epoch: int, batch: int,
-          history: list, **progress) -> None:
+          history: list, inputs: dict | None = None, **progress) -> None:
     state = {
         "format": FORMAT,
         "version": VERSION,
@@ -51,27 +58,116 @@ def write(path: Path, recipe, model, optimizer, scheduler, epoch: int, batch: in
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
         "progress": {"epoch": epoch, "batch": batch, "history": history, **progress},
         "rng": rng_state(),
+        "inputs": inputs or {},
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save(state, path)
 
 
+def file_of(path) -> Path:
+    """The checkpoint file ``path`` names: itself, or a run directory's ``last``."""
+    path = Path(path)
+    return paths(path)["last"] if path.is_dir() else path
+
+
 def read(path) -> dict:
     """Load and check a training checkpoint; a clear CheckpointError otherwise."""
-    path = Path(path)
-    if path.is_dir():
-        path = paths(path)["last"]
+    path = file_of(path)
     try:
         state = load(path)
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint. help: give the run directory "
+        raise CheckpointError(f"{show(path)}: no such checkpoint. help: give the run directory "
                               "or a .safetensors file that `chainrule train` wrote") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path}: not a chainrule training checkpoint (a state dict saved by "
+            f"{show(path)}: not a chainrule training checkpoint (a state dict saved by "
             "`chainrule train`) - it has no format tag"
         )
     if state.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {state.get('version')} is not "
+        raise CheckpointError(f"{show(path)}: checkpoint version {state.get('version')} is not "
                               f"supported (this chainrule reads version {VERSION})")
     return state
+
+
+#: What a checkpoint needs to be resumed, and the type of each part.
+_PARTS = {"recipe": dict, "model": dict, "optimizer": dict, "scheduler": dict,
+          "progress": dict, "rng": dict}
+_ROW = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr")
+
+
+def read_run(path) -> tuple[dict, Recipe]:
+    """A checkpoint that can be resumed, and its recipe (validated as the CLI's would be).
+
+    ``read`` only checks the format tag; a file can carry the tag, pass its checksum and
+    still not be a run (hand-made, or written by another tool). Every part that resuming
+    touches is checked here, so such a file is one CheckpointError, never a KeyError
+    halfway through restoring it.
+    """
+    file = file_of(path)
+    state = read(file)
+
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{show(file)}: not a complete training checkpoint: {what}. help: "
+                               "resume a run directory that `chainrule train` wrote")
+
+    for key, kind in _PARTS.items():
+        if not isinstance(state.get(key), kind):
+            found = type(state[key]).__name__ if key in state else "missing"
+            raise bad(f"its {key!r} is {found}, expected a {kind.__name__}")
+    try:
+        recipe = Recipe.from_dict(state["recipe"])
+        validate(recipe)
+    except RecipeError as e:
+        raise CheckpointError(f"{show(file)}: its recipe cannot train ({reason(e)}). help: "
+                              "resume a run directory that `chainrule train` wrote") from None
+    progress = state["progress"]
+    epoch, batch, history = (progress.get(k) for k in ("epoch", "batch", "history"))
+    if not _is_int(epoch) or not 0 <= epoch <= recipe.epochs:
+        raise bad(f"progress epoch {epoch!r} is not in [0, {recipe.epochs}]")
+    if not _is_int(batch) or batch < 0:
+        raise bad(f"progress batch {batch!r} is not a count")
+    if not isinstance(history, list) or len(history) != epoch:
+        raise bad(f"its history has {len(history) if isinstance(history, list) else 'no'} "
+                  f"rows for {epoch} epochs")
+    for row in history:
+        if not isinstance(row, dict) or not all(_is_number(row.get(k)) for k in _ROW):
+            raise bad(f"history row {row!r:.80} lacks one of {', '.join(_ROW)}")
+    partial = progress.get("partial", {})
+    if not isinstance(partial, dict) or not set(partial) <= {"loss", "correct", "seen"} or \
+            not all(_is_number(v) for v in partial.values()):
+        raise bad(f"progress partial {partial!r:.80} is not the sums of an epoch")
+    if not _is_number(progress.get("seconds", 0.0)):
+        raise bad(f"progress seconds {progress.get('seconds')!r:.40} is not a number")
+    return state, recipe
+
+
+def restore(state: dict, file, model, optimizer, scheduler) -> None:
+    """Load a ``read_run`` state into a freshly built model, optimizer and scheduler."""
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            unknown = set(state["scheduler"]) - set(scheduler.state_dict())
+            if unknown:
+                raise ValueError(f"unknown scheduler keys {sorted(map(str, unknown))}")
+            scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
+        # NOTE: this wide net is for a file's contents only: each of these is what numpy
+        # or load_state_dict raise for a value of the wrong shape, type or key.
+        raise CheckpointError(f"{show(file)}: its saved state cannot be restored into the "
+                              f"model its recipe describes ({reason(e)}). help: resume a run "
+                              "directory that `chainrule train` wrote") from None
+
+
+def reason(e: BaseException) -> str:
+    """An inner error's message for a parenthesis in ours: one line, its help cut off."""
+    return " ".join(str(e).split()).split(" help: ")[0].rstrip(".") or type(e).__name__
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)

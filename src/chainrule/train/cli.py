@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from chainrule.cli import UsageError
 
 
+def _whole(text: str) -> int:
+    """An int option; ``1e6`` is accepted as 1000000 (a whole number in float notation)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(value)
+
+
 def _sizes(text: str) -> tuple:
     try:
-        sizes = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
-    except ValueError:
+        sizes = tuple(_whole(s.strip()) for s in text.replace("x", ",").split(",") if s.strip())
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected sizes like 256,128, got {text!r}") from None
     if not sizes:
         raise argparse.ArgumentTypeError("expected at least one size")
@@ -32,23 +48,28 @@ def register(sub) -> None:
     p.add_argument("--channels", type=_sizes, help="CNN channels per conv block, e.g. 32,64")
     p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--dropout", type=float)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=_whole)
+    p.add_argument("--batch-size", type=_whole)
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--momentum", type=float)
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--scheduler", choices=SCHEDULERS)
-    p.add_argument("--step-size", type=int, help="StepLR: epochs between decays")
+    p.add_argument("--step-size", type=_whole, help="StepLR: epochs between decays")
     p.add_argument("--gamma", type=float, help="StepLR: decay factor")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int, help="BLAS threads (default: all cores)")
-    p.add_argument("--samples", type=int, help="points in a generated 2-D set")
+    p.add_argument("--seed", type=_whole)
+    p.add_argument("--threads", type=_whole, help="BLAS threads (default: all cores)")
+    p.add_argument("--samples", type=_whole, help="points in a generated 2-D set")
     p.add_argument("--data-dir", help="folder with the IDX files (fashion-mnist, mnist)")
-    p.add_argument("--out", type=Path, help="run directory (default: runs/DATASET-MODEL)")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="run directory; one that holds a run is refused (see --resume, "
+                   "--overwrite). Default: runs/DATASET-MODEL, or -2, -3... if taken")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out (default: runs/DATASET-MODEL) whole: its "
+                   "checkpoints, metrics and plot are deleted before training starts")
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the run in DIR from its last checkpoint")
-    p.add_argument("--keep-checkpoints", type=int, default=5, metavar="N",
+    p.add_argument("--keep-checkpoints", type=_whole, default=5, metavar="N",
                    help="keep the newest N per-epoch checkpoints (0: all); default 5")
     p.add_argument("--detect-anomaly", action="store_true",
                    help="stop at the first op whose forward or backward makes NaN/Inf, and "
@@ -68,93 +89,80 @@ _RECIPE_OPTIONS = ("hidden", "channels", "batch_norm", "dropout", "epochs", "bat
 
 
 def train_command(args) -> int:
-    from chainrule.train import checkpoint
+    from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
+    from chainrule.train.errors import DivergedError
     from chainrule.train.loop import run
-    from chainrule.train.recipes import Recipe, recipe_for
+    from chainrule.train.recipes import recipe_for
 
     overrides = {k: getattr(args, k) for k in _RECIPE_OPTIONS}
     if args.resume:
         given = sorted(k for k, v in overrides.items() if v is not None)
+        given += [k for k in ("out", "overwrite") if getattr(args, k)]
         if given:
-            raise UsageError(f"--resume continues a run with its own recipe; drop "
-                             f"{', '.join('--' + k.replace('_', '-') for k in given)}")
-        try:
-            state = checkpoint.read(checkpoint.paths(args.resume)["last"])
-            recipe = Recipe.from_dict(state["recipe"])
-        except (checkpoint.CheckpointError, ValueError) as e:
-            raise UsageError(str(e)) from None
-        out_dir = args.resume
+            raise UsageError(f"--resume continues a run with its own recipe and directory; "
+                             f"drop {', '.join('--' + k.replace('_', '-') for k in given)}")
+        _check_resume_path(args.resume)
+        recipe, out_dir = None, args.resume
     else:
         try:
             recipe = recipe_for(args.dataset, args.model, **overrides)
         except ValueError as e:
             raise UsageError(str(e)) from None
-        out_dir = args.out or Path("runs") / f"{recipe.dataset}-{recipe.model}"
-        _check_writable(out_dir)
-    if args.keep_checkpoints < 0:
-        raise UsageError(f"--keep-checkpoints must be >= 0, got {args.keep_checkpoints}")
-    from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
-
+        out_dir = args.out
+        if out_dir is None and args.overwrite:
+            out_dir = Path("runs") / f"{recipe.dataset}-{recipe.model}"
     try:
         with detect_anomaly(args.detect_anomaly):
-            result = run(recipe, out_dir, resume=bool(args.resume),
+            result = run(recipe, out_dir, resume=bool(args.resume), overwrite=args.overwrite,
                          show_progress=not args.no_progress,
                          keep_checkpoints=args.keep_checkpoints)
-    except _data_errors() as e:
-        raise UsageError(str(e)) from None
-    except AnomalyError as e:
-        print(f"chainrule train: {e}", file=sys.stderr)
+    except _input_errors() as e:
+        raise UsageError(" ".join(str(e).split())) from None
+    except MemoryError:
+        raise UsageError("out of memory while training. help: use a smaller --batch-size or "
+                         "a smaller model (--hidden, --channels)") from None
+    except (AnomalyError, DivergedError) as e:
+        # The run started and went wrong: exit 1, as distinct from input refused (2).
+        print(f"chainrule train: error: {e}", file=sys.stderr)
         return 1
     if result.interrupted:
         return 130 if result.interrupted == "SIGINT" else 143
     return 0
 
 
-def _data_errors():
+def _input_errors() -> tuple:
+    """What `train` and `evaluate` report as one line with exit code 2."""
     from chainrule.data import DataError
+    from chainrule.serialization import CheckpointError
+    from chainrule.train.errors import CheckpointWriteError, RecipeError, RunDirError
 
-    return (DataError,)
+    return (DataError, CheckpointError, RecipeError, RunDirError, CheckpointWriteError)
 
 
-def _check_writable(out_dir: Path) -> None:
-    """Create the run directory and write a probe file there, before any training."""
-    import tempfile
+def _check_resume_path(path: Path) -> None:
+    from chainrule.train.rundir import show
 
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
-    except OSError as e:
-        raise UsageError(f"--out {out_dir}: cannot write there ({e.strerror})") from None
+    if path.is_dir() or not path.exists():
+        return  # run() says what a directory lacks
+    hint = "the directory of a run that `chainrule train` started"
+    if path.parent.name == "checkpoints":
+        hint = f"chainrule train --resume {show(path.parent.parent)}"
+    raise UsageError(f"--resume {show(path)}: is a file; --resume takes a run directory "
+                     f"and continues from its checkpoints/last.safetensors. help: {hint}")
 
 
 def evaluate_command(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from chainrule.train import checkpoint
-    from chainrule.train.datasets import load_split
     from chainrule.train.loop import evaluate
-    from chainrule.train.models import build_model
-    from chainrule.train.recipes import Recipe
 
-    try:
-        state = checkpoint.read(args.checkpoint)
-        recipe = Recipe.from_dict(state["recipe"])
-        if args.data_dir:
-            from dataclasses import replace
-
-            recipe = replace(recipe, data_dir=args.data_dir)
-        data = load_split(recipe)
-    except (checkpoint.CheckpointError, ValueError) + _data_errors() as e:
-        raise UsageError(str(e)) from None
-    model = build_model(recipe, data.input_shape, data.num_classes)
-    model.load_state_dict(state["model"])
+    file, state, recipe, data, model = _load_for_evaluation(args.checkpoint, args.data_dir)
     loss, acc, pred = evaluate(model, data.x_test, data.y_test)
     console = Console(soft_wrap=True)
     epoch = state["progress"]["epoch"]
-    console.print(f"{args.checkpoint}: {recipe.model} on {recipe.dataset}, after {epoch} "
-                  f"epoch(s); test samples {data.test_size}")
+    console.print(f"{_show(args.checkpoint)}: {recipe.model} on {recipe.dataset}, after "
+                  f"{epoch} epoch(s); test samples {data.test_size}")
     console.print(f"test loss {loss:.4f}   test accuracy {acc:.4f}")
     k = data.num_classes
     matrix = [[0] * k for _ in range(k)]
@@ -171,3 +179,64 @@ def evaluate_command(args) -> int:
                                for j, v in enumerate(matrix[i])])
     console.print(table)
     return 0
+
+
+def _load_for_evaluation(path: Path, data_dir: str | None):
+    """(file, state, recipe, test data, model with the checkpoint's weights), or UsageError."""
+    from dataclasses import replace
+
+    from chainrule.train import checkpoint, limits
+    from chainrule.train.datasets import load_split
+    from chainrule.train.errors import RecipeError
+    from chainrule.train.models import build_model
+    from chainrule.train.recipes import Recipe
+
+    file = checkpoint.file_of(path)
+    try:
+        state = checkpoint.read(file)
+        try:
+            recipe = Recipe.from_dict(state.get("recipe"))
+        except RecipeError as e:
+            raise UsageError(f"{_show(file)}: not a complete training checkpoint: its recipe: "
+                             f"{e}") from None
+        progress = state.get("progress")
+        if not isinstance(state.get("model"), dict) or not isinstance(progress, dict) or \
+                not isinstance(progress.get("epoch"), int):
+            raise UsageError(f"{_show(file)}: not a complete training checkpoint (no model "
+                             "weights or progress). help: give a run directory or a "
+                             "checkpoint that `chainrule train` wrote")
+        if data_dir:
+            recipe = replace(recipe, data_dir=data_dir)
+        limits.check_samples(recipe)
+        data = load_split(recipe)
+        shape = tuple(data.input_shape)
+        recorded = state.get("inputs", {}).get("shape") if isinstance(
+            state.get("inputs"), dict) else None
+        where = f"--data-dir {_show(data_dir)}" if data_dir else f"the {recipe.dataset} data"
+        if recorded and tuple(recorded) != shape:
+            raise UsageError(
+                f"{_show(file)}: the model was trained on inputs of shape "
+                f"{'x'.join(map(str, recorded))}, but {where} has inputs of shape "
+                f"{'x'.join(map(str, shape))}. help: evaluate on data of the size it "
+                "trained on")
+        limits.check_model(recipe, shape, data.num_classes, data.train_size, data.test_size)
+        try:
+            model = build_model(recipe, shape, data.num_classes)
+            model.load_state_dict(state["model"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise UsageError(f"{_show(file)}: its weights do not fit a {recipe.model} on "
+                             f"{where} (inputs {'x'.join(map(str, shape))}): "
+                             f"{checkpoint.reason(e)}. help: evaluate a checkpoint that "
+                             "`chainrule train` wrote, on data like its own") from None
+    except _input_errors() as e:
+        raise UsageError(" ".join(str(e).split())) from None
+    except OSError as e:
+        raise UsageError(f"{_show(e.filename or file)}: cannot read it "
+                         f"({e.strerror or e})") from None
+    return file, state, recipe, data, model
+
+
+def _show(path) -> str:
+    from chainrule.train.rundir import show
+
+    return show(path)

@@ -11,6 +11,7 @@ that dropout draws from) or derived from (seed, epoch) (the shuffling order).
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import threading
 import time
@@ -21,12 +22,16 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import nn, optim
+from chainrule.data import DataError
 from chainrule.nn import functional as F
-from chainrule.train import checkpoint
+from chainrule.train import checkpoint, limits, rundir
+from chainrule.train.checkpoint import paths
 from chainrule.train.datasets import load_split
+from chainrule.train.errors import CheckpointWriteError, DivergedError, RecipeError
 from chainrule.train.models import build_model, count_parameters
-from chainrule.train.recipes import Recipe
+from chainrule.train.recipes import Recipe, validate
 from chainrule.train.report import epoch_line, epoch_progress, plot_curves, write_metrics
+from chainrule.train.rundir import show
 
 # --- the loop itself ----------------------------------------------------------------------
 
@@ -46,17 +51,21 @@ class EpochSums:
         return self.correct / max(self.seen, 1)
 
 
-def train_step(model: nn.Module, optimizer, x, y, sums: EpochSums) -> None:
-    """One gradient-descent step: forward, cost = mean loss, backward, update."""
+def train_step(model: nn.Module, optimizer, x, y, sums: EpochSums) -> float:
+    """One gradient-descent step: forward, cost = mean loss, backward, update.
+
+    Returns the batch's cost (NaN or inf when training has diverged: the caller checks).
+    """
     logits = model(x)
     loss = F.cross_entropy(logits, y)  # the cost function: the mean of l^n over the batch
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    n = len(y)
-    sums.loss += loss.item() * n
+    n, value = len(y), loss.item()
+    sums.loss += value * n
     sums.correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
     sums.seen += n
+    return value
 
 
 @cr.no_grad()
@@ -83,24 +92,54 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch: int
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=order)
 
 
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")  # see _Trainer.train's NOTE
 def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs: int,
         batch_size: int = 32, scheduler=None, seed: int = 0, log=print) -> list[dict]:
-    """Train ``model`` for ``epochs`` on arrays ``train_data = (x, y)``; returns the history."""
+    """Train ``model`` for ``epochs`` on arrays ``train_data = (x, y)``; returns the history.
+
+    Raises ``DivergedError`` (naming the epoch and step) as soon as the loss is NaN or inf.
+    """
     history = []
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
         lr = optimizer.param_groups[0]["lr"]
+        hint = f"lower the learning rate (it is {lr:g})"
         model.train()
-        for xb, yb in batches(*train_data, batch_size, seed, epoch):
-            train_step(model, optimizer, xb, yb, sums)
+        loader = batches(*train_data, batch_size, seed, epoch)
+        for i, (xb, yb) in enumerate(loader):
+            loss = train_step(model, optimizer, xb, yb, sums)
+            if not math.isfinite(loss):
+                raise diverged(epoch + 1, i + 1, len(loader), loss, "the training loss", hint)
         if scheduler is not None:
             scheduler.step()
         test_loss, test_acc, _ = evaluate(model, *test_data)
+        _check_weights(model, epoch + 1, len(loader), test_loss, hint)
         row = _row(epoch + 1, sums, test_loss, test_acc, lr, start)
         history.append(row)
         if log:
             log(epoch_line(epochs, row))
     return history
+
+
+def diverged(epoch: int, step: int, steps: int, value: float, what: str,
+             hint: str, after: str = "") -> DivergedError:
+    return DivergedError(f"{what} became {value} at epoch {epoch}, step {step} of {steps}: "
+                         f"training diverged{after}. help: {hint}", epoch, step, value)
+
+
+def _check_weights(model, epoch, steps, test_loss, hint, after="") -> None:
+    """After an epoch: the weights (and batch-norm statistics) must all be finite.
+
+    A last step can push weights to inf while the loss it computed was still finite;
+    then only the weights, or the test loss computed with them, show it.
+    """
+    for name, value in model.state_dict().items():
+        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = float("nan") if np.isnan(array).any() else float("inf")
+            raise diverged(epoch, steps, steps, bad, f"the model's {name}", hint, after)
+    if not math.isfinite(test_loss):
+        raise diverged(epoch, steps, steps, test_loss, "the test loss", hint, after)
 
 
 def _row(epoch, sums, test_loss, test_acc, lr, start) -> dict:
@@ -170,45 +209,148 @@ def _threads(n: int):
     return threadpool_limits(limits=n)
 
 
-def run(recipe: Recipe, out_dir, resume: bool = False, console=None,
-        show_progress: bool = True, keep_checkpoints: int = 5) -> RunResult:
+def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bool = False,
+        console=None, show_progress: bool = True, keep_checkpoints: int = 5) -> RunResult:
     """Train from ``recipe`` into ``out_dir`` (or continue the run there, with ``resume``).
 
+    ``out_dir=None`` makes a new run directory: ``runs/DATASET-MODEL``, or ``-2``, ``-3``...
+    when that is taken. A given ``out_dir`` that already holds a run is refused
+    (``RunExistsError``) unless ``overwrite``, which empties it first. With ``resume``,
+    ``recipe`` may be None: the checkpoint's is used (a different one is refused).
+
+    Everything that can be checked is checked before the first file is written: the
+    recipe, the data, the model's memory, the checkpoint to resume. The directory is then
+    locked for the run's life (``RunBusyError`` if another run holds it).
+
     Every epoch writes ``checkpoints/epoch-NNN``; only the newest ``keep_checkpoints`` of
-    those are kept (0: all), besides ``last`` and ``best``.
+    those are kept (0: all), besides ``last`` and ``best``. A loss that becomes NaN or inf
+    stops the run with ``DivergedError``; a write that fails (disk full) stops it with
+    ``CheckpointWriteError``; either way ``last`` keeps the last good state.
     """
     from rich.console import Console
 
     console = console or Console(soft_wrap=True)  # long lines stay whole in logs
-    out_dir = Path(out_dir)
-    started = time.perf_counter()
-    with _threads(recipe.threads):
-        data = load_split(recipe)
-        cr.manual_seed(recipe.seed)
-        model = build_model(recipe, data.input_shape, data.num_classes)
-        optimizer = make_optimizer(recipe, model.parameters())
-        scheduler = make_scheduler(recipe, optimizer)
-        epoch, skip, history, partial = 0, 0, [], EpochSums()
-        seconds_before = 0.0
+    if keep_checkpoints < 0:
+        raise RecipeError(f"--keep-checkpoints must be >= 0, got {keep_checkpoints}")
+    lock, state = None, None
+    if resume:
+        if out_dir is None:
+            raise RecipeError("run: resume=True needs out_dir, the run directory to continue")
+        out_dir = Path(out_dir)
+        if not checkpoint.file_of(out_dir).is_file():
+            raise checkpoint.CheckpointError(
+                f"{show(out_dir)}: no run to resume (no checkpoints/last.safetensors there). "
+                "help: --resume takes the directory of a run that `chainrule train` started")
+        lock = rundir.RunLock.acquire(out_dir)
+    else:
+        if recipe is None:
+            raise RecipeError("run: give a recipe (recipe_for(...)), or resume=True")
+        validate(recipe)
+        if out_dir is not None:
+            out_dir = Path(out_dir)
+            rundir.check_target(out_dir, overwrite)
+    try:
         if resume:
-            state = checkpoint.read(checkpoint.paths(out_dir)["last"])
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(state["scheduler"])
-            checkpoint.set_rng_state(state["rng"])
-            progress = state["progress"]
-            epoch, skip, history = progress["epoch"], progress["batch"], progress["history"]
-            partial = EpochSums(**progress.get("partial", {}))
-            seconds_before = progress.get("seconds", 0.0)
-            console.print(f"resuming {out_dir} at epoch {epoch + 1}, batch {skip}")
-        else:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        console.print(f"{recipe.dataset}: {data.train_size} train / {data.test_size} test "
-                      f"samples; {recipe.model} with {count_parameters(model):,} parameters")
+            file = checkpoint.file_of(out_dir)
+            state, saved = checkpoint.read_run(file)
+            if recipe is not None and recipe != saved:
+                raise RecipeError(f"{show(file)}: resume continues with the checkpoint's own "
+                                  "recipe, which differs from the one given. help: pass "
+                                  "recipe=None")
+            recipe = saved
+        with _threads(recipe.threads):
+            limits.check_samples(recipe)
+            data = _load(recipe)
+            limits.check_model(recipe, data.input_shape, data.num_classes, data.train_size,
+                               data.test_size)
+            cr.manual_seed(recipe.seed)
+            model = build_model(recipe, data.input_shape, data.num_classes)
+            optimizer = make_optimizer(recipe, model.parameters())
+            scheduler = make_scheduler(recipe, optimizer)
+            start = _Start()
+            if resume:
+                checkpoint.restore(state, file, model, optimizer, scheduler)
+                start = _Start.of(state, file, data, recipe)
+                console.print(f"resuming {show(out_dir)} at epoch {start.epoch + 1}, batch "
+                              f"{start.batch}")
+            elif out_dir is None:
+                out_dir, lock = rundir.claim_new(Path("runs") / f"{recipe.dataset}-{recipe.model}")
+            else:
+                lock = rundir.claim(out_dir, overwrite)
+            if lock.stale_pid:
+                console.print(f"note: {show(lock.path)} was left by process {lock.stale_pid}, "
+                              "which is no longer running; taken over")
+            console.print(f"{recipe.dataset}: {data.train_size} train / {data.test_size} "
+                          f"test samples; {recipe.model} with {count_parameters(model):,} "
+                          f"parameters; run directory {show(out_dir)}")
+            trainer = _Trainer(recipe, Path(out_dir), data, model, optimizer, scheduler,
+                               console, show_progress, keep_checkpoints, start)
+            return trainer.train()
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _load(recipe):
+    try:
+        return load_split(recipe)
+    except OSError as e:  # e.g. a data folder that cannot be read: the readers name the rest
+        raise DataError(f"{show(e.filename or recipe.data_dir)}: cannot read it "
+                        f"({e.strerror or e})") from None
+
+
+@dataclass
+class _Start:
+    """Where training starts: epoch 0, or what a checkpoint recorded."""
+
+    epoch: int = 0
+    batch: int = 0
+    history: list = field(default_factory=list)
+    partial: EpochSums = field(default_factory=EpochSums)
+    seconds: float = 0.0
+    saved: str | None = None  # what checkpoints/last holds, for messages
+
+    @classmethod
+    def of(cls, state, file, data, recipe) -> _Start:
+        progress = state["progress"]
+        epoch, batch = progress["epoch"], progress["batch"]
+        steps = -(-data.train_size // recipe.batch_size)
+        if batch > steps:
+            raise checkpoint.CheckpointError(
+                f"{show(file)}: not a complete training checkpoint: it stopped at batch {batch} of "
+                f"an epoch that has {steps}. help: resume a run directory that `chainrule "
+                "train` wrote")
+        return cls(epoch, batch, list(progress["history"]),
+                   EpochSums(**progress.get("partial", {})), float(progress.get("seconds", 0)),
+                   _held(epoch, batch))
+
+
+def _held(epoch: int, batch: int = 0) -> str:
+    return f"epoch {epoch}" + (f", batch {batch} of epoch {epoch + 1}" if batch else "")
+
+
+class _Trainer:
+    """One run's training: the epochs, their checkpoints and the checks on them."""
+
+    def __init__(self, recipe, out_dir, data, model, optimizer, scheduler, console,
+                 show_progress, keep, start: _Start):
+        self.recipe, self.out_dir, self.data = recipe, out_dir, data
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.console, self.show_progress, self.keep = console, show_progress, keep
+        self.start = start
+        self.history = start.history
+        self.saved = start.saved  # what checkpoints/last holds now
+        self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes}
+
+    def train(self) -> RunResult:
+        recipe, data, model, optimizer = self.recipe, self.data, self.model, self.optimizer
+        started = time.perf_counter()
+        seconds_before = self.start.seconds
+        epoch, skip, partial = self.start.epoch, self.start.batch, self.start.partial
         stop = _StopRequest()
-        with stop.installed():
+        # NOTE: NumPy's overflow warnings are silenced: a non-finite loss or weight stops
+        # the run below with one line naming the epoch and step, which says more.
+        with stop.installed(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             while epoch < recipe.epochs:
                 start = time.perf_counter()
                 lr = optimizer.param_groups[0]["lr"]
@@ -216,68 +358,134 @@ def run(recipe: Recipe, out_dir, resume: bool = False, console=None,
                 model.train()
                 loader = batches(data.x_train, data.y_train, recipe.batch_size, recipe.seed,
                                  epoch)
-                with epoch_progress(console) as bar:
+                with epoch_progress(self.console, self.show_progress) as bar:
                     task = bar.add_task(f"epoch {epoch + 1}/{recipe.epochs}", total=len(loader),
                                         completed=skip, loss=sums.mean_loss(),
-                                        acc=sums.accuracy(), visible=show_progress)
+                                        acc=sums.accuracy())
                     for i, (xb, yb) in enumerate(loader):
                         if i < skip:
                             continue  # done before the interruption
-                        train_step(model, optimizer, xb, yb, sums)
+                        loss = train_step(model, optimizer, xb, yb, sums)
+                        if not math.isfinite(loss):
+                            raise self._diverged(diverged(
+                                epoch + 1, i + 1, len(loader), loss, "the training loss",
+                                self._hint(lr), self._after()))
                         bar.update(task, advance=1, loss=sums.mean_loss(), acc=sums.accuracy())
                         if stop.signal:
-                            _save_interrupted(out_dir, recipe, model, optimizer, scheduler,
-                                              epoch, i + 1, history, sums,
-                                              seconds_before + time.perf_counter() - started)
-                            console.print(
+                            self._save_interrupted(epoch, i + 1, sums, seconds_before
+                                                   + time.perf_counter() - started)
+                            self.console.print(
                                 f"{stop.signal}: stopped at epoch {epoch + 1}, batch {i + 1}; "
                                 f"checkpoint saved. Resume with: chainrule train --resume "
-                                f"{out_dir}")
-                            return RunResult(_metrics(recipe, history, data, model, started,
-                                                      seconds_before), stop.signal, out_dir)
+                                f"{show(self.out_dir)}")
+                            return RunResult(self._metrics(started, seconds_before),
+                                             stop.signal, self.out_dir)
                 skip = 0
-                if scheduler is not None:
-                    scheduler.step()
+                if self.scheduler is not None:
+                    self.scheduler.step()
                 test_loss, test_acc, _ = evaluate(model, data.x_test, data.y_test)
+                try:
+                    _check_weights(model, epoch + 1, len(loader), test_loss, self._hint(lr),
+                                   self._after())
+                except DivergedError as e:
+                    raise self._diverged(e) from None
                 epoch += 1
                 row = _row(epoch, sums, test_loss, test_acc, lr, start)
-                history.append(row)
-                console.print(epoch_line(recipe.epochs, row))
-                _save_epoch(out_dir, recipe, model, optimizer, scheduler, epoch, history,
-                            seconds_before + time.perf_counter() - started, keep_checkpoints)
+                self.history.append(row)
+                self.console.print(epoch_line(recipe.epochs, row))
+                self._save_epoch(epoch, seconds_before + time.perf_counter() - started)
             # Still under the handler: a Ctrl-C now cannot cut the final writes short.
-            metrics = _metrics(recipe, history, data, model, started, seconds_before)
-            write_metrics(out_dir / "metrics.json", metrics)
-            plot_curves(out_dir / "curves.png", history,
+            metrics = self._metrics(started, seconds_before)
+            self._write(self.out_dir / "metrics.json", write_metrics, metrics)
+            self._write(self.out_dir / "curves.png", plot_curves, self.history,
                         f"chainrule: {recipe.model} on {recipe.dataset}")
-        console.print(f"test accuracy {metrics['test_accuracy']:.4f}, test loss "
-                      f"{metrics['test_loss']:.4f}, {metrics['seconds']:.1f} s; "
-                      f"wrote {out_dir}/metrics.json, curves.png, checkpoints/")
-        return RunResult(metrics, None, out_dir)
+        self.console.print(f"test accuracy {metrics['test_accuracy']:.4f}, test loss "
+                           f"{metrics['test_loss']:.4f}, {metrics['seconds']:.1f} s; wrote "
+                           f"{show(self.out_dir)}/metrics.json, curves.png, checkpoints/")
+        return RunResult(metrics, None, self.out_dir)
+
+    # --- stopping on divergence ---------------------------------------------------------
+
+    def _hint(self, lr: float) -> str:
+        return (f"lower --lr (it is {lr:g}; this recipe's default is "
+                f"{_default_lr(self.recipe):g}), then start a new run (--overwrite replaces "
+                "this one)")
+
+    def _after(self) -> str:
+        last = paths(self.out_dir)["last"]
+        if self.saved is None:
+            return "; no checkpoint was written (nothing good to keep)"
+        return f"; {show(last)} keeps the last good state ({self.saved})"
+
+    def _diverged(self, error: DivergedError) -> DivergedError:
+        """Record the divergence in metrics.json (best effort), and return the error."""
+        note = {"epoch": error.epoch, "step": error.step, "loss": repr(error.loss)}
+        with contextlib.suppress(OSError):
+            write_metrics(self.out_dir / "metrics.json",
+                          {**_summary(self.history), "epochs": len(self.history),
+                           "history": self.history, "recipe": self.recipe.to_dict(),
+                           "complete": False, "diverged": note})
+        return error
+
+    # --- writing, where a failed write (disk full) stops the run in one line ------------
+
+    def _write(self, path: Path, write, *args, **kwargs) -> None:
+        try:
+            write(path, *args, **kwargs)
+        except OSError as e:
+            held = (f"{show(paths(self.out_dir)['last'])} still holds {self.saved}"
+                    if self.saved else "no checkpoint was written")
+            raise CheckpointWriteError(
+                f"{show(path)}: cannot write it ({e.strerror or e}); the run stopped and "
+                f"{held}. help: free some space (or make the directory writable), then "
+                f"continue with: chainrule train --resume {show(self.out_dir)}") from None
+
+    def _checkpoint(self, path, epoch, batch, **progress) -> None:
+        self._write(path, checkpoint.write, self.recipe, self.model, self.optimizer,
+                    self.scheduler, epoch, batch, self.history, inputs=self.inputs, **progress)
+
+    def _save_epoch(self, epoch: int, seconds: float) -> None:
+        ckpt = paths(self.out_dir)
+        self._checkpoint(checkpoint.epoch_path(self.out_dir, epoch), epoch, 0, seconds=seconds)
+        self._checkpoint(ckpt["last"], epoch, 0, seconds=seconds)
+        self.saved = _held(epoch)
+        if self.keep:
+            for old in sorted(ckpt["dir"].glob("epoch-*.safetensors"))[:-self.keep]:
+                self._write(old, Path.unlink, missing_ok=True)
+        best = max(self.history, key=lambda r: r["test_accuracy"])
+        if best["epoch"] == epoch:
+            self._checkpoint(ckpt["best"], epoch, 0, seconds=seconds)
+        # metrics and curves after every epoch: an interrupted run still shows its progress
+        self._write(self.out_dir / "metrics.json", write_metrics,
+                    {**_summary(self.history), "epochs": epoch, "seconds": seconds,
+                     "history": self.history, "recipe": self.recipe.to_dict(),
+                     "complete": False})
+
+    def _save_interrupted(self, epoch, batch, sums, seconds) -> None:
+        self._checkpoint(paths(self.out_dir)["last"], epoch, batch, partial=sums.__dict__,
+                         seconds=seconds)
+        self.saved = _held(epoch, batch)
+
+    def _metrics(self, started, seconds_before) -> dict:
+        recipe, data, history = self.recipe, self.data, self.history
+        return {
+            **_summary(history),
+            "epochs": len(history),
+            "seconds": seconds_before + time.perf_counter() - started,
+            "history": history,
+            "recipe": recipe.to_dict(),
+            "dataset": {"name": recipe.dataset, "train_size": data.train_size,
+                        "test_size": data.test_size, "num_classes": data.num_classes},
+            "parameters": count_parameters(self.model),
+            "chainrule_version": cr.__version__,
+            "complete": len(history) == recipe.epochs,
+        }
 
 
-def _save_epoch(out_dir, recipe, model, optimizer, scheduler, epoch, history, seconds, keep):
-    paths = checkpoint.paths(out_dir)
-    extra = {"seconds": seconds}
-    for path in (checkpoint.epoch_path(out_dir, epoch), paths["last"]):
-        checkpoint.write(path, recipe, model, optimizer, scheduler, epoch, 0, history, **extra)
-    if keep:
-        for old in sorted(paths["dir"].glob("epoch-*.safetensors"))[:-keep]:
-            old.unlink()
-    best = max(history, key=lambda r: r["test_accuracy"])
-    if best["epoch"] == epoch:
-        checkpoint.write(paths["best"], recipe, model, optimizer, scheduler, epoch, 0, history,
-                         **extra)
-    # metrics and curves after every epoch: an interrupted run still shows its progress
-    write_metrics(out_dir / "metrics.json", {**_summary(history), "epochs": epoch,
-                                             "seconds": seconds, "history": history,
-                                             "recipe": recipe.to_dict(), "complete": False})
+def _default_lr(recipe: Recipe) -> float:
+    from chainrule.train.recipes import DEFAULTS
 
-
-def _save_interrupted(out_dir, recipe, model, optimizer, scheduler, epoch, batch, history,
-                      sums, seconds):
-    checkpoint.write(checkpoint.paths(out_dir)["last"], recipe, model, optimizer, scheduler,
-                     epoch, batch, history, partial=sums.__dict__, seconds=seconds)
+    return DEFAULTS.get((recipe.dataset, recipe.model), {}).get("lr", Recipe.lr)
 
 
 def _summary(history: list) -> dict:
@@ -288,18 +496,3 @@ def _summary(history: list) -> dict:
     return {"test_accuracy": last["test_accuracy"], "test_loss": last["test_loss"],
             "train_accuracy": last["train_accuracy"], "train_loss": last["train_loss"],
             "best_test_accuracy": best["test_accuracy"], "best_epoch": best["epoch"]}
-
-
-def _metrics(recipe, history, data, model, started, seconds_before) -> dict:
-    return {
-        **_summary(history),
-        "epochs": len(history),
-        "seconds": seconds_before + time.perf_counter() - started,
-        "history": history,
-        "recipe": recipe.to_dict(),
-        "dataset": {"name": recipe.dataset, "train_size": data.train_size,
-                    "test_size": data.test_size, "num_classes": data.num_classes},
-        "parameters": count_parameters(model),
-        "chainrule_version": cr.__version__,
-        "complete": len(history) == recipe.epochs,
-    }

@@ -7,7 +7,10 @@ the recommended recipe for that pair and applies the options the user gave.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
+
+from chainrule.train.errors import RecipeError
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "moons", "spirals", "circles", "xor")
 MODELS = ("mlp", "cnn")
@@ -44,15 +47,23 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: dict) -> Recipe:
+        """The recipe a checkpoint recorded; RecipeError if its fields or types are wrong
+        (the values' ranges are ``validate``'s business)."""
+        if not isinstance(d, dict):
+            raise RecipeError(f"a recipe is a dict of options, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(map(str, set(d) - known))
         if unknown:
-            raise ValueError(f"unknown recipe fields {unknown}")
+            raise RecipeError(f"unknown recipe fields {unknown}")
         d = dict(d)
         for key in ("hidden", "channels"):
             if key in d:
-                d[key] = tuple(int(n) for n in d[key])
-        return cls(**d)
+                if not isinstance(d[key], (list, tuple)):
+                    raise RecipeError(f"{_option(key)}: expected sizes, got {d[key]!r}")
+                d[key] = tuple(d[key])
+        recipe = cls(**d)
+        _check_types(recipe)
+        return recipe
 
 
 #: The recommended recipe for each dataset/model pair (what `chainrule train` runs
@@ -81,11 +92,11 @@ DEFAULTS: dict[tuple[str, str], dict] = {
 def recipe_for(dataset: str = "digits", model: str = "mlp", **overrides) -> Recipe:
     """The default recipe for (dataset, model) with ``overrides`` (None means: default)."""
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+        raise RecipeError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+        raise RecipeError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if (dataset, model) not in DEFAULTS:
-        raise ValueError(f"no {model} recipe for {dataset}: 2-D point sets train an mlp")
+        raise RecipeError(f"no {model} recipe for {dataset}: 2-D point sets train an mlp")
     base = Recipe(dataset=dataset, model=model, **DEFAULTS[(dataset, model)])
     given = {k: v for k, v in overrides.items() if v is not None}
     recipe = replace(base, **given)
@@ -93,27 +104,104 @@ def recipe_for(dataset: str = "digits", model: str = "mlp", **overrides) -> Reci
     return recipe
 
 
+#: Upper bounds of the numeric options (lower bounds are in ``validate``). A learning rate
+#: above MAX_LR is refused, not warned about: no optimizer here trains with one.
+MAX_LR = 10.0
+MAX_EPOCHS = 1_000_000
+MAX_STEP_SIZE = 1_000_000
+MAX_THREADS = 1024
+MAX_SEED = 2**64 - 1  # PyTorch's manual_seed range
+
+
 def validate(r: Recipe) -> None:
-    """Raise ValueError with a one-line message for any value that cannot work."""
+    """Raise RecipeError with a one-line message for any value that cannot train.
+
+    Checked before anything is loaded or written; a recipe read from a checkpoint is
+    checked the same way, so a hand-made or damaged file cannot smuggle in a value the
+    command line would refuse. Memory and image-size limits come later, with the data
+    (``limits.py``).
+    """
+    _check_types(r)
     if r.optimizer not in OPTIMIZERS:
-        raise ValueError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {r.optimizer!r}")
+        raise RecipeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got "
+                          f"{r.optimizer!r}")
     if r.scheduler not in SCHEDULERS:
-        raise ValueError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got {r.scheduler!r}")
+        raise RecipeError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got "
+                          f"{r.scheduler!r}")
+    for name in ("lr", "momentum", "weight_decay", "dropout", "gamma"):
+        value = getattr(r, name)
+        if not math.isfinite(value):
+            raise RecipeError(f"{_option(name)} must be a finite number, got {value}. help: "
+                              f"{_HELP[name]}")
     checks = [
-        (r.epochs >= 1, f"--epochs must be at least 1, got {r.epochs}"),
+        (1 <= r.epochs <= MAX_EPOCHS, f"--epochs must be in [1, {MAX_EPOCHS:,}], got "
+                                      f"{r.epochs}"),
         (r.batch_size >= 1, f"--batch-size must be at least 1, got {r.batch_size}"),
-        (r.lr > 0, f"--lr must be positive, got {r.lr}"),
+        (0 < r.lr <= MAX_LR, f"--lr must be positive and at most {MAX_LR:g}, got {r.lr}. "
+                             f"help: {_HELP['lr']}"),
         (r.weight_decay >= 0, f"--weight-decay must be >= 0, got {r.weight_decay}"),
+        (r.lr * r.weight_decay < 1,
+         f"--lr {r.lr} times --weight-decay {r.weight_decay} is {r.lr * r.weight_decay:g}; "
+         "it must be below 1, or each step shrinks the weights past zero. help: "
+         + _HELP["weight_decay"]),
         (0 <= r.momentum < 1, f"--momentum must be in [0, 1), got {r.momentum}"),
         (0 <= r.dropout < 1, f"--dropout must be in [0, 1), got {r.dropout}"),
-        (r.threads >= 0, f"--threads must be >= 0, got {r.threads}"),
+        (0 <= r.threads <= MAX_THREADS, f"--threads must be in [0, {MAX_THREADS}] (0: all "
+                                        f"cores), got {r.threads}"),
         (r.samples >= 4, f"--samples must be at least 4, got {r.samples}"),
-        (all(n >= 1 for n in r.hidden), f"--hidden sizes must be >= 1, got {r.hidden}"),
+        (len(r.hidden) >= 1 and all(n >= 1 for n in r.hidden),
+         f"--hidden must be one or more sizes >= 1, got {_sizes(r.hidden)}"),
         (len(r.channels) >= 1 and all(n >= 1 for n in r.channels),
-         f"--channels must be one or more sizes >= 1, got {r.channels}"),
-        (r.step_size >= 1, f"--step-size must be at least 1, got {r.step_size}"),
-        (r.gamma > 0, f"--gamma must be positive, got {r.gamma}"),
+         f"--channels must be one or more sizes >= 1, got {_sizes(r.channels)}"),
+        (1 <= r.step_size <= MAX_STEP_SIZE, f"--step-size must be in [1, {MAX_STEP_SIZE:,}], "
+                                            f"got {r.step_size}"),
+        (0 < r.gamma <= 1, f"--gamma must be in (0, 1] (StepLR multiplies the learning rate "
+                           f"by it), got {r.gamma}"),
+        (0 <= r.seed <= MAX_SEED, f"--seed must be in [0, 2**64 - 1], got {r.seed}"),
     ]
     for ok, message in checks:
         if not ok:
-            raise ValueError(message)
+            raise RecipeError(message)
+    try:
+        r.data_dir.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecipeError(
+            f"--data-dir {_show(r.data_dir)}: the path is not valid UTF-8, and the run's "
+            "checkpoints record it as text. help: rename the folder, or link to it from a "
+            "UTF-8 name (ln -s) and pass that") from None
+
+
+_HELP = {
+    "lr": "typical rates are 1e-4 to 1e-1 (adam, adamw, rmsprop: about 1e-3; sgd: 1e-2)",
+    "momentum": "typical values are 0.9 to 0.99",
+    "weight_decay": "typical values are 0 to 0.1 (adamw: 1e-2)",
+    "dropout": "a probability in [0, 1), e.g. 0.2",
+    "gamma": "a decay factor in (0, 1], e.g. 0.1",
+}
+
+_TYPES = {bool: (bool,), int: (int,), float: (int, float), str: (str,), tuple: (tuple,)}
+
+
+def _check_types(r: Recipe) -> None:
+    for f in fields(r):
+        value = getattr(r, f.name)
+        kind = type(f.default)
+        ok = isinstance(value, _TYPES[kind]) and (kind is bool or not isinstance(value, bool))
+        if ok and kind is tuple:
+            ok = all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+        if not ok:
+            expected = "sizes" if kind is tuple else kind.__name__
+            raise RecipeError(f"{_option(f.name)}: expected {expected}, got {value!r} "
+                              f"({type(value).__name__})")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _sizes(sizes: tuple) -> str:
+    return ",".join(map(str, sizes)) if sizes else "nothing"
+
+
+def _show(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -18,11 +18,12 @@ from rich.progress import (
 from chainrule.serialization import write_atomic
 
 
-def epoch_progress(console: Console) -> Progress:
+def epoch_progress(console: Console, visible: bool = True) -> Progress:
     """A progress bar per epoch, with the running loss and accuracy.
 
-    Only on a terminal (or in a notebook): piped into a file or ``| cat``, a live bar has
-    nowhere to redraw, and rich would leave an empty line per epoch in the log.
+    Only when ``visible`` and on a terminal (or in a notebook): piped into a file or
+    ``| cat``, a live bar has nowhere to redraw, and rich would leave an empty line per
+    epoch in the log. Disabled, it prints nothing at all.
     """
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -33,7 +34,7 @@ def epoch_progress(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not (console.is_terminal or console.is_jupyter),
+        disable=not (visible and (console.is_terminal or console.is_jupyter)),
     )
 
 
