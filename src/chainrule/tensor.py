@@ -34,9 +34,8 @@ class Tensor:
         self.grad = None
         self._node = None
         self._hooks = None
-        # [version, shared]: the version is bumped by every in-place update and checked at
-        # backward (autograd/node.py); views share the list, and set ``shared``.
-        self._vc = [0, False]
+        # The version counter, shared with views: see autograd/node.py (new_counter).
+        self._vc = [0, False, 0, 0]
         self._rg = False
         if requires_grad:
             self.requires_grad = True
@@ -227,7 +226,7 @@ class Tensor:
 
     def bump_version(self) -> None:
         """Record that ``data`` was changed in place by other means (e.g. ``data -= ...``)."""
-        self._vc[0] += 1
+        note_write(self._vc, self.data)
 
     def _update(self, what: str, write, recorded, other):
         """``self <- f(self, other)`` in place: the one path of every in-place method.
@@ -270,7 +269,7 @@ class Tensor:
             self.data = result.data
             self._node = result._node
             self._rg = result._rg
-            self._vc = [self._vc[0] + 1, False]
+            self._vc = [self._vc[0] + 1, False, 0, 0]  # new memory: earlier saves untouched
             return self
         data = self.data
         try:
@@ -286,7 +285,7 @@ class Tensor:
                 f"the tensor's shape {self.shape}, and an in-place update cannot change its "
                 "shape. help: use the out-of-place form, which broadcasts"
             ) from None
-        self._vc[0] += 1
+        note_write(self._vc, data)
         return self
 
     def add_(self, other, alpha=1):
@@ -595,7 +594,7 @@ def _wrap(data, node=None) -> Tensor:
     t._rg = node is not None
     t._node = node
     t._hooks = None
-    t._vc = [0, False]
+    t._vc = [0, False, 0, 0]
     return t
 
 
@@ -749,6 +748,7 @@ _UFUNC_OPERATORS = {
 # Imported last: the ops need the Tensor class defined above.
 from chainrule import ops  # noqa: E402
 from chainrule.autograd import grad_mode  # noqa: E402
+from chainrule.autograd.node import note_write  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import nn as _ops_nn  # noqa: E402
 from chainrule.ops.core import apply as _apply  # noqa: E402

@@ -19,6 +19,7 @@ import numpy as np
 
 from chainrule.autograd import anomaly, grad_mode
 from chainrule.autograd.node import Node
+from chainrule.autograd.node import clock as write_clock
 from chainrule.errors import BackwardError
 from chainrule.tensor import Tensor, _wrap
 
@@ -173,8 +174,8 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 _accumulate(t, g, create_graph)
         if captured and node in captured:
             captured[node] = g
-        if node.versions is not None:
-            node.check_versions()
+        if node.counters is not None and node.clock_at != write_clock[0]:
+            node.check_versions()  # something was written in place since node was recorded
         grads = node.vjp_recorded(g, _wrap) if create_graph else node.vjp(g)
         if type(grads) is not tuple:
             grads = (grads,)

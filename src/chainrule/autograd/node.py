@@ -18,6 +18,8 @@ step recorded, so gradients of gradients come free).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -37,12 +39,12 @@ class Node:
     # recorded; None for other inputs, and no list at all when no input is such a leaf.
     # They hold even if ``leaf.data`` is rebound.
     leaves: list | None = None
-    # For a node that saved arrays: per tensor input (index i) and for the output (i = -1),
-    # four entries in one flat list: i, its version counter, the version when recorded,
-    # and the id of its memory.
-    # Backward compares them, so an in-place edit of anything saved is an error, not a
-    # wrong gradient. None when nothing was saved.
-    versions: list | None = None
+    # For a node that saved arrays: the version counters of its inputs (None for a
+    # constant) and, last, of its output; and the write clock when it was recorded.
+    # Backward checks them, so an in-place edit of anything saved is an error, not a
+    # wrong gradient (check_versions). None when nothing was saved.
+    counters: list | None = None
+    clock_at = 0
     frozen: tuple = ()  # saved arrays of the engine's own made read-only until released
     sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
 
@@ -102,28 +104,31 @@ class Node:
     def check_versions(self) -> None:
         """Refuse to backpropagate through a saved array that was modified in place since.
 
-        A changed version matters only when this node saved that tensor's memory (the
-        array itself or a view of it); a copy derived from it is a snapshot and stays right.
+        Called only when some in-place write happened anywhere after this node was
+        recorded (the engine compares the clock first). A counter written after then
+        matters only when this node saved that memory (the array itself or a view of it);
+        a copy derived from it is a snapshot and stays right.
         """
-        records = self.versions
-        for k in range(0, len(records), 4):
-            if records[k + 1][0] != records[k + 2]:
-                self._refuse_if_saved(*records[k:k + 4])
+        counters = self.counters
+        last = len(counters) - 1
+        for i, counter in enumerate(counters):
+            if counter is None or counter[2] <= self.clock_at:
+                continue
+            for v in self._saved.values():
+                if isinstance(v, np.ndarray) and memory_id(v) == counter[3]:
+                    from chainrule.errors import BackwardError
 
-    def _refuse_if_saved(self, i: int, counter: list, recorded: int, memory: int) -> None:
-        for v in self._saved.values():
-            if isinstance(v, np.ndarray) and memory_id(v) == memory:
-                from chainrule.errors import BackwardError
-
-                what = f"the output of {self.name}" if i < 0 else f"input {i} of {self.name}"
-                raise BackwardError(
-                    f"backward: {what} (a tensor of shape {v.shape}) was saved by {self.name} "
-                    f"for backward and then modified by an inplace operation (version "
-                    f"{recorded} -> {counter[0]}), so its gradient would be wrong. help: do "
-                    "the in-place update after backward() (optimizer.step() after "
-                    "loss.backward()), or use the out-of-place form (x = x + 1, not x += 1 "
-                    "or x.add_(1)); cr.detect_anomaly() names the line that made the op"
-                )
+                    what = (f"the output of {self.name}" if i == last
+                            else f"input {i} of {self.name}")
+                    raise BackwardError(
+                        f"backward: {what} (a tensor of shape {v.shape}) was saved by "
+                        f"{self.name} for backward and then modified by an inplace operation "
+                        f"(it is at version {counter[0]} now), so its gradient would be "
+                        "wrong. help: do the in-place update after backward() "
+                        "(optimizer.step() after loss.backward()), or use the out-of-place "
+                        "form (x = x + 1, not x += 1 or x.add_(1)); cr.detect_anomaly() names "
+                        "the line that made the op"
+                    )
 
     def release(self) -> None:
         """Free the saved arrays: the graph cannot be walked through this node again."""
@@ -180,3 +185,27 @@ def memory_id(array) -> int:
         array = base
         base = getattr(array, "base", None)
     return id(array)
+
+
+# --- versions ----------------------------------------------------------------------------
+# A tensor's version counter is a list [version, shared, written_at, memory], shared by the
+# tensors that view one memory (views, detach(), Parameter(t)): ``version`` counts in-place
+# writes, ``shared`` says another tensor views the same memory, ``written_at`` is the write
+# clock at the last write, ``memory`` the memory_id of what it wrote. ``clock[0]`` counts
+# in-place writes in the process: a node recorded at clock c, at backward, needs checking
+# only if the clock moved since (usually it has not: optimizers write between steps).
+clock = [0]
+_ticks = itertools.count(1)  # next() is atomic under the GIL: no two writes share a tick
+
+
+def note_write(counter: list, data) -> None:
+    """Record an in-place write of ``data`` through the tensor owning ``counter``."""
+    # NOTE: no lock (an optimizer calls this per parameter per step). Two threads writing
+    # at once can leave clock[0] a tick behind a finished write; a node recorded in that
+    # instant takes the write for a later one: at worst a false error in code that races
+    # in-place writes between threads, never a missed one.
+    tick = next(_ticks)
+    counter[0] += 1
+    counter[2] = tick
+    counter[3] = id(data) if data.base is None else memory_id(data)
+    clock[0] = tick

@@ -6,6 +6,7 @@ import numpy as np
 
 from chainrule.autograd import anomaly, grad_mode
 from chainrule.autograd.node import Node, memory_id
+from chainrule.autograd.node import clock as _clock
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor
 
@@ -91,7 +92,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     if out.base is not None or out is arrays[0]:
         _share_version(t, inputs)  # a view: in-place edits through either are one edit
     else:
-        t._vc = [0, False]
+        t._vc = [0, False, 0, 0]  # a new counter (autograd/node.py: new_counter), inlined
     if record:
         op.out_id = id(out)
         op.out_shape = out.shape
@@ -114,47 +115,46 @@ def _share_version(t: Tensor, inputs) -> None:
             x._vc[1] = True  # shared: see Tensor._update
             t._vc = x._vc
             return
-    t._vc = [0, False]
+    t._vc = [0, False, 0, 0]
 
 
 def _guard_saved(op: Op, inputs, t: Tensor) -> None:
-    """Note the versions of everything ``op`` may have saved, and freeze the engine's own.
+    """Link ``op`` to the version counters of what it may have saved; freeze the engine's own.
 
-    Every tensor input and the output get a version record (checked at backward: see
-    Node.check_versions). Saved arrays that the engine made (the output, a non-leaf
-    input's data) are made read-only until the node is released, so that a write through
-    ``t.data`` fails at once instead of silently changing the gradient; a leaf's array
-    belongs to the user and is left alone (its in-place methods bump its version).
+    The node keeps the counters of its tensor inputs and output and the write clock now
+    (checked at backward: Node.check_versions). Saved arrays that the engine made (the
+    output, a non-leaf input's data) are made read-only until the node is released, so
+    that a write through ``t.data`` fails at once instead of silently changing the
+    gradient; a leaf's array belongs to the user and is left alone (its in-place methods
+    bump its version).
     """
-    # Hot path of every recorded op that saves: one flat list (fewer objects for the
-    # garbage collector to track), plain loops, no generators (measured).
+    # Hot path of every recorded op that saves: plain loops, no generators (measured).
     saved = op._saved.values()
-    records = []
+    counters = []
     frozen = None
-    i = 0
     for x in inputs:
         if isinstance(x, Tensor):
-            data = x.data
-            vc = x._vc
-            records += (i, vc, vc[0], id(data) if data.base is None else memory_id(data))
+            counters.append(x._vc)
             if x._node is not None:
+                data = x.data
                 for v in saved:
                     if v is data:
                         if data.flags.writeable:
                             data.setflags(write=False)
                             frozen = [data] if frozen is None else frozen + [data]
                         break
-        i += 1
+        else:
+            counters.append(None)
     out = t.data
-    vc = t._vc
-    records += (-1, vc, vc[0], id(out) if out.base is None else memory_id(out))
+    counters.append(t._vc)
     for v in saved:
         if v is out:
             if out.flags.writeable:
                 out.setflags(write=False)
                 frozen = [out] if frozen is None else frozen + [out]
             break
-    op.versions = records
+    op.counters = counters
+    op.clock_at = _clock[0]
     if frozen is not None:
         op.frozen = frozen
 
