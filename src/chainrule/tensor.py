@@ -475,12 +475,12 @@ class Tensor:
 
     def softmax(self, axis=-1, *, dim=None):
         axis, _ = _torch_names("softmax", None if dim is not None else axis, None, dim, None)
-        return _ops_nn.softmax(self, axis)
+        return _ops_reduce.softmax(self, axis)
 
     def log_softmax(self, axis=-1, *, dim=None):
         axis, _ = _torch_names("log_softmax", None if dim is not None else axis, None, dim,
                                None)
-        return _ops_nn.log_softmax(self, axis)
+        return _ops_reduce.log_softmax(self, axis)
 
     # --- shape ---------------------------------------------------------------------------
 
@@ -750,7 +750,7 @@ from chainrule import ops  # noqa: E402
 from chainrule.autograd import grad_mode  # noqa: E402
 from chainrule.autograd.node import note_write  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
-from chainrule.ops import nn as _ops_nn  # noqa: E402
+from chainrule.ops import reduce as _ops_reduce  # noqa: E402
 from chainrule.ops.core import apply as _apply  # noqa: E402
 from chainrule.ops.core import torch_names as _torch_names  # noqa: E402
 from chainrule.ops.shape import _index_arg  # noqa: E402

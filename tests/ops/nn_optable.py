@@ -1,4 +1,4 @@
-"""Op-table rows for nn.functional and the fused primitives in chainrule.ops.nn.
+"""Op-table rows for nn.functional and the fused primitives in chainrule.ops.
 
 Same ``Row`` and harness as optable.py: float64 gradcheck (first and second order),
 float32 kept, and PyTorch's torch.nn.functional as the oracle.
@@ -34,7 +34,7 @@ P34 = np.linspace(0.05, 0.95, 12).reshape(3, 4)  # soft targets (probabilities)
 
 
 def bn(x, w, b, axes):
-    from chainrule.ops.nn import batch_norm
+    from chainrule.ops.norm import batch_norm
 
     return batch_norm(x, w, b, axes, 1e-5)[0]
 
@@ -47,7 +47,7 @@ ROWS = [
     Row("linear_1d_input", ("Linear",), lambda x, w, b: F.linear(x, w, b),
         lambda x, w, b: _tf().linear(x, w, b), ((3,), (2, 3), (2,))),
     # 16-32 rows into a wide layer: in float32 Linear takes its other GEMM orientation
-    # (ops/nn.py), exercised by these rows' float32 checks and test_linear_orientation.py
+    # (ops/linalg.py), exercised by these rows' float32 checks and test_linear_orientation.py
     Row("linear_16_rows_wide", ("Linear",), lambda x, w, b: F.linear(x, w, b),
         lambda x, w, b: _tf().linear(x, w, b), ((16, 3), (128, 3), (128,))),
     Row("linear_32_rows_wide_nobias", ("Linear",), lambda x, w: F.linear(x, w),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.ops.nn import erf_float32
+from chainrule.ops.numerics import erf_float32
 
 
 def _correctly_rounded(x: np.ndarray) -> np.ndarray:

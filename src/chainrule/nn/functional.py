@@ -1,7 +1,8 @@
 """nn.functional: activations, losses, convolution and pooling, as functions of tensors.
 
-Most are compositions of the engine's ops (no new derivative rules); the fused ones live in
-``chainrule.ops.nn``, each with its reason. The losses take ``reduction``:
+Most are compositions of the engine's ops (no new derivative rules); the fused ones are
+primitives in ``chainrule.ops`` (linalg, loss, conv, norm), each with its reason. The
+losses take ``reduction``:
 
 - ``'mean'``: the cost function, the average of the per-sample losses l^n;
 - ``'sum'``: the total loss L = sum over samples of l^n;
@@ -17,7 +18,11 @@ import numpy as np
 import chainrule as cr
 from chainrule import _backend as B
 from chainrule.errors import ShapeError
-from chainrule.ops import nn as _nn
+from chainrule.ops import conv as _conv
+from chainrule.ops import elementwise as _ew
+from chainrule.ops import linalg as _linalg
+from chainrule.ops import loss as _loss
+from chainrule.ops import reduce as _reduce_ops
 from chainrule.ops.elementwise import _tensor
 from chainrule.tensor import Tensor
 
@@ -54,17 +59,17 @@ def gelu(x, approximate: str = "none"):
         return 0.5 * x * (1 + inner.tanh())
     if approximate != "none":
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return 0.5 * x * (1 + _nn.erf(x * (1 / math.sqrt(2))))
+    return 0.5 * x * (1 + _ew.erf(x * (1 / math.sqrt(2))))
 
 
 def softmax(x, axis: int = -1, *, dim=None):
     """e^x / sum e^x along ``axis`` (``dim``) (as exp(log_softmax), so it never overflows)"""
-    return _nn.softmax(_tensor(x), axis if dim is None else dim)
+    return _reduce_ops.softmax(_tensor(x), axis if dim is None else dim)
 
 
 def log_softmax(x, axis: int = -1, *, dim=None):
     """x - logsumexp(x) along ``axis`` (``dim``)"""
-    return _nn.log_softmax(_tensor(x), axis if dim is None else dim)
+    return _reduce_ops.log_softmax(_tensor(x), axis if dim is None else dim)
 
 
 def linear(x, weight, bias=None):
@@ -77,7 +82,7 @@ def linear(x, weight, bias=None):
         raise ShapeError(f"linear: bias has shape {tuple(bias.shape)} but the weight "
                          f"{tuple(weight.shape)} has {weight.shape[0]} outputs. help: give a "
                          f"bias of shape ({weight.shape[0]},)")
-    return _nn.linear(x, weight, bias)
+    return _linalg.linear(x, weight, bias)
 
 
 def _targets(target, n: int, num_classes: int, what: str) -> np.ndarray:
@@ -109,7 +114,7 @@ def cross_entropy(logits, target, reduction: str = "mean"):
                          "help: flatten the model's output, or add the batch axis with "
                          "expand_dims(0)")
     t = _targets(target, logits.shape[0], logits.shape[1], "cross_entropy")
-    return _nn.cross_entropy(logits, t, reduction)
+    return _loss.cross_entropy(logits, t, reduction)
 
 
 def nll_loss(log_probs, target, reduction: str = "mean"):
@@ -145,7 +150,7 @@ def mse_loss(pred, target, reduction: str = "mean"):
         raise ShapeError(f"mse_loss: prediction {pred.shape} and target {tuple(target.shape)} "
                          "differ. help: give both the same shape (e.g. target.reshape(-1, 1) "
                          "for a (N, 1) prediction)")
-    return _nn.mse_loss(pred, target, reduction)
+    return _loss.mse_loss(pred, target, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
@@ -156,7 +161,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
     if t.shape != logits.shape:
         raise ShapeError(f"binary_cross_entropy_with_logits: logits {logits.shape} and target "
                          f"{t.shape} differ")
-    return _nn.binary_cross_entropy_with_logits(logits, t, reduction)
+    return _loss.binary_cross_entropy_with_logits(logits, t, reduction)
 
 
 def _pair(v, what: str, name: str, least: int) -> tuple[int, int]:
@@ -204,9 +209,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
                          "smaller kernel or more padding")
     if ph or pw:
         x = cr.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    ho, wo = _nn.out_size(hp, kh, sh), _nn.out_size(wp, kw, sw)
-    cols = _nn.unfold(x, kh, kw, sh, sw)  # (C*kh*kw, N*Ho*Wo)
-    out = _nn.affine(weight.reshape(o, c * kh * kw), cols, bias)  # (O, N*Ho*Wo): one GEMM
+    ho, wo = _conv.out_size(hp, kh, sh), _conv.out_size(wp, kw, sw)
+    cols = _conv.unfold(x, kh, kw, sh, sw)  # (C*kh*kw, N*Ho*Wo)
+    out = _conv.affine(weight.reshape(o, c * kh * kw), cols, bias)  # (O, N*Ho*Wo): one GEMM
     return out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
 
 
@@ -228,7 +233,7 @@ def max_pool2d(x, kernel_size, stride=None):
     ``stride`` defaults to ``kernel_size``. The gradient goes to each window's first
     maximum, as PyTorch's."""
     x, kh, kw, sh, sw = _pool_args(x, kernel_size, stride, "max_pool2d")
-    return _nn.max_pool2d(x, kh, kw, sh, sw)
+    return _conv.max_pool2d(x, kh, kw, sh, sw)
 
 
 def avg_pool2d(x, kernel_size, stride=None):
@@ -236,8 +241,8 @@ def avg_pool2d(x, kernel_size, stride=None):
     ``stride`` defaults to ``kernel_size`` (an unfold, then a mean over each window)"""
     x, kh, kw, sh, sw = _pool_args(x, kernel_size, stride, "avg_pool2d")
     n, c, h, w = x.shape
-    ho, wo = _nn.out_size(h, kh, sh), _nn.out_size(w, kw, sw)
-    cols = _nn.unfold(x, kh, kw, sh, sw).reshape(c, kh * kw, n, ho, wo)
+    ho, wo = _conv.out_size(h, kh, sh), _conv.out_size(w, kw, sw)
+    cols = _conv.unfold(x, kh, kw, sh, sw).reshape(c, kh * kw, n, ho, wo)
     return cols.mean(axis=1).transpose(1, 0, 2, 3)
 
 

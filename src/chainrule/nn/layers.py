@@ -10,7 +10,7 @@ from chainrule.errors import ShapeError
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
-from chainrule.ops.nn import batch_norm
+from chainrule.ops.norm import batch_norm
 
 
 def _empty(*shape, dtype=None):

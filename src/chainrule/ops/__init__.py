@@ -5,11 +5,19 @@
 - ``reduce``: sum max min logsumexp (primitives); mean var std (compositions); argmax argmin
 - ``shape``: reshape transpose broadcast_to getitem/scatter_add setitem concatenate pad
   (primitives); swapaxes squeeze expand_dims/unsqueeze flatten stack (compositions)
-- ``linalg``: matmul
+  erf (fused where it pays, each saying why)
+- ``reduce``: ... and log_softmax (softmax is its exp)
+- ``linalg``: matmul, linear (the fused layer)
+- ``conv``: unfold (im2col), fold (col2im), affine (the GEMM with its bias), max_pool2d
+- ``loss``: cross_entropy, mse_loss, binary_cross_entropy_with_logits (fused)
+- ``norm``: batch_norm (fused)
+- ``numerics``: erf for float32 arrays (no ops: plain NumPy)
 
-``core.PRIMITIVES`` lists them all; ``core.apply`` runs and records one.
+Every family is imported here, so ``core.PRIMITIVES`` lists them all on ``import
+chainrule``; ``core.apply`` runs and records one.
 """
 
+from chainrule.ops import conv, loss, norm  # noqa: F401 - registers their primitives
 from chainrule.ops.core import PRIMITIVES, apply, unbroadcast
 from chainrule.ops.elementwise import (
     abs,
@@ -33,8 +41,20 @@ from chainrule.ops.elementwise import (
     tanh,
     where,
 )
-from chainrule.ops.linalg import matmul
-from chainrule.ops.reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from chainrule.ops.linalg import linear, matmul
+from chainrule.ops.reduce import (
+    argmax,
+    argmin,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    softmax,
+    std,
+    sum,
+    var,
+)
 from chainrule.ops.shape import (
     broadcast_to,
     cat,
@@ -55,7 +75,8 @@ from chainrule.ops.shape import (
 __all__ = [
     "PRIMITIVES", "apply", "unbroadcast",
     "abs", "add", "astype", "clip", "cos", "div", "exp", "log", "maximum", "minimum", "mul",
-    "neg", "pow", "relu", "sigmoid", "sin", "sqrt", "sub", "tanh", "where", "matmul",
+    "neg", "pow", "relu", "sigmoid", "sin", "sqrt", "sub", "tanh", "where", "matmul", "linear",
+    "log_softmax", "softmax",
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "var",
     "broadcast_to", "cat", "concatenate", "expand_dims", "flatten", "getitem", "pad", "reshape",
     "setitem", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",

@@ -1,4 +1,5 @@
-"""Matrix multiplication: 1-d, 2-d and batched, as NumPy's ``matmul``."""
+"""Matrix products: ``matmul`` (1-d, 2-d and batched, as NumPy's) and the fused linear
+layer."""
 
 from __future__ import annotations
 
@@ -45,6 +46,40 @@ class MatMul(Op):
         return da, db
 
 
+class Linear(Op):
+    """y = x @ W^T + b;  dx = g @ W,  dW = g^T @ x,  db = sum of g over the batch
+
+    Fused: one node instead of transpose + matmul + add, for every layer of every MLP.
+    """
+
+    def forward(self, x, w, b=None):
+        self.save(x=x, w=w)
+        if (x.ndim == 2 and 16 <= x.shape[0] <= 32 and w.shape[0] >= 128
+                and x.dtype == w.dtype == np.float32):
+            # Same y, other GEMM orientation. Measured with NumPy's OpenBLAS (0.3.31, 1 and
+            # 2 threads): for 16-32 rows and a wide layer, float32 x @ w.T takes 1.4-1.9x as
+            # long as w @ x.T (float64: no gain, up to 1.2x slower, so not there); its
+            # transpose goes back to row order in the pass that adds the bias.
+            y = np.empty((x.shape[0], w.shape[0]), dtype=np.float32)
+            if b is None:
+                np.copyto(y, (w @ x.T).T)
+            else:
+                np.add((w @ x.T).T, b, out=y)
+            return y
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def vjp(self, g):
+        x, w = self.x, self.w
+        dx = g @ w if self.needs(0) else None
+        g2 = g.reshape(-1, g.shape[-1])
+        dw = g2.T @ x.reshape(-1, x.shape[-1]) if self.needs(1) else None
+        db = g2.sum(axis=0) if len(self.parents) > 2 and self.needs(2) else None
+        return dx, dw, db
+
+
 def matmul(a, b):
     a, b = _tensor(a), _tensor(b)
     if a.ndim == 0 or b.ndim == 0:
@@ -61,3 +96,14 @@ def matmul(a, b):
             "right; transpose one operand (.T) or check the layer sizes"
         )
     return apply(MatMul, a, b)
+
+
+def linear(x, weight, bias=None):
+    if x.shape[-1] != weight.shape[-1]:
+        raise ShapeError(
+            f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight expects "
+            f"{weight.shape[-1]} (weight shape {weight.shape}). help: check the previous "
+            "layer's output size, or add a Flatten")
+    if bias is None:
+        return apply(Linear, x, weight)
+    return apply(Linear, x, weight, bias)

@@ -113,6 +113,23 @@ class LogSumExp(Op):
         return g.reshape(self.kept) * dual.exp(self.x - self.y.reshape(self.kept))
 
 
+class LogSoftmax(Op):
+    """y = x - logsumexp(x) along ``axis``;  dx = g - softmax(x) * sum(g)
+
+    A primitive for stability (never exp of a large number) and because its VJP reuses y.
+    """
+
+    def forward(self, x):
+        m = x.max(axis=self.axis, keepdims=True)
+        shifted = x - m
+        y = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save(y=y)
+        return y
+
+    def vjp(self, g):
+        return g - dual.exp(self.y) * g.sum(axis=self.axis, keepdims=True)
+
+
 # --- public functions ---------------------------------------------------------------------
 
 
@@ -212,3 +229,11 @@ def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = torch_names("argmin", axis, keepdims, dim, keepdim)
     x = _tensor(x)
     return _wrap(np.asarray(np.argmin(x.data, axis=axis, keepdims=keepdims)))
+
+
+def log_softmax(x, axis=-1):
+    return apply(LogSoftmax, x, axis=axis)
+
+
+def softmax(x, axis=-1):
+    return log_softmax(x, axis).exp()

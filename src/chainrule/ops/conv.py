@@ -1,0 +1,203 @@
+"""Convolution and pooling primitives: im2col (Unfold), col2im (Fold), the GEMM with its
+bias (Affine) and max pooling, channels first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.ops import dual
+from chainrule.ops.core import Op, apply
+from chainrule.tensor import Tensor
+
+
+def _graph_mode(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+# --- convolution and pooling: im2col, channels first -----------------------------------------
+#
+# NOTE on layout: im2col here has one ROW per (c, u, v) and one COLUMN per output pixel
+# (n, i, j), so every copy in Unfold and every add in Fold moves whole image rows, and the
+# convolution's product W @ cols comes out as (O, N, Ho, Wo): the layer returns that array
+# viewed as NCHW. The channels-innermost layout (one row per pixel) makes NumPy loop over
+# runs of only C elements; measured 3-5x slower for Fold with C = 8, 2x for Unfold.
+
+
+def _windows(x, kh, kw, sh, sw, writeable=False):
+    """(N, C, H, W) -> a view (N, C, Ho, Wo, kh, kw) of every window, strides (sh, sw)."""
+    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3), writeable=writeable)
+    return v[:, :, ::sh, ::sw]
+
+
+def out_size(n: int, k: int, s: int) -> int:
+    """How many windows of size k at stride s fit in n (PyTorch's floor mode)."""
+    return (n - k) // s + 1
+
+
+class Unfold(Op):
+    """im2col: y[(c, u, v), (n, i, j)] = x[n, c, i*sh + u, j*sw + v];  dx = fold(g)
+
+    Turns a convolution into one matrix product W (O, C*kh*kw) @ y: one BLAS call per
+    layer. Rows are in PyTorch's weight order (c, u, v), so the weight needs only a reshape.
+    """
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        kh, kw = self.kh, self.kw
+        win = _windows(x, kh, kw, self.sh, self.sw)
+        n, c, ho, wo = win.shape[:4]
+        return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
+
+    def vjp(self, g):
+        return fold(g, self.in_shape, self.kh, self.kw, self.sh, self.sw)
+
+
+class Fold(Op):
+    """col2im, Unfold's adjoint: x[n, c, i*sh + u, j*sw + v] += cols[(c, u, v), (n, i, j)]
+    (where windows overlap, their entries add up);  dx = unfold(g)
+
+    One strided add per kernel offset (u, v), into a channels-first (C, N, H, W) buffer
+    returned viewed as NCHW.
+    """
+
+    def forward(self, cols):
+        n, c, h, w = self.shape
+        kh, kw, sh, sw = self.kh, self.kw, self.sh, self.sw
+        ho, wo = out_size(h, kh, sh), out_size(w, kw, sw)
+        blocks = cols.reshape(c, kh, kw, n, ho, wo)
+        out = np.zeros((c, n, h, w), dtype=cols.dtype)
+        for u in range(kh):
+            for v in range(kw):
+                out[:, :, u:u + sh * ho:sh, v:v + sw * wo:sw] += blocks[:, u, v]
+        return out.transpose(1, 0, 2, 3)
+
+    def vjp(self, g):
+        return unfold(g, self.kh, self.kw, self.sh, self.sw)
+
+
+class Affine(Op):
+    """y = w @ x + b[:, None];  dw = g @ x^T,  dx = w^T @ g,  db = sum of g along rows
+
+    conv2d's product: w (O, C*kh*kw), x the unfolded columns (C*kh*kw, N*Ho*Wo), one bias
+    per output channel. Fused: the bias is added in place instead of making a second
+    (O, N*Ho*Wo) array, and dw is computed as (x @ g^T)^T, the GEMM orientation OpenBLAS
+    runs faster for these long, thin products (measured 1.6 ms vs 2.5 ms, 16 x 72 x 36864).
+    """
+
+    def forward(self, w, x, b=None):
+        self.save(w=w, x=x)
+        y = w @ x
+        if b is not None:
+            y += b.reshape(-1, 1)
+        return y
+
+    def vjp(self, g):
+        w, x = self.w, self.x
+        dw = (x @ g.T).T if self.needs(0) else None
+        dx = w.T @ g if self.needs(1) else None
+        db = g.sum(axis=1) if len(self.parents) > 2 and self.needs(2) else None
+        return dw, dx, db
+
+
+def unfold(x, kh, kw, sh=1, sw=1):
+    """im2col of x (N, C, H, W): (C*kh*kw, N*Ho*Wo). Recorded for tensors, plain for arrays."""
+    if _graph_mode(x):
+        return apply(Unfold, x, kh=kh, kw=kw, sh=sh, sw=sw)
+    return Unfold.forward(_bare(Unfold, kh=kh, kw=kw, sh=sh, sw=sw), x)
+
+
+def fold(cols, shape, kh, kw, sh=1, sw=1):
+    """col2im back to ``shape`` (N, C, H, W). Recorded for tensors, plain for arrays."""
+    if _graph_mode(cols):
+        return apply(Fold, cols, shape=tuple(shape), kh=kh, kw=kw, sh=sh, sw=sw)
+    return Fold.forward(_bare(Fold, shape=tuple(shape), kh=kh, kw=kw, sh=sh, sw=sw), cols)
+
+
+def _bare(cls, **params):
+    """An unrecorded instance of a primitive, to run its forward on arrays inside a vjp."""
+    op = object.__new__(cls)
+    op.__dict__.update(params)
+    return op
+
+
+class MaxPool2d(Op):
+    """y[n, c, i, j] = max over the window x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw];
+    dx = g routed to each window's first maximum (row-major order)
+
+    As PyTorch: exactly one element per window gets the gradient, even at ties (common
+    after a ReLU: a window of zeros), and a NaN in a window is its maximum. The forward takes the
+    maximum over the kh*kw strided views of the window offsets (no copy of the windows);
+    the backward finds each window's first maximum again from the saved x and y.
+    NOTE: y and the backward's work arrays take x's memory layout (``empty_like`` of a
+    view): with channels-first activations a C-ordered y made every pass 1.5-2x slower.
+    """
+
+    def forward(self, x):
+        win = _windows(x, self.kh, self.kw, self.sh, self.sw)
+        y = np.empty_like(win[..., 0, 0])  # x's layout, not C order
+        np.copyto(y, win[..., 0, 0])
+        for u, v in self.offsets()[1:]:
+            np.maximum(y, win[..., u, v], out=y)
+        self.save(x=x, y=y)
+        return y
+
+    def offsets(self) -> list:
+        return [(u, v) for u in range(self.kh) for v in range(self.kw)]
+
+    def first_maxima(self, x, y):
+        """For each window offset (u, v): a boolean like y, True where the element at that
+        offset is its window's first maximum. (The same array is reused: use it at once.)
+
+        NOTE: in a window holding NaN (y is NaN there) the gradient goes to its *last* NaN,
+        as PyTorch's kernel does (its scan keeps any NaN it meets).
+        """
+        win = _windows(x, self.kh, self.kw, self.sh, self.sw)
+        offsets = self.offsets()
+        last_nan = None
+        if np.isnan(y).any():
+            last_nan = np.full(y.shape, -1, dtype=np.int32)
+            for i, (u, v) in enumerate(offsets):
+                last_nan[np.isnan(win[..., u, v])] = i
+        free = np.ones_like(y, dtype=bool)  # windows whose maximum is not found yet
+        hit = np.empty_like(free)
+        for i, (u, v) in enumerate(offsets):
+            np.equal(win[..., u, v], y, out=hit)  # never true where y is NaN
+            if last_nan is not None:
+                hit |= last_nan == i
+            hit &= free
+            free ^= hit
+            yield u, v, hit
+
+    def vjp(self, g):
+        x, y = dual.constant(self.x), dual.constant(self.y)
+        kh, kw, sh, sw = self.kh, self.kw, self.sh, self.sw
+        if _graph_mode(g):  # create_graph: route g through a recorded fold, masks constant
+            masks = [hit.copy() for _, _, hit in self.first_maxima(x, y)]
+            mask = np.stack(masks, axis=1).astype(g.dtype)  # (N, kh*kw, C, Ho, Wo)
+            n, c, ho, wo = y.shape
+            cols = g.reshape(n, 1, c, ho, wo) * mask.reshape(n, kh * kw, c, ho, wo)
+            cols = cols.transpose(2, 1, 0, 3, 4).reshape(c * kh * kw, n * ho * wo)
+            return fold(cols, x.shape, kh, kw, sh, sw)
+        dx = np.zeros_like(x)  # x's memory layout (often channels-first)
+        dwin = _windows(dx, kh, kw, sh, sw, writeable=True)
+        disjoint = sh >= kh and sw >= kw  # each element in one window at most: assign
+        routed = np.empty_like(y, dtype=g.dtype)
+        for u, v, hit in self.first_maxima(x, y):
+            np.multiply(g, hit, out=routed)
+            if disjoint:
+                dwin[..., u, v] = routed
+            else:
+                dwin[..., u, v] += routed  # one offset's elements are distinct: no lost adds
+        return dx
+
+
+# --- public functions (used by nn.functional) ----------------------------------------------
+
+
+def affine(w, x, b=None):
+    return apply(Affine, w, x) if b is None else apply(Affine, w, x, b)
+
+
+def max_pool2d(x, kh, kw, sh, sw):
+    return apply(MaxPool2d, x, kh=kh, kw=kw, sh=sh, sw=sw)
