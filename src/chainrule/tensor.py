@@ -35,7 +35,7 @@ class Tensor:
         self._node = None
         self._hooks = None
         # The version counter, shared with views: see autograd/node.py (new_counter).
-        self._vc = [0, False, 0, 0]
+        self._vc = [0, False, 0]
         self._rg = False
         if requires_grad:
             self.requires_grad = True
@@ -226,7 +226,7 @@ class Tensor:
 
     def bump_version(self) -> None:
         """Record that ``data`` was changed in place by other means (e.g. ``data -= ...``)."""
-        note_write(self._vc, self.data)
+        note_write(self._vc)
 
     def _update(self, what: str, write, recorded, other):
         """``self <- f(self, other)`` in place: the one path of every in-place method.
@@ -269,7 +269,7 @@ class Tensor:
             self.data = result.data
             self._node = result._node
             self._rg = result._rg
-            self._vc = [self._vc[0] + 1, False, 0, 0]  # new memory: earlier saves untouched
+            self._vc = [self._vc[0] + 1, False, 0]  # new memory: earlier saves untouched
             return self
         data = self.data
         try:
@@ -285,7 +285,7 @@ class Tensor:
                 f"the tensor's shape {self.shape}, and an in-place update cannot change its "
                 "shape. help: use the out-of-place form, which broadcasts"
             ) from None
-        note_write(self._vc, data)
+        note_write(self._vc)
         return self
 
     def add_(self, other, alpha=1):
@@ -594,7 +594,7 @@ def _wrap(data, node=None) -> Tensor:
     t._rg = node is not None
     t._node = node
     t._hooks = None
-    t._vc = [0, False, 0, 0]
+    t._vc = [0, False, 0]
     return t
 
 

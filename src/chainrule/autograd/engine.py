@@ -176,7 +176,12 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
             captured[node] = g
         if node.counters is not None and node.clock_at != write_clock[0]:
             node.check_versions()  # something was written in place since node was recorded
-        grads = node.vjp_recorded(g, _wrap) if create_graph else node.vjp(g)
+        if not create_graph:
+            grads = node.vjp(g)
+        elif node.composed is None:
+            grads = node.vjp_recorded(g, _wrap)
+        else:
+            grads = _vjp_composed(node, g)
         if type(grads) is not tuple:
             grads = (grads,)
         if anomaly_on:
@@ -204,9 +209,28 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 pending[p] = pending[p] + gp if p in pending else gp
 
 
+def _vjp_composed(node: Node, g) -> tuple:
+    """Under create_graph, the vjp of a fused op that uses derived arrays: differentiate its
+    composed form (its output written with chainrule ops), recorded, at the saved inputs."""
+    inputs = []
+    for i, edge in enumerate(node.parents):
+        value = node.saved_input(i)
+        if edge is None:
+            inputs.append(value)  # a constant input
+        elif isinstance(edge, Node):
+            inputs.append(_wrap(value, edge))
+        else:
+            inputs.append(edge)  # a leaf: the tensor itself, so its gradient is reached
+    wanted = [x for x, edge in zip(inputs, node.parents) if edge is not None]
+    with grad_mode.enable_grad():
+        y = node.composed(*inputs)
+    grads = iter(grad(y, wanted, gradient=g, create_graph=True))
+    return tuple(next(grads) if edge is not None else None for edge in node.parents)
+
+
 def _check_leaf_shape(node, leaf, shape) -> None:
     """A leaf whose ``.data`` was replaced by an array of another shape since ``node`` used it."""
-    recorded = [r[1] for e, r in zip(node.parents, node.leaves or ()) if e is leaf and r]
+    recorded = [r for e, r in zip(node.parents, node.leaves or ()) if e is leaf and r]
     if shape != leaf.data.shape and shape in recorded:
         raise BackwardError(
             f"backward: a leaf tensor had shape {shape} when {node.name} used it and has "

@@ -11,16 +11,45 @@ Glossary (one word per concept, used throughout chainrule):
 
 Every primitive (see ``chainrule.ops``) subclasses Node and defines ``forward`` on raw
 arrays and ``vjp``. A ``vjp`` is written once, with operators, NumPy-named methods and
-the helpers in ``chainrule.ops.dual``, so the same code runs on raw arrays in an ordinary
-backward pass (fast, nothing recorded) and on tensors under ``create_graph=True`` (every
-step recorded, so gradients of gradients come free).
+the helpers in ``chainrule.ops.generic``, so the same code runs on raw arrays in an
+ordinary backward pass (fast, nothing recorded) and on tensors under
+``create_graph=True`` (every step recorded, so gradients of gradients come free). What a
+forward saves says where it comes from (``save``), so the engine knows what to
+version-check and what to swap for tensors; no array is ever recognised by its ``id()``.
 """
 
 from __future__ import annotations
 
 import itertools
 
-import numpy as np
+
+class Input:
+    """``INPUT(i)`` in ``save``: the array of the op's input i."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"INPUT({self.index})"
+
+
+class _Output:
+    """``OUTPUT`` in ``save``: the array the op's forward returns."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "OUTPUT"
+
+
+OUTPUT = _Output()
+_INPUTS = tuple(Input(i) for i in range(8))
+
+
+def INPUT(index: int) -> Input:  # noqa: N802 - reads as the marker it is
+    return _INPUTS[index] if index < 8 else Input(index)
 
 
 class Node:
@@ -32,20 +61,24 @@ class Node:
     retained = None  # weakref to the output tensor when it called retain_grad()
     released = False  # saved arrays freed by a backward without retain_graph
     _saved: dict | tuple = ()  # name -> array, what forward kept for the vjp
-    out_id = 0  # id() of the output array, to recognise it among saved ones
     out_shape: tuple = ()
     out_dtype = None
-    # Per input, for a leaf that requires grad: (id() of its array, its shape) when
-    # recorded; None for other inputs, and no list at all when no input is such a leaf.
-    # They hold even if ``leaf.data`` is rebound.
+    # Per input, for a leaf that requires grad: its shape when recorded; None for other
+    # inputs, and no list at all when no input is such a leaf. It holds even if
+    # ``leaf.data`` is rebound (see engine._check_leaf_shape).
     leaves: list | None = None
-    # For a node that saved arrays: the version counters of its inputs (None for a
-    # constant) and, last, of its output; and the write clock when it was recorded.
-    # Backward checks them, so an in-place edit of anything saved is an error, not a
-    # wrong gradient (check_versions). None when nothing was saved.
+    # For a node that saved a tensor input or its output: (i, version counter) per saved
+    # one (i = -1: the output), and the write clock when it was recorded. Backward checks
+    # them, so an in-place edit of anything saved is an error, not a wrong gradient
+    # (check_versions). None when no tensor was saved.
     counters: list | None = None
     clock_at = 0
-    frozen: tuple = ()  # saved arrays of the engine's own made read-only until released
+    frozen: list | None = None  # saved arrays of the engine's own, read-only until released
+    # A fused op whose vjp uses arrays derived from its inputs (a softmax, a normalized x)
+    # defines ``composed(*inputs)``: its output written with chainrule ops. Under
+    # create_graph the engine differentiates that instead (engine._vjp_composed), so the
+    # derived arrays never stand in as constants.
+    composed = None
     sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
 
     def __init__(self, **params):
@@ -66,11 +99,15 @@ class Node:
     # --- saving for backward -------------------------------------------------------------
 
     def save(self, **arrays) -> None:
-        """Keep arrays for the backward pass, by name: ``self.save(x=x)`` then ``self.x``.
+        """Keep arrays for the backward pass, by name, saying where each comes from:
+        ``self.save(x=INPUT(0), y=OUTPUT, mask=mask)``, then ``self.x`` in the vjp.
 
-        Nothing is kept when the op is not being recorded. Under ``create_graph`` a saved
-        input or output is swapped for its tensor (see ``vjp_recorded``), so that
-        gradients flow through it.
+        ``INPUT(i)`` is input i's array, ``OUTPUT`` the array the forward returns (both
+        filled in by ``apply``, version-checked at backward, and under ``create_graph``
+        swapped for their tensors so that gradients flow through them); anything else is a
+        derived array, a snapshot the vjp uses as a constant (a mask, a sign, tie weights).
+        A derived array whose derivative matters needs ``composed`` (see above). Nothing is
+        kept when the op is not being recorded.
         """
         if self.parents is None:
             return
@@ -98,43 +135,43 @@ class Node:
         """
         leaves = self.leaves
         if leaves is not None and leaves[i] is not None:
-            return leaves[i][1]
+            return leaves[i]
         return self.parents[i].out_shape
 
     def check_versions(self) -> None:
-        """Refuse to backpropagate through a saved array that was modified in place since.
+        """Refuse to backpropagate through a saved tensor written in place since it was saved.
 
         Called only when some in-place write happened anywhere after this node was
-        recorded (the engine compares the clock first). A counter written after then
-        matters only when this node saved that memory (the array itself or a view of it);
-        a copy derived from it is a snapshot and stays right.
+        recorded (the engine compares the clock first).
         """
-        counters = self.counters
-        last = len(counters) - 1
-        for i, counter in enumerate(counters):
-            if counter is None or counter[2] <= self.clock_at:
-                continue
-            for v in self._saved.values():
-                if isinstance(v, np.ndarray) and memory_id(v) == counter[3]:
-                    from chainrule.errors import BackwardError
+        for i, counter in self.counters:
+            if counter[2] > self.clock_at:
+                from chainrule.errors import BackwardError
 
-                    what = (f"the output of {self.name}" if i == last
-                            else f"input {i} of {self.name}")
-                    raise BackwardError(
-                        f"backward: {what} (a tensor of shape {v.shape}) was saved by "
-                        f"{self.name} for backward and then modified by an inplace operation "
-                        f"(it is at version {counter[0]} now), so its gradient would be "
-                        "wrong. help: do the in-place update after backward() "
-                        "(optimizer.step() after loss.backward()), or use the out-of-place "
-                        "form (x = x + 1, not x += 1 or x.add_(1)); cr.detect_anomaly() names "
-                        "the line that made the op"
-                    )
+                what = f"the output of {self.name}" if i < 0 else f"input {i} of {self.name}"
+                shape = self.out_shape if i < 0 else self.saved_input(i).shape
+                raise BackwardError(
+                    f"backward: {what} (a tensor of shape {shape}) was saved by {self.name} "
+                    f"for backward and then modified by an inplace operation (it is at "
+                    f"version {counter[0]} now), so its gradient would be wrong. help: do "
+                    "the in-place update after backward() (optimizer.step() after "
+                    "loss.backward()), or use the out-of-place form (x = x + 1, not x += 1 "
+                    "or x.add_(1)); cr.detect_anomaly() names the line that made the op"
+                )
+
+    def saved_input(self, i: int):
+        """The array saved as ``INPUT(i)``."""
+        for name, kind in (self._saved.items() if self._saved else ()):
+            if type(kind) is Input and kind.index == i:
+                return self.__dict__[name]
+        raise KeyError(f"{self.name} saved no INPUT({i})")
 
     def release(self) -> None:
         """Free the saved arrays: the graph cannot be walked through this node again."""
-        for array in self.frozen:
-            array.setflags(write=True)
-        self.frozen = ()
+        if self.frozen is not None:
+            for array in self.frozen:
+                array.setflags(write=True)
+            self.frozen = None
         if self._saved:
             d = self.__dict__
             for name in self._saved:
@@ -145,30 +182,28 @@ class Node:
     def vjp_recorded(self, g, make_tensor):
         """Run ``vjp`` on tensors so that it is itself recorded (``create_graph=True``).
 
-        Saved arrays are swapped for tensors that stand where they came from: the input
-        tensor (or its node's output) for a saved input, this node's output for the
-        saved output, and a constant for anything else.
+        Each saved ``INPUT(i)`` is swapped for the tensor that stands where it came from
+        (the leaf itself, or the input's node's output), ``OUTPUT`` for this node's output;
+        derived arrays stay as they are: constants.
         """
-        originals = dict(self._saved)
-        leaves = self.leaves or (None,) * len(self.parents)
-        for name, value in originals.items():
-            vid = id(value)
-            if vid == self.out_id:
-                setattr(self, name, make_tensor(value, self))
+        d = self.__dict__
+        originals = {}
+        for name, kind in (self._saved.items() if self._saved else ()):
+            if kind is OUTPUT:
+                tensor = make_tensor(d[name], self)
+            elif type(kind) is Input:
+                edge = self.parents[kind.index]
+                if edge is None:
+                    continue  # a constant input: no gradient flows there
+                tensor = make_tensor(d[name], edge) if isinstance(edge, Node) else edge
+            else:
                 continue
-            # Ids identify: a saved array and the input it came from were alive together.
-            for edge, leaf in zip(self.parents, leaves):
-                if leaf is not None:
-                    if leaf[0] == vid:  # a leaf tensor: use it, so its grad is reached
-                        setattr(self, name, edge)
-                        break
-                elif edge is not None and edge.out_id == vid:
-                    setattr(self, name, make_tensor(value, edge))
-                    break
+            originals[name] = d[name]
+            d[name] = tensor
         try:
             return self.vjp(g)
         finally:
-            self.__dict__.update(originals)
+            d.update(originals)
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -188,18 +223,18 @@ def memory_id(array) -> int:
 
 
 # --- versions ----------------------------------------------------------------------------
-# A tensor's version counter is a list [version, shared, written_at, memory], shared by the
-# tensors that view one memory (views, detach(), Parameter(t)): ``version`` counts in-place
-# writes, ``shared`` says another tensor views the same memory, ``written_at`` is the write
-# clock at the last write, ``memory`` the memory_id of what it wrote. ``clock[0]`` counts
-# in-place writes in the process: a node recorded at clock c, at backward, needs checking
-# only if the clock moved since (usually it has not: optimizers write between steps).
+# A tensor's version counter is a list [version, shared, written_at], shared by the tensors
+# that view one memory (views, detach(), Parameter(t)): ``version`` counts in-place writes,
+# ``shared`` says another tensor views the same memory, ``written_at`` is the write clock
+# at the last write. ``clock[0]`` counts in-place writes in the process: a node recorded at
+# clock c needs checking at backward only if the clock moved since (usually it has not:
+# optimizers write between steps, not inside them).
 clock = [0]
 _ticks = itertools.count(1)  # next() is atomic under the GIL: no two writes share a tick
 
 
-def note_write(counter: list, data) -> None:
-    """Record an in-place write of ``data`` through the tensor owning ``counter``."""
+def note_write(counter: list) -> None:
+    """Record an in-place write through a tensor whose version counter is ``counter``."""
     # NOTE: no lock (an optimizer calls this per parameter per step). Two threads writing
     # at once can leave clock[0] a tick behind a finished write; a node recorded in that
     # instant takes the write for a later one: at worst a false error in code that races
@@ -207,5 +242,4 @@ def note_write(counter: list, data) -> None:
     tick = next(_ticks)
     counter[0] += 1
     counter[2] = tick
-    counter[3] = id(data) if data.base is None else memory_id(data)
     clock[0] = tick

@@ -311,7 +311,7 @@ class Module:
         for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
             if B.is_float(t.data.dtype) and t.data.dtype != dtype:
                 t.data = t.data.astype(dtype)
-                t._vc = [t._vc[0] + 1, False, 0, 0]  # new memory: its old views keep theirs
+                t._vc = [t._vc[0] + 1, False, 0]  # new memory: its old views keep theirs
                 if t.grad is not None:
                     t.grad = type(t.grad)(t.grad.data.astype(dtype))
         return self

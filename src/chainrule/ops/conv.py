@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops import dual
-from chainrule.ops.core import Op, apply
+from chainrule.ops import generic
+from chainrule.ops.core import INPUT, OUTPUT, Op, apply
 from chainrule.tensor import Tensor
 
 
-def _graph_mode(x) -> bool:
+def _is_tensor(x) -> bool:
+    """unfold, fold and MaxPool2d's vjp record on tensors (create_graph) and take their
+    fast, in-place routes on arrays."""
     return isinstance(x, Tensor)
 
 
@@ -86,7 +88,7 @@ class Affine(Op):
     """
 
     def forward(self, w, x, b=None):
-        self.save(w=w, x=x)
+        self.save(w=INPUT(0), x=INPUT(1))
         y = w @ x
         if b is not None:
             y += b.reshape(-1, 1)
@@ -102,14 +104,14 @@ class Affine(Op):
 
 def unfold(x, kh, kw, sh=1, sw=1):
     """im2col of x (N, C, H, W): (C*kh*kw, N*Ho*Wo). Recorded for tensors, plain for arrays."""
-    if _graph_mode(x):
+    if _is_tensor(x):
         return apply(Unfold, x, kh=kh, kw=kw, sh=sh, sw=sw)
     return Unfold.forward(_bare(Unfold, kh=kh, kw=kw, sh=sh, sw=sw), x)
 
 
 def fold(cols, shape, kh, kw, sh=1, sw=1):
     """col2im back to ``shape`` (N, C, H, W). Recorded for tensors, plain for arrays."""
-    if _graph_mode(cols):
+    if _is_tensor(cols):
         return apply(Fold, cols, shape=tuple(shape), kh=kh, kw=kw, sh=sh, sw=sw)
     return Fold.forward(_bare(Fold, shape=tuple(shape), kh=kh, kw=kw, sh=sh, sw=sw), cols)
 
@@ -139,7 +141,7 @@ class MaxPool2d(Op):
         np.copyto(y, win[..., 0, 0])
         for u, v in self.offsets()[1:]:
             np.maximum(y, win[..., u, v], out=y)
-        self.save(x=x, y=y)
+        self.save(x=INPUT(0), y=OUTPUT)
         return y
 
     def offsets(self) -> list:
@@ -170,9 +172,9 @@ class MaxPool2d(Op):
             yield u, v, hit
 
     def vjp(self, g):
-        x, y = dual.constant(self.x), dual.constant(self.y)
+        x, y = generic.constant(self.x), generic.constant(self.y)
         kh, kw, sh, sw = self.kh, self.kw, self.sh, self.sw
-        if _graph_mode(g):  # create_graph: route g through a recorded fold, masks constant
+        if _is_tensor(g):  # create_graph: route g through a recorded fold, masks constant
             masks = [hit.copy() for _, _, hit in self.first_maxima(x, y)]
             mask = np.stack(masks, axis=1).astype(g.dtype)  # (N, kh*kw, C, Ho, Wo)
             n, c, ho, wo = y.shape

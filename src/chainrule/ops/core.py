@@ -1,11 +1,12 @@
-"""The machinery every primitive shares: ``Op`` (the registry), ``apply`` and ``unbroadcast``."""
+"""The machinery every primitive shares: ``Op`` (the registry), ``apply``, ``unbroadcast``,
+and the save markers ``INPUT(i)`` and ``OUTPUT`` (re-exported from the graph layer)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from chainrule.autograd import anomaly, grad_mode
-from chainrule.autograd.node import Node, memory_id
+from chainrule.autograd.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
 from chainrule.autograd.node import clock as _clock
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor
@@ -42,10 +43,10 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             arrays.append(data)
             if x._rg:
                 record = True
-                if x._node is None:  # a leaf: remember its version, to catch in-place edits
+                if x._node is None:  # a leaf: remember its shape (input_shape, engine)
                     if leaves is None:
                         leaves = [None] * len(inputs)
-                    leaves[len(edges)] = (id(data), data.shape)
+                    leaves[len(edges)] = data.shape
                     edges.append(x)
                 else:
                     edges.append(x._node)
@@ -77,12 +78,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             "shapes; NumPy broadcasting aligns trailing axes (use reshape/expand_dims)"
         ) from None
     if type(out) is not np.ndarray:
-        # NumPy returns scalars from 0-d operations; a saved output must stay the output.
-        scalar, out = out, np.asarray(out)
-        for name, value in (op._saved.items() if op._saved else ()):
-            if value is scalar:
-                op._saved[name] = out
-                setattr(op, name, out)
+        out = np.asarray(out)  # NumPy returns scalars from 0-d operations
     if _anomaly_on[0] and _anomaly.enabled:
         anomaly.check_forward(op, arrays, out)
     t = _new(Tensor)  # _wrap, inlined: this is the hot path of every op
@@ -92,15 +88,14 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     if out.base is not None or out is arrays[0]:
         _share_version(t, inputs)  # a view: in-place edits through either are one edit
     else:
-        t._vc = [0, False, 0, 0]  # a new counter (autograd/node.py: new_counter), inlined
+        t._vc = [0, False, 0]  # a new version counter (see autograd/node.py), inlined
     if record:
-        op.out_id = id(out)
         op.out_shape = out.shape
         op.out_dtype = out.dtype
         t._rg = True
         t._node = op
         if op._saved:
-            _guard_saved(op, inputs, t)
+            _fill_saves(op, inputs, arrays, t)
     else:
         t._rg = False
         t._node = None
@@ -115,48 +110,47 @@ def _share_version(t: Tensor, inputs) -> None:
             x._vc[1] = True  # shared: see Tensor._update
             t._vc = x._vc
             return
-    t._vc = [0, False, 0, 0]
+    t._vc = [0, False, 0]
 
 
-def _guard_saved(op: Op, inputs, t: Tensor) -> None:
-    """Link ``op`` to the version counters of what it may have saved; freeze the engine's own.
+def _fill_saves(op: Op, inputs, arrays, t: Tensor) -> None:
+    """Put the arrays behind ``INPUT(i)`` and ``OUTPUT`` into ``op``'s saves, and guard them.
 
-    The node keeps the counters of its tensor inputs and output and the write clock now
-    (checked at backward: Node.check_versions). Saved arrays that the engine made (the
-    output, a non-leaf input's data) are made read-only until the node is released, so
-    that a write through ``t.data`` fails at once instead of silently changing the
-    gradient; a leaf's array belongs to the user and is left alone (its in-place methods
-    bump its version).
+    Each saved tensor's version counter is kept with the write clock now (checked at
+    backward: Node.check_versions). Saved arrays that the engine made (the output, a
+    non-leaf input's data) are made read-only until the node is released, so that a write
+    through ``t.data`` fails at once instead of silently changing the gradient; a leaf's
+    array belongs to the user and is left alone (its in-place methods bump its version).
     """
-    # Hot path of every recorded op that saves: plain loops, no generators (measured).
-    saved = op._saved.values()
-    counters = []
-    frozen = None
-    for x in inputs:
-        if isinstance(x, Tensor):
-            counters.append(x._vc)
-            if x._node is not None:
-                data = x.data
-                for v in saved:
-                    if v is data:
-                        if data.flags.writeable:
-                            data.setflags(write=False)
-                            frozen = [data] if frozen is None else frozen + [data]
-                        break
+    # Hot path of every recorded op that saves: plain loops (measured).
+    d = op.__dict__
+    counters = None
+    for name, kind in op._saved.items():
+        if kind is OUTPUT:
+            value = d[name] = t.data
+            counter, i, ours = t._vc, -1, True
+        elif type(kind) is Input:
+            i = kind.index
+            value = d[name] = arrays[i]
+            x = inputs[i]
+            if not isinstance(x, Tensor):
+                continue
+            counter, ours = x._vc, x._node is not None
         else:
-            counters.append(None)
-    out = t.data
-    counters.append(t._vc)
-    for v in saved:
-        if v is out:
-            if out.flags.writeable:
-                out.setflags(write=False)
-                frozen = [out] if frozen is None else frozen + [out]
-            break
-    op.counters = counters
-    op.clock_at = _clock[0]
-    if frozen is not None:
-        op.frozen = frozen
+            continue  # derived: a snapshot, nothing to guard
+        if counters is None:
+            counters = [(i, counter)]
+        else:
+            counters.append((i, counter))
+        if ours and value.flags.writeable:
+            value.setflags(write=False)
+            if op.frozen is None:
+                op.frozen = [value]
+            else:
+                op.frozen.append(value)
+    if counters is not None:
+        op.counters = counters
+        op.clock_at = _clock[0]
 
 
 _new = object.__new__

@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from chainrule import _backend as B
-from chainrule.ops import dual
-from chainrule.ops.core import Op, apply, unbroadcast
+from chainrule.ops import generic
+from chainrule.ops.core import INPUT, OUTPUT, Op, apply, unbroadcast
 from chainrule.ops.numerics import erf_exact, erf_float32
 from chainrule.tensor import Tensor
 
@@ -50,7 +50,7 @@ class Mul(Op):
     """y = a * b;  da = g * b,  db = g * a"""
 
     def forward(self, a, b):
-        self.save(a=a, b=b)
+        self.save(a=INPUT(0), b=INPUT(1))
         return a * b
 
     def vjp(self, g):
@@ -64,7 +64,7 @@ class Div(Op):
 
     def forward(self, a, b):
         y = a / b
-        self.save(b=b, y=y)
+        self.save(b=INPUT(1), y=OUTPUT)
         return y
 
     def vjp(self, g):
@@ -83,7 +83,7 @@ class Pow(Op):
 
     def forward(self, a, p):
         y = np.power(a, p)
-        self.save(a=a, p=p, y=y)
+        self.save(a=INPUT(0), p=INPUT(1), y=OUTPUT)
         return y
 
     def vjp(self, g):
@@ -91,9 +91,9 @@ class Pow(Op):
         da = unbroadcast(g * p * a ** (p - 1), self.input_shape(0)) if self.needs(0) else None
         dp = None
         if self.needs(1):
-            a0 = np.asarray(dual.constant(a)) == 0
-            safe_a = dual.where(a0, 1.0, a) if np.any(a0) else a
-            dp = unbroadcast(g * self.y * dual.log(safe_a), self.input_shape(1))
+            a0 = np.asarray(generic.constant(a)) == 0
+            safe_a = generic.where(a0, 1.0, a) if np.any(a0) else a
+            dp = unbroadcast(g * self.y * generic.log(safe_a), self.input_shape(1))
         return da, dp
 
 
@@ -115,7 +115,7 @@ class Exp(Op):
 
     def forward(self, x):
         y = np.exp(x)
-        self.save(y=y)
+        self.save(y=OUTPUT)
         return y
 
     def vjp(self, g):
@@ -126,7 +126,7 @@ class Log(Op):
     """y = ln x;  dx = g / x"""
 
     def forward(self, x):
-        self.save(x=x)
+        self.save(x=INPUT(0))
         return np.log(x)
 
     def vjp(self, g):
@@ -138,7 +138,7 @@ class Sqrt(Op):
 
     def forward(self, x):
         y = np.sqrt(x)
-        self.save(y=y)
+        self.save(y=OUTPUT)
         return y
 
     def vjp(self, g):
@@ -161,22 +161,22 @@ class Sin(Op):
     """y = sin x;  dx = g * cos x"""
 
     def forward(self, x):
-        self.save(x=x)
+        self.save(x=INPUT(0))
         return np.sin(x)
 
     def vjp(self, g):
-        return g * dual.cos(self.x)
+        return g * generic.cos(self.x)
 
 
 class Cos(Op):
     """y = cos x;  dx = -g * sin x"""
 
     def forward(self, x):
-        self.save(x=x)
+        self.save(x=INPUT(0))
         return np.cos(x)
 
     def vjp(self, g):
-        return -g * dual.sin(self.x)
+        return -g * generic.sin(self.x)
 
 
 class Tanh(Op):
@@ -184,7 +184,7 @@ class Tanh(Op):
 
     def forward(self, x):
         y = np.tanh(x)
-        self.save(y=y)
+        self.save(y=OUTPUT)
         return y
 
     def vjp(self, g):
@@ -201,7 +201,7 @@ class Sigmoid(Op):
     def forward(self, x):
         e = np.exp(-np.abs(x))
         y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        self.save(y=y)
+        self.save(y=OUTPUT)
         return y
 
     def vjp(self, g):
@@ -260,14 +260,14 @@ class Erf(Op):
     """
 
     def forward(self, x):
-        self.save(x=x)
+        self.save(x=INPUT(0))
         if x.dtype in (np.float32, np.float16):
             return erf_float32(x).astype(x.dtype, copy=False)
         return np.asarray(erf_exact(x), dtype=x.dtype)
 
     def vjp(self, g):
         x = self.x
-        return g * (2 / math.sqrt(math.pi)) * dual.exp(-(x * x))
+        return g * (2 / math.sqrt(math.pi)) * generic.exp(-(x * x))
 
 
 # --- selection ----------------------------------------------------------------------------
@@ -312,8 +312,10 @@ class Where(Op):
     def vjp(self, g):
         cond = self.cond
         zero = np.zeros((), dtype=g.dtype)
-        da = unbroadcast(dual.where(cond, g, zero), self.input_shape(0)) if self.needs(0) else None
-        db = unbroadcast(dual.where(cond, zero, g), self.input_shape(1)) if self.needs(1) else None
+        da = (unbroadcast(generic.where(cond, g, zero), self.input_shape(0))
+              if self.needs(0) else None)
+        db = (unbroadcast(generic.where(cond, zero, g), self.input_shape(1))
+              if self.needs(1) else None)
         return da, db
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.ops.core import Op, apply, unbroadcast
+from chainrule.ops.core import INPUT, Op, apply, unbroadcast
 from chainrule.ops.elementwise import _tensor
 
 
@@ -18,7 +18,7 @@ class MatMul(Op):
     """
 
     def forward(self, a, b):
-        self.save(a=a, b=b)
+        self.save(a=INPUT(0), b=INPUT(1))
         return np.matmul(a, b)
 
     def vjp(self, g):
@@ -53,7 +53,7 @@ class Linear(Op):
     """
 
     def forward(self, x, w, b=None):
-        self.save(x=x, w=w)
+        self.save(x=INPUT(0), w=INPUT(1))
         if (x.ndim == 2 and 16 <= x.shape[0] <= 32 and w.shape[0] >= 128
                 and x.dtype == w.dtype == np.float32):
             # Same y, other GEMM orientation. Measured with NumPy's OpenBLAS (0.3.31, 1 and

@@ -1,21 +1,17 @@
 """Loss primitives, fused where one node beats a composition; each says why.
 
-Their VJPs take the differentiable route under ``create_graph`` (tensors in, e.g.
-``softmax(x)`` recomputed from the saved input) and the fast route on arrays otherwise
-(reusing what the forward pass computed).
+A VJP that reuses an array derived in the forward pass (cross-entropy's softmax) comes
+with ``composed``, the loss written with chainrule ops, which the engine differentiates
+under ``create_graph``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.core import Op, apply
-from chainrule.ops.reduce import softmax
-from chainrule.tensor import Tensor
-
-
-def _graph_mode(x) -> bool:
-    return isinstance(x, Tensor)
+from chainrule.ops import generic
+from chainrule.ops.core import INPUT, Op, apply
+from chainrule.ops.reduce import logsumexp
 
 
 class CrossEntropy(Op):
@@ -35,22 +31,23 @@ class CrossEntropy(Op):
         s = e.sum(axis=1, keepdims=True)
         losses = np.log(s[:, 0]) - shifted[rows, self.target]
         if self.parents is not None:  # recorded: keep softmax(x) for the backward pass
-            self.save(x=x, p=e / s)
+            self.save(x=INPUT(0), p=e / s)
         if self.reduction == "none":
             return losses
         total = losses.sum()
         return total / n if self.reduction == "mean" else total
 
+    def composed(self, x):
+        losses = logsumexp(x, axis=1) - x[np.arange(x.shape[0]), self.target]
+        if self.reduction == "none":
+            return losses
+        return losses.mean() if self.reduction == "mean" else losses.sum()
+
     def vjp(self, g):
         x, t = self.x, self.target
         n = x.shape[0]
-        if _graph_mode(x):
-            onehot = np.zeros(x.shape, dtype=x.dtype)
-            onehot[np.arange(n), t] = 1
-            d = softmax(x, axis=1) - onehot
-        else:
-            d = self.p.copy()
-            d[np.arange(n), t] -= 1
+        d = self.p.copy()
+        d[np.arange(n), t] -= 1
         if self.reduction == "none":
             return d * g.reshape(n, 1)
         return d * (g / n if self.reduction == "mean" else g)
@@ -64,7 +61,7 @@ class MSELoss(Op):
 
     def forward(self, p, t):
         d = p - t
-        self.save(p=p, t=t)
+        self.save(p=INPUT(0), t=INPUT(1))
         if self.reduction == "none":
             return d * d
         total = np.vdot(d, d)  # one pass, no temporary (p - t)^2 array
@@ -87,7 +84,7 @@ class BCEWithLogits(Op):
     def forward(self, x):
         t = self.target
         losses = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-        self.save(x=x)
+        self.save(x=INPUT(0))
         if self.reduction == "none":
             return losses
         total = losses.sum()
@@ -95,15 +92,10 @@ class BCEWithLogits(Op):
 
     def vjp(self, g):
         x = self.x
-        d = (x.sigmoid() if _graph_mode(x) else _sigmoid(x)) - self.target
+        d = generic.sigmoid(x) - self.target
         if self.reduction == "mean":
             return d * (g / x.size)
         return d * g
-
-
-def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 # --- public functions (used by nn.functional) ----------------------------------------------

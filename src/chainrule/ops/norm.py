@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.core import Op, apply
-from chainrule.tensor import Tensor
-
-
-def _graph_mode(x) -> bool:
-    return isinstance(x, Tensor)
+from chainrule.ops.core import INPUT, Op, apply
 
 
 class BatchNorm(Op):
@@ -18,8 +13,8 @@ class BatchNorm(Op):
     dw = sum(g * xhat);  db = sum(g)   (means and sums over ``axes``, per channel)
 
     Fused: seven passes over the activations and two new arrays each way, instead of a
-    dozen elementwise nodes and their temporaries. Under ``create_graph`` the vjp
-    differentiates the same formula written with chainrule ops.
+    dozen elementwise nodes and their temporaries. Under ``create_graph`` the engine
+    differentiates ``composed``, the same formula written with chainrule ops.
     """
 
     def forward(self, x, w, b):
@@ -32,15 +27,15 @@ class BatchNorm(Op):
         xhat *= inv
         np.multiply(xhat, w.reshape(shape), out=y)
         y += b.reshape(shape)
-        self.save(x=x, w=w, b=b, xhat=xhat, inv=inv)
+        self.save(x=INPUT(0), w=INPUT(1), b=INPUT(2), xhat=xhat, inv=inv)
         self.stats["mean"], self.stats["var"] = mean.reshape(-1), var.reshape(-1)
         return y
 
+    def composed(self, x, w, b):
+        return batch_norm_composed(x, w, b, self.axes, self.shape, self.eps)
+
     def vjp(self, g):
         axes, shape = self.axes, self.shape
-        if _graph_mode(g):
-            return _recorded_vjp(self, g, lambda x, w, b: batch_norm_composed(
-                x, w, b, axes, shape, self.eps))
         xhat, inv, w = self.xhat, self.inv, self.w
         m = g.size // g.shape[1]  # values per channel
         db = g.sum(axis=axes)
@@ -59,17 +54,6 @@ def batch_norm_composed(x, w, b, axes, shape, eps):
     d = x - mean
     var = (d * d).mean(axis=axes, keepdims=True)
     return d / (var + eps).sqrt() * w.reshape(shape) + b.reshape(shape)
-
-
-def _recorded_vjp(op, g, composed):
-    """The vjp of a fused op under create_graph: differentiate its composed formula."""
-    from chainrule.autograd import engine
-
-    inputs = [op.x, op.w, op.b]
-    with_grad = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
-    y = composed(*inputs)
-    grads = iter(engine.grad(y, with_grad, gradient=g, create_graph=True))
-    return tuple(next(grads) if any(t is u for u in with_grad) else None for t in inputs)
 
 
 # --- public functions (used by nn.functional) ----------------------------------------------

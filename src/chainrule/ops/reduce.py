@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from chainrule.ops import dual
-from chainrule.ops.core import Op, apply, torch_names
+from chainrule.ops import generic
+from chainrule.ops.core import INPUT, OUTPUT, Op, apply, torch_names
 from chainrule.ops.elementwise import _tensor, sqrt
 from chainrule.tensor import _wrap
 
@@ -47,7 +47,7 @@ class Sum(Op):
 
     def vjp(self, g):
         g = g.reshape(kept_shape(self.in_shape, self.axes))
-        return dual.broadcast_to(g, self.in_shape)
+        return generic.broadcast_to(g, self.in_shape)
 
 
 class Max(Op):
@@ -106,11 +106,11 @@ class LogSumExp(Op):
             y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
         if not self.keepdims:
             y = y.reshape(_dropped(x.shape, self.axes))
-        self.save(x=x, y=y)
+        self.save(x=INPUT(0), y=OUTPUT)
         return y
 
     def vjp(self, g):
-        return g.reshape(self.kept) * dual.exp(self.x - self.y.reshape(self.kept))
+        return g.reshape(self.kept) * generic.exp(self.x - self.y.reshape(self.kept))
 
 
 class LogSoftmax(Op):
@@ -123,11 +123,11 @@ class LogSoftmax(Op):
         m = x.max(axis=self.axis, keepdims=True)
         shifted = x - m
         y = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
-        self.save(y=y)
+        self.save(y=OUTPUT)
         return y
 
     def vjp(self, g):
-        return g - dual.exp(self.y) * g.sum(axis=self.axis, keepdims=True)
+        return g - generic.exp(self.y) * g.sum(axis=self.axis, keepdims=True)
 
 
 # --- public functions ---------------------------------------------------------------------

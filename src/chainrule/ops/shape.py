@@ -11,7 +11,7 @@ import builtins
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.ops import dual
+from chainrule.ops import generic
 from chainrule.ops.core import Op, apply, torch_names, unbroadcast
 from chainrule.ops.elementwise import _tensor
 from chainrule.tensor import Tensor
@@ -57,14 +57,14 @@ class GetItem(Op):
         return x[self.index]
 
     def vjp(self, g):
-        return dual.scatter_add(g, self.in_shape, self.index, self.basic)
+        return generic.scatter_add(g, self.in_shape, self.index, self.basic)
 
 
 class ScatterAdd(Op):
     """y = zeros(shape) with x added at index;  dx = g[index]   (GetItem's adjoint)"""
 
     def forward(self, x):
-        return dual.scatter_add_array(x, self.shape, self.index, self.basic)
+        return generic.scatter_add_array(x, self.shape, self.index, self.basic)
 
     def vjp(self, g):
         return g[self.index]

@@ -1,4 +1,4 @@
-"""Helpers that run on raw arrays *and* on tensors, for writing a VJP once.
+"""Generic helpers: they run on raw arrays *and* on tensors, for writing a VJP once.
 
 In an ordinary backward pass a VJP gets ndarrays and these call NumPy; under
 ``create_graph=True`` it gets tensors and these call chainrule ops, which record
@@ -31,6 +31,13 @@ def sin(x):
 
 def cos(x):
     return x.cos() if isinstance(x, Tensor) else np.cos(x)
+
+
+def sigmoid(x):
+    if isinstance(x, Tensor):
+        return x.sigmoid()
+    e = np.exp(-np.abs(x))  # never exp of a large positive number
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def where(cond, a, b):
