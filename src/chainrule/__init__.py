@@ -27,9 +27,7 @@ from chainrule.autograd import (
     set_grad_enabled,
     value_and_grad,
 )
-from chainrule.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from chainrule.autograd.functional import grad  # JAX's transform: cr.grad(f)(x)
-from chainrule.autograd.grad_mode import inference_mode
 from chainrule.errors import BackwardError, ChainruleError, GradcheckError, ShapeError
 from chainrule.factories import (
     arange,
@@ -51,6 +49,8 @@ from chainrule.factories import (
     zeros,
     zeros_like,
 )
+from chainrule.graph.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from chainrule.graph.grad_mode import inference_mode
 from chainrule.ops import (
     abs,
     add,

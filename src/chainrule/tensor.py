@@ -34,7 +34,7 @@ class Tensor:
         self.grad = None
         self._node = None
         self._hooks = None
-        # The version counter, shared with views: see autograd/node.py (new_counter).
+        # The version counter, shared with views: see graph/node.py (new_counter).
         self._vc = [0, False, 0]
         self._rg = False
         if requires_grad:
@@ -185,9 +185,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
         """Accumulate dself/dleaf into ``.grad`` of every leaf that requires grad."""
-        from chainrule.autograd import engine
-
-        engine.backward(self, gradient, retain_graph, create_graph)
+        _engine.backward(self, gradient, retain_graph, create_graph)
 
     def register_hook(self, fn):
         """Call ``fn(grad)`` with dL/dself during backward; a returned tensor replaces it."""
@@ -586,6 +584,23 @@ class _HookHandle:
             self._hooks.remove(self._fn)
 
 
+class _Engine:
+    """The backward walk lives a floor above (chainrule.autograd.engine) and registers
+    itself here on import (``register_engine``): tensor.py never imports upward."""
+
+    @staticmethod
+    def backward(*args):
+        raise RuntimeError("backward: the engine is not loaded. help: import chainrule")
+
+
+_engine = _Engine()
+
+
+def register_engine(backward) -> None:
+    """Called by chainrule.autograd.engine when it is imported."""
+    _engine.backward = backward
+
+
 def _wrap(data, node=None) -> Tensor:
     """Make a tensor around an existing array without copying (the ops' fast path)."""
     t = _new(Tensor)
@@ -747,8 +762,8 @@ _UFUNC_OPERATORS = {
 
 # Imported last: the ops need the Tensor class defined above.
 from chainrule import ops  # noqa: E402
-from chainrule.autograd import grad_mode  # noqa: E402
-from chainrule.autograd.node import note_write  # noqa: E402
+from chainrule.graph import grad_mode  # noqa: E402
+from chainrule.graph.node import note_write  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import reduce as _ops_reduce  # noqa: E402
 from chainrule.ops.core import apply as _apply  # noqa: E402

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd.node import OUTPUT, Input
+from chainrule.graph.node import OUTPUT, Input
 from chainrule.ops import core
 
 from . import nn_optable, optable

@@ -6,8 +6,8 @@
 
 from chainrule.autograd.functional import autograd_grad as grad
 from chainrule.autograd.functional import value_and_grad
-from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
+from chainrule.graph.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = [
     "enable_grad", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad",

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import anomaly, grad_mode
-from chainrule.autograd.node import Node
-from chainrule.autograd.node import clock as write_clock
 from chainrule.errors import BackwardError
-from chainrule.tensor import Tensor, _wrap
+from chainrule.graph import anomaly, grad_mode
+from chainrule.graph.node import Node
+from chainrule.graph.node import clock as write_clock
+from chainrule.tensor import Tensor, _wrap, register_engine
 
 
 def backward(root: Tensor, gradient=None, retain_graph=None, create_graph=False) -> None:
@@ -300,3 +300,6 @@ def _accumulate(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
         t.grad.data += g
     else:
         t.grad = _wrap(t.grad.data + g)
+
+
+register_engine(backward)  # Tensor.backward calls it (tensor.py sits a floor below)

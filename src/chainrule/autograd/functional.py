@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chainrule.autograd import engine, grad_mode
+from chainrule.autograd import engine
 from chainrule.errors import BackwardError
+from chainrule.graph import grad_mode
 from chainrule.tensor import Tensor
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import engine, grad_mode
+from chainrule.autograd import engine
 from chainrule.errors import GradcheckError
+from chainrule.graph import grad_mode
 from chainrule.tensor import Tensor
 
 

@@ -9,8 +9,8 @@ from typing import NamedTuple
 import numpy as np
 
 from chainrule import _backend as B
-from chainrule.autograd import anomaly
 from chainrule.errors import ChainruleError, ShapeError
+from chainrule.graph import anomaly
 from chainrule.tensor import Tensor
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import anomaly, grad_mode
-from chainrule.autograd.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
-from chainrule.autograd.node import clock as _clock
 from chainrule.errors import ShapeError
+from chainrule.graph import anomaly, grad_mode
+from chainrule.graph.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
+from chainrule.graph.node import clock as _clock
 from chainrule.tensor import Tensor
 
 #: Every primitive, by name. The test suite's guard fails if one has no test row.
@@ -88,7 +88,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     if out.base is not None or out is arrays[0]:
         _share_version(t, inputs)  # a view: in-place edits through either are one edit
     else:
-        t._vc = [0, False, 0]  # a new version counter (see autograd/node.py), inlined
+        t._vc = [0, False, 0]  # a new version counter (see graph/node.py), inlined
     if record:
         op.out_shape = out.shape
         op.out_dtype = out.dtype

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from chainrule.autograd import grad_mode
+from chainrule.graph import grad_mode
 from chainrule.tensor import Tensor
 
 

@@ -89,7 +89,7 @@ _RECIPE_OPTIONS = ("hidden", "channels", "batch_norm", "dropout", "epochs", "bat
 
 
 def train_command(args) -> int:
-    from chainrule.autograd.anomaly import AnomalyError, detect_anomaly
+    from chainrule.graph.anomaly import AnomalyError, detect_anomaly
     from chainrule.train.errors import DivergedError
     from chainrule.train.loop import run
     from chainrule.train.recipes import recipe_for

@@ -95,7 +95,7 @@ def module_scope(label: str):
 
 
 _ENGINE_PARTS = tuple(os.path.join(_PACKAGE_DIR, part) for part in
-                      ("ops", "autograd", "nn", "tensor.py"))
+                      ("graph", "ops", "autograd", "nn", "tensor.py"))
 
 
 def creation_site() -> str:
