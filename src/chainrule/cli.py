@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from chainrule.errors import UsageError
+
 #: (module, what it adds). A module that is not there yet is skipped.
 SUBCOMMANDS = (
     "chainrule.train.cli",  # train, evaluate
@@ -19,8 +21,6 @@ SUBCOMMANDS = (
 )
 
 
-class UsageError(Exception):
-    """A bad command line or input file: reported in one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,3 +15,7 @@ class BackwardError(ChainruleError, RuntimeError):
 
 class GradcheckError(ChainruleError, AssertionError):
     """Analytic and finite-difference gradients disagree."""
+
+
+class UsageError(ChainruleError):
+    """A bad command line or input file: the command reports it in one line, exit code 2."""

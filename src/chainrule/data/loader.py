@@ -39,7 +39,7 @@ class WorkerError(ChainruleError, RuntimeError):
     a worker that cannot be rebuilt as its own type."""
 
 
-class WorkerKeyError(KeyError):
+class WorkerKeyError(ChainruleError, KeyError):
     """A KeyError re-raised from a worker: its message printed as text, not as a repr."""
 
     def __str__(self) -> str:

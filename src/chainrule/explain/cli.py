@@ -21,7 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from chainrule.cli import UsageError
+from chainrule.errors import UsageError
 from chainrule.explain.examples import EXAMPLES
 from chainrule.explain.fonts import FontWarning
 from chainrule.explain.spec import SpecError

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule.errors import ChainruleError
 from chainrule.tensor import Tensor
 
 #: dL/d(output) per op node, filled by the hooks that ``watch`` installs.
 _WATCHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-class GraphError(ValueError):
+class GraphError(ChainruleError, ValueError):
     """A graph that cannot be built or drawn as asked."""
 
 
