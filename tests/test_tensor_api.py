@@ -181,3 +181,16 @@ def test_save_of_a_module_says_to_save_its_state_dict(tmp_path):
     with pytest.raises(cr.CheckpointError, match=r"model.state_dict\(\)"):
         cr.save(nn.Linear(2, 2), tmp_path / "m.ckpt")
     assert not (tmp_path / "m.ckpt").exists()
+
+
+def test_one_coercion_python_numbers_are_tensors_of_the_default_dtype():
+    assert cr.exp(1.0).dtype == cr.tensor(1.0).exp().dtype == np.float32
+    assert cr.sum(3.0).item() == 3.0 and cr.mean([1.0, 2.0]).item() == 1.5
+    assert (cr.tensor([1.0], dtype=np.float32) + 1.5).dtype == np.float32  # weakly typed
+    x = np.arange(3.0)
+    assert cr.as_tensor(x).data is x  # an ndarray input is not copied
+
+
+def test_shapes_that_do_not_broadcast_are_a_shape_error_by_their_shapes():
+    with pytest.raises(ShapeError, match=r"add: shapes \(2, 3\), \(4,\) do not broadcast"):
+        cr.ones((2, 3)) + cr.ones((4,))

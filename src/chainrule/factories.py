@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import _backend as B
-from chainrule.tensor import Tensor, _wrap
+from chainrule.tensor import Tensor, _wrap, as_tensor  # noqa: F401 - cr.as_tensor
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -26,16 +26,6 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"from_numpy: arrays of dtype {array.dtype} cannot be tensors. help: "
                         "convert to a number dtype first")
     return _wrap(array)
-
-
-def as_tensor(data, dtype=None) -> Tensor:
-    """``data`` as a tensor, sharing memory when it can (a tensor or ndarray of that dtype
-    is not copied), as ``torch.as_tensor``."""
-    if isinstance(data, Tensor):
-        return data if dtype is None or data.dtype == np.dtype(dtype) else data.astype(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
-        return from_numpy(data)
-    return Tensor(data, dtype=dtype)
 
 
 def set_default_dtype(dtype) -> None:

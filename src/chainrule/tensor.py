@@ -287,36 +287,36 @@ class Tensor:
         return self
 
     def add_(self, other, alpha=1):
-        other = _operand(other) if alpha == 1 else _operand(other) * alpha
+        other = as_operand(other) if alpha == 1 else as_operand(other) * alpha
         return self._update("add_", _iadd, _add, other)
 
     def sub_(self, other, alpha=1):
-        other = _operand(other) if alpha == 1 else _operand(other) * alpha
+        other = as_operand(other) if alpha == 1 else as_operand(other) * alpha
         return self._update("sub_", _isub, _sub, other)
 
     def mul_(self, other):
-        return self._update("mul_", _imul, _mul, _operand(other))
+        return self._update("mul_", _imul, _mul, as_operand(other))
 
     def div_(self, other):
-        return self._update("div_", _idiv, _div, _operand(other))
+        return self._update("div_", _idiv, _div, as_operand(other))
 
     def __iadd__(self, other):
-        return self._update("+=", _iadd, _add, _operand(other))
+        return self._update("+=", _iadd, _add, as_operand(other))
 
     def __isub__(self, other):
-        return self._update("-=", _isub, _sub, _operand(other))
+        return self._update("-=", _isub, _sub, as_operand(other))
 
     def __imul__(self, other):
-        return self._update("*=", _imul, _mul, _operand(other))
+        return self._update("*=", _imul, _mul, as_operand(other))
 
     def __itruediv__(self, other):
-        return self._update("/=", _idiv, _div, _operand(other))
+        return self._update("/=", _idiv, _div, as_operand(other))
 
     def copy_(self, other):
-        return self._update("copy_", _assign, _replace, _operand(other))
+        return self._update("copy_", _assign, _replace, as_operand(other))
 
     def fill_(self, value):
-        return self._update("fill_", _assign, _replace, _operand(value))
+        return self._update("fill_", _assign, _replace, as_operand(value))
 
     def zero_(self):
         return self.fill_(0)
@@ -326,28 +326,28 @@ class Tensor:
     # The arithmetic operators call the primitives directly (not through ops.add & co.):
     # one call less on the hottest path of every model.
     def __add__(self, other):
-        return _apply(_ew.Add, self, _operand(other))
+        return _apply(_ew.Add, self, as_operand(other))
 
     def __radd__(self, other):
-        return _apply(_ew.Add, _operand(other), self)
+        return _apply(_ew.Add, as_operand(other), self)
 
     def __sub__(self, other):
-        return _apply(_ew.Sub, self, _operand(other))
+        return _apply(_ew.Sub, self, as_operand(other))
 
     def __rsub__(self, other):
-        return _apply(_ew.Sub, _operand(other), self)
+        return _apply(_ew.Sub, as_operand(other), self)
 
     def __mul__(self, other):
-        return _apply(_ew.Mul, self, _operand(other))
+        return _apply(_ew.Mul, self, as_operand(other))
 
     def __rmul__(self, other):
-        return _apply(_ew.Mul, _operand(other), self)
+        return _apply(_ew.Mul, as_operand(other), self)
 
     def __truediv__(self, other):
-        return _apply(_ew.Div, self, _operand(other))
+        return _apply(_ew.Div, self, as_operand(other))
 
     def __rtruediv__(self, other):
-        return _apply(_ew.Div, _operand(other), self)
+        return _apply(_ew.Div, as_operand(other), self)
 
     def __pow__(self, other):
         return ops.pow(self, other)
@@ -570,7 +570,7 @@ class Tensor:
         """``t[index] = value``: in place, as every in-place update (see ``_update``)."""
         parsed, _ = _index_arg(index)
         self._update("setitem", lambda d, o: d.__setitem__(parsed, o),
-                     lambda t, o: ops.setitem(t, index, o), _operand(value))
+                     lambda t, o: ops.setitem(t, index, o), as_operand(value))
 
 
 class _HookHandle:
@@ -617,11 +617,29 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _operand(x):
-    """The other operand of an operator: a tensor, a Python number, or an array constant."""
+def as_operand(x):
+    """An operand of a binary op (``t + 1``, ``cr.add(t, x)``): tensors pass; Python numbers
+    stay numbers, weakly typed as in NumPy 2 and PyTorch (float32 + 1.5 stays float32);
+    anything else becomes an array constant."""
     if isinstance(x, (Tensor, int, float)):
-        return x  # Python numbers keep NumPy's weak typing: float32 stays float32
+        return x
     return B.as_array(x)
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """``data`` as a tensor, sharing memory when it can (a tensor or ndarray of that dtype is
+    not copied), as ``torch.as_tensor``; a Python number or list becomes a new tensor
+    (floats in the default dtype). The one coercion of an op's main input, so
+    ``cr.exp(1.0)`` is float32 as ``cr.tensor(1.0).exp()`` is."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.data.dtype == np.dtype(dtype) else \
+            ops.astype(data, dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"arrays of dtype {data.dtype} cannot be tensors. help: convert "
+                            "to a number dtype first")
+        return _wrap(data)
+    return _wrap(B.as_array(data, dtype))
 
 
 def _arrays(x):

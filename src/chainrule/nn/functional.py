@@ -23,37 +23,36 @@ from chainrule.ops import elementwise as _ew
 from chainrule.ops import linalg as _linalg
 from chainrule.ops import loss as _loss
 from chainrule.ops import reduce as _reduce_ops
-from chainrule.ops.elementwise import _tensor
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def relu(x):
     """max(x, 0)"""
-    return _tensor(x).relu()
+    return as_tensor(x).relu()
 
 
 def sigmoid(x):
     """1 / (1 + e^-x)"""
-    return _tensor(x).sigmoid()
+    return as_tensor(x).sigmoid()
 
 
 def tanh(x):
     """(e^x - e^-x) / (e^x + e^-x)"""
-    return _tensor(x).tanh()
+    return as_tensor(x).tanh()
 
 
 def leaky_relu(x, negative_slope: float = 0.01):
     """x for x > 0, negative_slope * x otherwise"""
-    x = _tensor(x)
+    x = as_tensor(x)
     return cr.where(x.data > 0, x, x * negative_slope)
 
 
 def gelu(x, approximate: str = "none"):
     """x * Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` uses
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))"""
-    x = _tensor(x)
+    x = as_tensor(x)
     if approximate == "tanh":
         inner = (x + 0.044715 * x * x * x) * math.sqrt(2 / math.pi)
         return 0.5 * x * (1 + inner.tanh())
@@ -64,17 +63,17 @@ def gelu(x, approximate: str = "none"):
 
 def softmax(x, axis: int = -1, *, dim=None):
     """e^x / sum e^x along ``axis`` (``dim``) (as exp(log_softmax), so it never overflows)"""
-    return _reduce_ops.softmax(_tensor(x), axis if dim is None else dim)
+    return _reduce_ops.softmax(as_tensor(x), axis if dim is None else dim)
 
 
 def log_softmax(x, axis: int = -1, *, dim=None):
     """x - logsumexp(x) along ``axis`` (``dim``)"""
-    return _reduce_ops.log_softmax(_tensor(x), axis if dim is None else dim)
+    return _reduce_ops.log_softmax(as_tensor(x), axis if dim is None else dim)
 
 
 def linear(x, weight, bias=None):
     """y = x @ weight^T + bias, weight of shape (out_features, in_features), bias (out,)"""
-    x = _tensor(x)
+    x = as_tensor(x)
     if weight.ndim != 2:
         raise ShapeError(f"linear: weight must be (out_features, in_features), got shape "
                          f"{tuple(weight.shape)}")
@@ -107,7 +106,7 @@ def _check_reduction(reduction: str, what: str) -> None:
 
 def cross_entropy(logits, target, reduction: str = "mean"):
     """l^n = -log softmax(logits_n)[target_n], for logits (N, C) and class indices (N,)"""
-    logits = _tensor(logits)
+    logits = as_tensor(logits)
     _check_reduction(reduction, "cross_entropy")
     if logits.ndim != 2:
         raise ShapeError(f"cross_entropy: logits must be (batch, classes), got {logits.shape}. "
@@ -119,7 +118,7 @@ def cross_entropy(logits, target, reduction: str = "mean"):
 
 def nll_loss(log_probs, target, reduction: str = "mean"):
     """l^n = -log_probs_n[target_n] (log_probs from log_softmax)"""
-    log_probs = _tensor(log_probs)
+    log_probs = as_tensor(log_probs)
     _check_reduction(reduction, "nll_loss")
     if log_probs.ndim != 2:
         raise ShapeError(f"nll_loss: log_probs must be (batch, classes), got "
@@ -140,7 +139,7 @@ def _reduce(losses, reduction):
 def mse_loss(pred, target, reduction: str = "mean"):
     """l = (pred - target)^2 per element, reduced by ``reduction`` over all elements"""
     _check_reduction(reduction, "mse_loss")
-    pred = _tensor(pred)
+    pred = as_tensor(pred)
     if not (isinstance(target, Tensor) and target.requires_grad):
         # A constant target takes the prediction's dtype: float64 labels from NumPy must not
         # turn a float32 loss (and its gradient) into float64.
@@ -156,7 +155,7 @@ def mse_loss(pred, target, reduction: str = "mean"):
 def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
     """l = -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], computed stably from x"""
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    logits = _tensor(logits)
+    logits = as_tensor(logits)
     t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=logits.dtype)
     if t.shape != logits.shape:
         raise ShapeError(f"binary_cross_entropy_with_logits: logits {logits.shape} and target "
@@ -186,7 +185,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     the weight reshaped to (O, C*kh*kw), plus the bias (``Affine``). The gradient of the
     unfold is a fold (``Fold``) and the fold's is an unfold again, so create_graph works.
     """
-    x = _tensor(x)
+    x = as_tensor(x)
     if x.ndim != 4 or weight.ndim != 4:
         raise ShapeError(f"conv2d: expected x (N, C, H, W) and weight (O, C, kh, kw), got "
                          f"{x.shape} and {tuple(weight.shape)}. help: add the batch axis with "
@@ -216,7 +215,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
 
 
 def _pool_args(x, kernel_size, stride, what):
-    x = _tensor(x)
+    x = as_tensor(x)
     if x.ndim != 4:
         raise ShapeError(f"{what}: expected (N, C, H, W), got {x.shape}. help: add the batch "
                          "axis with x.expand_dims(0)")
@@ -250,7 +249,7 @@ def dropout(x, p: float = 0.5, training: bool = True):
     """Zero each element with probability p, scale the rest by 1 / (1 - p) (training only)"""
     if not 0 <= p < 1:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
-    x = _tensor(x)
+    x = as_tensor(x)
     if not training or p == 0:
         return x
     # The mask is built in x's dtype, in place (88 instead of 101 us for 128x256 float32).

@@ -67,16 +67,20 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         record = False
     try:
         out = op.forward(*arrays)
-    except ShapeError:
+    except ValueError:
+        # Shapes are checked where NumPy's message would not say enough (the public
+        # functions: matmul, reshape, concatenate ...); operands that do not broadcast are
+        # found here, by their shapes, and only once NumPy has refused them.
+        shapes = [np.shape(a) for a in arrays]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise ShapeError(
+                f"{op.name.lower()}: shapes {', '.join(map(str, shapes))} do not broadcast. "
+                "help: NumPy broadcasting aligns trailing axes, which must be equal or 1 "
+                "(use reshape or expand_dims to line them up)"
+            ) from None
         raise
-    except ValueError as e:
-        if "broadcast" not in str(e) and "shape" not in str(e):
-            raise
-        shapes = ", ".join(str(np.shape(a)) for a in arrays)
-        raise ShapeError(
-            f"{op.name.lower()}: shapes {shapes} do not fit: {e}. help: check the operands' "
-            "shapes; NumPy broadcasting aligns trailing axes (use reshape/expand_dims)"
-        ) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)  # NumPy returns scalars from 0-d operations
     if _anomaly_on[0] and _anomaly.enabled:

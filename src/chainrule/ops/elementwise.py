@@ -15,7 +15,7 @@ from chainrule import _backend as B
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, OUTPUT, Op, apply, unbroadcast
 from chainrule.ops.numerics import erf_exact, erf_float32
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand, as_tensor
 
 # --- arithmetic ---------------------------------------------------------------------------
 
@@ -322,85 +322,76 @@ class Where(Op):
 # --- public functions ---------------------------------------------------------------------
 
 
-def _tensor(x):
-    """Tensors pass through; anything else becomes a constant array for the op."""
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, (int, float, bool)):
-        return x  # Python scalars keep NumPy's weak typing: float32 stays float32
-    return B.as_array(x)
-
-
 def add(a, b):
-    return apply(Add, _tensor(a), _tensor(b))
+    return apply(Add, as_operand(a), as_operand(b))
 
 
 def sub(a, b):
-    return apply(Sub, _tensor(a), _tensor(b))
+    return apply(Sub, as_operand(a), as_operand(b))
 
 
 def mul(a, b):
-    return apply(Mul, _tensor(a), _tensor(b))
+    return apply(Mul, as_operand(a), as_operand(b))
 
 
 def div(a, b):
-    return apply(Div, _tensor(a), _tensor(b))
+    return apply(Div, as_operand(a), as_operand(b))
 
 
 def pow(a, p):  # noqa: A001 - the NumPy/PyTorch name
-    return apply(Pow, _tensor(a), _tensor(p))
+    return apply(Pow, as_operand(a), as_operand(p))
 
 
 def neg(x):
-    return apply(Neg, _tensor(x))
+    return apply(Neg, as_tensor(x))
 
 
 def exp(x):
-    return apply(Exp, _tensor(x))
+    return apply(Exp, as_tensor(x))
 
 
 def log(x):
-    return apply(Log, _tensor(x))
+    return apply(Log, as_tensor(x))
 
 
 def sqrt(x):
-    return apply(Sqrt, _tensor(x))
+    return apply(Sqrt, as_tensor(x))
 
 
 def abs(x):  # noqa: A001
-    return apply(Abs, _tensor(x))
+    return apply(Abs, as_tensor(x))
 
 
 def sin(x):
-    return apply(Sin, _tensor(x))
+    return apply(Sin, as_tensor(x))
 
 
 def cos(x):
-    return apply(Cos, _tensor(x))
+    return apply(Cos, as_tensor(x))
 
 
 def tanh(x):
-    return apply(Tanh, _tensor(x))
+    return apply(Tanh, as_tensor(x))
 
 
 def sigmoid(x):
-    return apply(Sigmoid, _tensor(x))
+    return apply(Sigmoid, as_tensor(x))
 
 
 def relu(x):
-    return apply(Relu, _tensor(x))
+    return apply(Relu, as_tensor(x))
 
 
 def clip(x, lo=None, hi=None):
     if lo is None and hi is None:
         raise ValueError("clip: give lo, hi or both")
-    return apply(Clip, _tensor(x), lo=lo, hi=hi)
+    return apply(Clip, as_tensor(x), lo=lo, hi=hi)
 
 
 def astype(x, dtype, copy: bool = False):
     """x as ``dtype``: x itself when it has that dtype already, unless ``copy``."""
     dtype = np.dtype(dtype)
-    x = _tensor(x)
+    x = as_tensor(x)
     if x.dtype == dtype and not copy:
         return x
     if x.requires_grad and not B.is_float(dtype):
@@ -411,11 +402,11 @@ def astype(x, dtype, copy: bool = False):
 
 
 def maximum(a, b):
-    return apply(Maximum, _tensor(a), _tensor(b))
+    return apply(Maximum, as_operand(a), as_operand(b))
 
 
 def minimum(a, b):
-    return apply(Minimum, _tensor(a), _tensor(b))
+    return apply(Minimum, as_operand(a), as_operand(b))
 
 
 def where(cond, a, b):
@@ -424,7 +415,7 @@ def where(cond, a, b):
         raise TypeError(
             f"where: cond must be boolean, got {cond.dtype}. help: compare, e.g. where(x > 0, ...)"
         )
-    return apply(Where, _tensor(a), _tensor(b), cond=cond)
+    return apply(Where, as_operand(a), as_operand(b), cond=cond)
 
 
 def erf(x):

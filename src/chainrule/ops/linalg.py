@@ -7,7 +7,7 @@ import numpy as np
 
 from chainrule.errors import ShapeError
 from chainrule.ops.core import INPUT, Op, apply, unbroadcast
-from chainrule.ops.elementwise import _tensor
+from chainrule.tensor import as_operand
 
 
 class MatMul(Op):
@@ -81,7 +81,7 @@ class Linear(Op):
 
 
 def matmul(a, b):
-    a, b = _tensor(a), _tensor(b)
+    a, b = as_operand(a), as_operand(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(
             f"matmul: {a.shape} @ {b.shape}: operands must have at least one axis. "

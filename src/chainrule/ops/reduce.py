@@ -12,8 +12,8 @@ import numpy as np
 
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, OUTPUT, Op, apply, torch_names
-from chainrule.ops.elementwise import _tensor, sqrt
-from chainrule.tensor import _wrap
+from chainrule.ops.elementwise import sqrt
+from chainrule.tensor import _wrap, as_tensor
 
 
 def normalize_axis(axis, ndim: int, op: str) -> tuple:
@@ -142,7 +142,7 @@ class ValuesIndices(NamedTuple):
 
 
 def _reduce(op_cls, x, axis, keepdims, name):
-    x = _tensor(x)
+    x = as_tensor(x)
     axes = normalize_axis(axis, x.ndim, name)
     if name in ("max", "min") and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{name}: cannot reduce an empty axis of a tensor of shape {x.shape}")
@@ -183,7 +183,7 @@ def _count(x, axis) -> int:
 def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """sum / n"""
     axis, keepdims = torch_names("mean", axis, keepdims, dim, keepdim)
-    x = _tensor(x)
+    x = as_tensor(x)
     n = _count(x, axis)
     return sum(x, axis, keepdims) * (1.0 / n if n else float("nan"))
 
@@ -197,7 +197,7 @@ def var(x, axis=None, keepdims=False, ddof=0, *, dim=None, keepdim=None, correct
     """
     axis, keepdims = torch_names("var", axis, keepdims, dim, keepdim)
     ddof = _ddof(ddof, correction, unbiased)
-    x = _tensor(x)
+    x = as_tensor(x)
     n = _count(x, axis)
     d = x - mean(x, axis, keepdims=True)
     denom = n - ddof
@@ -221,13 +221,13 @@ def _ddof(ddof, correction, unbiased) -> int:
 
 def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = torch_names("argmax", axis, keepdims, dim, keepdim)
-    x = _tensor(x)
+    x = as_tensor(x)
     return _wrap(np.asarray(np.argmax(x.data, axis=axis, keepdims=keepdims)))
 
 
 def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = torch_names("argmin", axis, keepdims, dim, keepdim)
-    x = _tensor(x)
+    x = as_tensor(x)
     return _wrap(np.asarray(np.argmin(x.data, axis=axis, keepdims=keepdims)))
 
 

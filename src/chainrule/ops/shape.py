@@ -13,8 +13,7 @@ import numpy as np
 from chainrule.errors import ShapeError
 from chainrule.ops import generic
 from chainrule.ops.core import Op, apply, torch_names, unbroadcast
-from chainrule.ops.elementwise import _tensor
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_tensor
 
 
 class Reshape(Op):
@@ -137,7 +136,7 @@ def _shape_arg(shape) -> tuple:
 
 
 def reshape(x, *shape):
-    x = _tensor(x)
+    x = as_tensor(x)
     shape = _shape_arg(shape)
     try:
         np.empty(x.shape, dtype=bool).reshape(shape)  # validate only: cheap, no data
@@ -153,7 +152,7 @@ def reshape(x, *shape):
 
 
 def transpose(x, *axes):
-    x = _tensor(x)
+    x = as_tensor(x)
     if not axes or (len(axes) == 1 and axes[0] is None):
         axes = tuple(reversed(range(x.ndim)))
     else:
@@ -179,7 +178,7 @@ def transpose(x, *axes):
 
 
 def swapaxes(x, axis1: int, axis2: int):
-    x = _tensor(x)
+    x = as_tensor(x)
     axes = list(range(x.ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return transpose(x, *axes)
@@ -187,7 +186,7 @@ def swapaxes(x, axis1: int, axis2: int):
 
 def squeeze(x, axis=None, *, dim=None):
     axis, _ = torch_names("squeeze", axis, None, dim, None)
-    x = _tensor(x)
+    x = as_tensor(x)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
@@ -207,7 +206,7 @@ def unsqueeze(x, dim: int):
 
 
 def expand_dims(x, axis):
-    x = _tensor(x)
+    x = as_tensor(x)
     return reshape(x, np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape)
 
 
@@ -217,7 +216,7 @@ def flatten(x, start_axis: int = 0, end_axis: int = -1, *, start_dim=None, end_d
                                 start_dim, None)
     end_axis, _ = torch_names("flatten", end_axis if end_dim is None else None, None,
                               end_dim, None)
-    x = _tensor(x)
+    x = as_tensor(x)
     if x.ndim == 0:
         return reshape(x, (1,))
     start, end = start_axis % x.ndim, end_axis % x.ndim
@@ -229,7 +228,7 @@ def flatten(x, start_axis: int = 0, end_axis: int = -1, *, start_dim=None, end_d
 
 
 def broadcast_to(x, shape):
-    x = _tensor(x)
+    x = as_tensor(x)
     shape = tuple(shape)
     try:
         np.broadcast_shapes(x.shape, shape)
@@ -261,14 +260,14 @@ def _index_arg(index):
 
 
 def getitem(x, index):
-    x = _tensor(x)
+    x = as_tensor(x)
     index, basic = _index_arg(index)
     return apply(GetItem, x, index=index, basic=basic)
 
 
 def setitem(x, index, value):
     """``x`` with ``x[index] = value``, out of place and recorded (for ``t[index] = v``)."""
-    x = _tensor(x)
+    x = as_tensor(x)
     index, basic = _index_arg(index)
     if not basic:
         hits = np.zeros(x.shape, dtype=np.int64)
@@ -285,7 +284,7 @@ def setitem(x, index, value):
 def concatenate(tensors, axis: int | None = None, *, dim=None):
     axis, _ = torch_names("concatenate", axis, None, dim, None)
     axis = 0 if axis is None else axis
-    tensors = [_tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
     ndim = tensors[0].ndim
@@ -310,7 +309,7 @@ cat = concatenate  # PyTorch's name: cr.cat(tensors, dim=1)
 def stack(tensors, axis: int | None = None, *, dim=None):
     axis, _ = torch_names("stack", axis, None, dim, None)
     axis = 0 if axis is None else axis
-    tensors = [_tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: need at least one tensor")
     shapes = {t.shape for t in tensors}
@@ -323,7 +322,7 @@ def stack(tensors, axis: int | None = None, *, dim=None):
 
 
 def pad(x, pad_width, value=0):
-    x = _tensor(x)
+    x = as_tensor(x)
     pw = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.ndim, 2))
     if (pw < 0).any():
         raise ValueError(f"pad: pad widths must be >= 0, got {pad_width}")
