@@ -143,7 +143,7 @@ def register(sub) -> None:
                    "checkpoints, metrics and plot are deleted before training starts")
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the run in DIR from its last checkpoint (with --epochs N: "
-                   "to N epochs in total)")
+                   "to N epochs in total); default: start a new run")
     p.add_argument("--keep-checkpoints", type=_whole, default=5, metavar="N",
                    help="keep the newest N per-epoch checkpoints (0: all); default: 5")
     p.add_argument("--detect-anomaly", action="store_true",

@@ -356,9 +356,10 @@ def _model_label(recipe: Recipe) -> str:
 
 def _selection_line(recipe: Recipe, data) -> str:
     if data.val_size:
-        line = (f"best epoch: the highest validation accuracy ({data.val_size} samples, "
-                f"{recipe.val_fraction:g} of each class held out of the training set); the "
-                "test set is scored for the record and chooses nothing")
+        n = data.val_size
+        line = (f"best epoch: the highest validation accuracy ({n} sample{'s' * (n != 1)}, "
+                f"{recipe.val_fraction:g} of the training set held out, stratified by class); "
+                "the test set is scored for the record and chooses nothing")
     else:
         line = ("best epoch: the last one (--val-fraction 0: no validation set to choose "
                 "by); the test set is scored for the record and chooses nothing")

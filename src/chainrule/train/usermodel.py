@@ -71,9 +71,12 @@ def load_class(spec: str, recorded: bool = False) -> type:
                        and v.__module__ == module_name)
         hint = f"it defines {', '.join(found)}" if found else "it defines no nn.Module class"
         raise UserModelError(f"{label}: {show(file)} has no {name!r}; {hint}")
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise UserModelError(f"{label}: is a {type(cls).__name__}, not an nn.Module class. "
-                             "help: subclass chainrule.nn.Module")
+    if isinstance(cls, type) and not issubclass(cls, nn.Module):
+        raise UserModelError(f"{label}: the class {name} is not an nn.Module. help: "
+                             f"class {name}(chainrule.nn.Module)")
+    if not isinstance(cls, type):
+        raise UserModelError(f"{label}: is a value of type {type(cls).__name__}, not an "
+                             "nn.Module class")
     return cls
 
 
