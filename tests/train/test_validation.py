@@ -340,3 +340,51 @@ def test_other_recipe_options_with_resume_stay_refused(tmp_path, capsys):
         code, _, err = train(["--resume", str(run), "--epochs", "3"] + extra, capsys)
         assert code == 2 and f"drop {extra[0]}" in one_line(err), extra
     assert metrics_of(run)["epochs"] == 1
+
+
+def test_an_extension_interrupted_mid_epoch_resumes_to_the_same_weights(tmp_path, monkeypatch,
+                                                                         capsys):
+    """The new total and the re-planned schedule are in the checkpoints: a plain --resume
+    of an interrupted extension ends where the uninterrupted extension does."""
+    import shutil
+
+    recipe = ["--epochs", "2", "--dropout", "0.1", "--lr", "0.01"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert train(TINY + recipe + ["--out", str(whole)], capsys)[0] == 0
+    shutil.copytree(whole, cut)
+    assert train(["--resume", str(whole), "--epochs", "4", "--no-progress"], capsys)[0] == 0
+
+    steps = []
+    real_step = loop.train_step
+
+    def train_step(*args):
+        steps.append(1)
+        return real_step(*args)
+
+    class StopAfterTenSteps(loop._StopRequest):
+        signal = property(lambda self: "SIGINT" if len(steps) >= 10 else None,
+                          lambda self, value: None)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "train_step", train_step)
+        patch.setattr(loop, "_StopRequest", StopAfterTenSteps)
+        code, out, _ = train(["--resume", str(cut), "--epochs", "4", "--no-progress"], capsys)
+    assert code == 130 and "stopped at epoch 3, batch 10" in out
+    code, out, _ = train(["--resume", str(cut), "--no-progress"], capsys)
+    assert code == 0 and "resuming" in out and "re-planned" not in out
+    assert weights(cut) == weights(whole)
+    assert without_seconds(metrics_of(cut)["history"]) == \
+        without_seconds(metrics_of(whole)["history"])
+
+
+def test_the_plot_marks_the_epoch_chosen_by_validation():
+    from chainrule.train.report import curves_figure
+
+    history = [{"epoch": e, "train_loss": 1 / e, "train_accuracy": 0.5, "val_loss": 1 / e,
+                "val_accuracy": 0.5 + 0.1 * (e == 2), "test_loss": 1 / e,
+                "test_accuracy": 0.6 + 0.01 * e} for e in (1, 2, 3)]
+    fig = curves_figure(history, "run", best_epoch=2)
+    loss, acc = fig.axes
+    assert acc.get_title() == "accuracy; best by validation: epoch 2, test 0.6200"
+    assert [line.get_label() for line in acc.get_lines()][:3] == ["train", "validation", "test"]
+    assert fig._suptitle.get_text() == "run"

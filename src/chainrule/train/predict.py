@@ -395,9 +395,15 @@ def report(loaded: Loaded, source: str, probs: np.ndarray, names: list[str],
     lines = [_header(loaded, epoch)]
     width = max(len(n) for n in names)
     for i in range(len(probs)):
-        ranked = " | ".join(f"{loaded.class_names[c]} {probs[i, c]:.4f}" for c in order[i])
+        ranked = " | ".join(f"{loaded.class_names[c]} {_probability(probs[i, c])}"
+                            for c in order[i])
         lines.append(f"{names[i]:<{width}}  {ranked}")
     return "\n".join(lines)
+
+
+def _probability(p: float) -> str:
+    """Four decimals; a probability below 0.0001 in powers of ten, not as a bare 0.0000."""
+    return f"{p:.4f}" if p >= 1e-4 else f"{p:.0e}"
 
 
 def _header(loaded: Loaded, epoch) -> str:

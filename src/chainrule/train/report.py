@@ -101,14 +101,14 @@ def curves_figure(history: list, title: str, best_epoch: int | None = None):
                     label=label)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     best = next((r for r in history if r["epoch"] == best_epoch), None)
+    acc_title = "accuracy"
     if best is not None:
         for ax in (ax_loss, ax_acc):
             ax.axvline(best["epoch"], color="gray", linestyle=":", linewidth=1)
-        ax_acc.annotate(f"best epoch {best['epoch']}" + (" (by validation)" if with_val else "")
-                        + f": test {best['test_accuracy']:.4f}",
-                        (best["epoch"], best["test_accuracy"]), textcoords="offset points",
-                        xytext=(0, -14), ha="center")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+        # in the title, where no curve can hide it
+        acc_title += (f"; best{' by validation' if with_val else ' (last)'}: epoch "
+                      f"{best['epoch']}, test {best['test_accuracy']:.4f}")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title=acc_title)
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
