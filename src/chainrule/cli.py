@@ -15,7 +15,7 @@ from chainrule.errors import UsageError
 
 #: (module, what it adds). A module that is not there yet is skipped.
 SUBCOMMANDS = (
-    "chainrule.train.cli",  # train, evaluate
+    "chainrule.train.cli",  # train, evaluate, predict
     "chainrule.explain.cli",  # explain
     "chainrule.viz.cli",  # graph
 )
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chainrule",
         description="Error backpropagation, for real: train networks and see the chain rule.",
     )
+    from chainrule import __version__
+
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:

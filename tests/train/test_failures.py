@@ -47,7 +47,7 @@ def test_a_diverging_run_stops_names_the_step_and_keeps_its_last_good_checkpoint
     line = one_line(err)
     assert code == 1
     assert line.startswith("chainrule train: error: the training loss became nan at epoch 2, "
-                           "step 1 of 43: training diverged; ")
+                           "step 1 of 38: training diverged; ")
     assert f"{run}/checkpoints/last.safetensors keeps the last good state (epoch 1)" in line
     assert "help: lower --lr (it is " in line
     assert "test accuracy" not in out  # never reported as a success
@@ -82,7 +82,8 @@ def test_weights_that_overflow_in_an_epochs_last_step_are_caught(tmp_path, monke
 
     def evaluate(model, x, y, batch_size=512):
         calls.append(1)
-        if len(calls) == 2:  # after epoch 2: break a weight, as an overflowing update would
+        if len(calls) == 3:  # after epoch 2 (each epoch scores validation, then test): break
+            # a weight, as an overflowing update would
             next(iter(model.parameters())).data[0, 0] = np.inf
         return real(model, x, y, batch_size)
 
@@ -90,7 +91,7 @@ def test_weights_that_overflow_in_an_epochs_last_step_are_caught(tmp_path, monke
     run = tmp_path / "run"
     code, _, err = train(TINY + ["--epochs", "3", "--out", str(run)], capsys)
     line = one_line(err)
-    assert code == 1 and "the model's 1.weight became inf at epoch 2, step 43 of 43" in line
+    assert code == 1 and "the model's 1.weight became inf at epoch 2, step 38 of 38" in line
     assert last_state(run)["progress"]["epoch"] == 1
 
 

@@ -94,8 +94,8 @@ def test_an_empty_out_directory_is_used(tmp_path, capsys):
 def test_resume_and_overwrite_or_out_do_not_mix(tmp_path, capsys):
     for extra in (["--overwrite"], ["--out", str(tmp_path / "b")]):
         code, _, err = train(["--resume", str(tmp_path)] + extra, capsys)
-        assert code == 2 and "--resume continues a run with its own recipe and directory; drop" \
-            in one_line(err)
+        assert code == 2 and "--resume continues a run with its own recipe and directory " \
+            "(--epochs N alone may set a new total); drop" in one_line(err)
 
 
 # --- the lock -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -75,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     figure = Path(args.figure) if args.figure else None
     if figure is not None and figure.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--figure: expected a file name ending in .png or .svg, got {figure}")
+    if figure is not None:
+        _check_writable(figure)  # before anything is printed: no tables, then an error
     if args.top is not None and args.top < 0:
         raise UsageError(f"--top: expected a number of weights >= 0, got {args.top}")
 
@@ -115,6 +118,21 @@ def run(args: argparse.Namespace) -> int:
         )
 
     return _output(record, args, figure, neuron, args.sample)
+
+
+def _check_writable(figure: Path) -> None:
+    """Refuse a --figure whose folder is missing or read-only, or that names a folder."""
+    folder = figure.parent
+    if figure.is_dir():
+        raise UsageError(f"--figure: cannot write {figure}: is a folder, not a regular file. "
+                         f"help: give a file name, e.g. {figure / 'explain.png'}")
+    if not folder.is_dir():
+        why = "is not a folder" if folder.exists() else "no such folder"
+        raise UsageError(f"--figure: cannot write {figure}: {folder}: {why}. help: create the "
+                         "folder first, or write the figure elsewhere")
+    if not os.access(folder, os.W_OK) or (figure.exists() and not os.access(figure, os.W_OK)):
+        raise UsageError(f"--figure: cannot write {figure}: permission denied. help: write "
+                         "the figure into a folder you can write to")
 
 
 def _checkpoint_record(path: str, sample: int, neuron):

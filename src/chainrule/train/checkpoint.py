@@ -13,7 +13,12 @@ A checkpoint is a ``cr.save`` state dict (safetensors + JSON metadata, atomic wr
 wrong image size from the weights' shapes instead).
 
 In a run directory: ``checkpoints/epoch-NNN.safetensors`` after each epoch, ``last``
-(the newest state, also written on Ctrl-C mid-epoch) and ``best`` (highest test accuracy).
+(the newest state, also written on Ctrl-C mid-epoch) and ``best`` (the highest validation
+accuracy; the last epoch when the run has no validation set).
+
+``progress`` may also hold ``stopped_early`` ({"epoch", "patience", "best_epoch",
+"best_val_accuracy"}: the run stopped there) and ``patience_from`` (the epoch from which an
+extended run counts its patience again); ``inputs`` may hold ``class_names``.
 """
 
 from __future__ import annotations
@@ -138,6 +143,13 @@ def read_run(path) -> tuple[dict, Recipe]:
         raise bad(f"progress partial {partial!r:.80} is not the sums of an epoch")
     if not _is_number(progress.get("seconds", 0.0)):
         raise bad(f"progress seconds {progress.get('seconds')!r:.40} is not a number")
+    stopped = progress.get("stopped_early")
+    if stopped is not None and not (isinstance(stopped, dict) and all(
+            _is_int(stopped.get(k)) for k in ("epoch", "patience", "best_epoch"))):
+        raise bad(f"progress stopped_early {stopped!r:.80} is not an early stop")
+    patience_from = progress.get("patience_from", 0)
+    if not _is_int(patience_from) or not 0 <= patience_from <= epoch:
+        raise bad(f"progress patience_from {patience_from!r:.40} is not an epoch reached")
     return state, recipe
 
 

@@ -35,32 +35,106 @@ def _sizes(text: str) -> tuple:
     return sizes
 
 
+def _model(text: str) -> str:
+    """``mlp``, ``cnn``, or ``path/to/file.py:Class`` (a user's own Module)."""
+    from chainrule.train.recipes import MODELS
+
+    if text in MODELS:
+        return text
+    file, _, name = text.rpartition(":")
+    if not file.endswith(".py") or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected {', '.join(MODELS)} or FILE.py:CLASS (your "
+                                         f"own nn.Module), got {text!r}")
+    return text
+
+
+def _recipes_epilog() -> str:
+    """Every recipe's values, so that --help says what a run will do before it runs."""
+    from chainrule.train.recipes import DEFAULTS, Recipe
+
+    def show(v):
+        if isinstance(v, tuple):
+            return ",".join(map(str, v))
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    cols = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "batch_norm", "dropout")
+    head = ["recipe", "layers", "epochs", "batch", "optimizer", "lr", "weight-decay",
+            "batch-norm", "dropout"]
+    rows = []
+    for (dataset, model), d in DEFAULTS.items():
+        r = Recipe(dataset=dataset, model=model, **d)
+        layers = f"hidden {show(r.hidden)}" if model == "mlp" else f"channels {show(r.channels)}"
+        rows.append([f"{dataset}-{model}", layers] + [show(getattr(r, c)) for c in cols])
+    widths = [max(len(row[i]) for row in [head] + rows) for i in range(len(head))]
+    table = "\n".join("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+                      for row in [head] + rows)
+    base = Recipe()
+    return (
+        "recipes (what each --dataset/--model pair trains with; an option overrides its value):"
+        f"\n{table}\n"
+        f"every recipe: --scheduler {base.scheduler}, --momentum {show(base.momentum)} (sgd, "
+        f"rmsprop), --step-size {base.step_size} and --gamma {show(base.gamma)} (step), --seed "
+        f"{base.seed}, --val-fraction {show(base.val_fraction)}, --patience {base.patience} "
+        f"(off), --samples {base.samples} (2-D sets).\n"
+        "--model FILE.py:CLASS trains your own nn.Module with the dataset's mlp recipe (its "
+        "layers are the class's own).\n"
+        "--resume DIR continues a run with its own recipe; --epochs N with it sets a new "
+        "total (a finished run is extended, its learning-rate schedule re-planned).")
+
+
 def register(sub) -> None:
-    from chainrule.train.recipes import DATASETS, MODELS, OPTIMIZERS, SCHEDULERS
+    from chainrule.train.recipes import DATASETS, OPTIMIZERS, SCHEDULERS, default_text
+
+    def d(name: str, pair: str = "digits-mlp") -> str:
+        return "default: " + default_text(name, example=pair)
 
     p = sub.add_parser(
         "train", help="train a network (default: an MLP on the embedded 8x8 digits)",
-        description="Train a network by backpropagation and gradient descent. Every option "
-        "has a recommended default for the chosen dataset and model.")
-    p.add_argument("--dataset", choices=DATASETS, default="digits")
-    p.add_argument("--model", choices=MODELS, default="mlp")
-    p.add_argument("--hidden", type=_sizes, help="MLP hidden sizes, e.g. 256,128,64")
-    p.add_argument("--channels", type=_sizes, help="CNN channels per conv block, e.g. 32,64")
-    p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--epochs", type=_whole)
-    p.add_argument("--batch-size", type=_whole)
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--scheduler", choices=SCHEDULERS)
-    p.add_argument("--step-size", type=_whole, help="StepLR: epochs between decays")
-    p.add_argument("--gamma", type=float, help="StepLR: decay factor")
-    p.add_argument("--seed", type=_whole)
-    p.add_argument("--threads", type=_whole, help="BLAS threads (default: all cores)")
-    p.add_argument("--samples", type=_whole, help="points in a generated 2-D set")
-    p.add_argument("--data-dir", help="folder with the IDX files (fashion-mnist, mnist)")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a network by backpropagation and gradient descent. Every option\n"
+        "has a recommended default for the chosen dataset and model (the recipes below).",
+        epilog=_recipes_epilog())
+    # NOTE: None by default (not digits, mlp), so that --resume can tell them given
+    p.add_argument("--dataset", choices=DATASETS, help="default: digits")
+    p.add_argument("--model", type=_model, metavar="{mlp,cnn,FILE.py:CLASS}",
+                   help="a built-in model, or your own nn.Module class from a Python file "
+                   "(constructed with no arguments, or input_shape= and num_classes= if "
+                   "__init__ takes them). default: mlp")
+    p.add_argument("--hidden", type=_sizes, help="MLP hidden sizes, e.g. 256,128,64; "
+                   + d("hidden"))
+    p.add_argument("--channels", type=_sizes, help="CNN channels per conv block, e.g. 32,64; "
+                   + d("channels", "digits-cnn"))
+    p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+                   help=d("batch_norm"))
+    p.add_argument("--dropout", type=float, help=d("dropout"))
+    p.add_argument("--epochs", type=_whole, help=d("epochs") + "; with --resume: the new "
+                   "total to reach")
+    p.add_argument("--batch-size", type=_whole, help=d("batch_size"))
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=d("optimizer"))
+    p.add_argument("--lr", type=float, help="learning rate; " + d("lr"))
+    p.add_argument("--momentum", type=float, help="sgd and rmsprop; " + d("momentum"))
+    p.add_argument("--weight-decay", type=float, help=d("weight_decay"))
+    p.add_argument("--scheduler", choices=SCHEDULERS, help=d("scheduler"))
+    p.add_argument("--step-size", type=_whole, help="StepLR: epochs between decays; "
+                   + d("step_size"))
+    p.add_argument("--gamma", type=float, help="StepLR: decay factor; " + d("gamma"))
+    p.add_argument("--seed", type=_whole, help="initial weights, shuffling, validation split "
+                   "(and the 2-D sets); " + d("seed"))
+    p.add_argument("--threads", type=_whole, help="BLAS threads; default: 0 (all cores)")
+    p.add_argument("--samples", type=_whole, help="points in a generated 2-D set; "
+                   + d("samples"))
+    p.add_argument("--val-fraction", type=float, metavar="F",
+                   help="share of each class of the training set held out for validation, "
+                   "which chooses the best epoch (and stops early); 0: none, best = the last "
+                   "epoch; " + d("val_fraction"))
+    p.add_argument("--patience", type=_whole, metavar="N",
+                   help="stop when the validation accuracy has not improved for N epochs; "
+                   "default: 0 (off)")
+    p.add_argument("--data-dir", help="folder with the IDX files (fashion-mnist, mnist); "
+                   "default: /usr/share/datasets/fashion-mnist for fashion-mnist; mnist "
+                   "needs it")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="run directory; one that holds a run is refused (see --resume, "
                    "--overwrite). Default: runs/DATASET-MODEL, or -2, -3... if taken")
@@ -68,9 +142,10 @@ def register(sub) -> None:
                    help="replace the run in --out (default: runs/DATASET-MODEL) whole: its "
                    "checkpoints, metrics and plot are deleted before training starts")
     p.add_argument("--resume", type=Path, metavar="DIR",
-                   help="continue the run in DIR from its last checkpoint")
+                   help="continue the run in DIR from its last checkpoint (with --epochs N: "
+                   "to N epochs in total); default: start a new run")
     p.add_argument("--keep-checkpoints", type=_whole, default=5, metavar="N",
-                   help="keep the newest N per-epoch checkpoints (0: all); default 5")
+                   help="keep the newest N per-epoch checkpoints (0: all); default: 5")
     p.add_argument("--detect-anomaly", action="store_true",
                    help="stop at the first op whose forward or backward makes NaN/Inf, and "
                    "name it (slower)")
@@ -78,44 +153,70 @@ def register(sub) -> None:
     p.set_defaults(func=train_command)
 
     e = sub.add_parser("evaluate", help="test metrics and confusion matrix of a checkpoint")
-    e.add_argument("checkpoint", type=Path, help="a checkpoint file or a run directory")
+    e.add_argument("checkpoint", type=Path, help="a checkpoint file or a run directory (its "
+                   "last checkpoint)")
     e.add_argument("--data-dir", help="folder with the IDX files, if not the recorded one")
     e.set_defaults(func=evaluate_command)
+
+    q = sub.add_parser(
+        "predict", help="class probabilities of a trained run for an image, .npy or CSV",
+        description="Class probabilities of a trained run for new inputs, most likely "
+        "first. INPUT: an image (PNG, JPEG, BMP, GIF, TIFF, WebP: made grayscale in [0, 1], "
+        "averaged down by a whole factor to the run's image size), a .npy (one sample or N "
+        "stacked) or a .csv (one sample per row), in the units the model trained on "
+        "(pixels in [0, 1]).")
+    q.add_argument("run", type=Path, metavar="RUN", help="a run directory (or a checkpoint "
+                   "file)")
+    q.add_argument("input", type=Path, metavar="INPUT", help="an image, a .npy or a .csv file")
+    q.add_argument("--checkpoint", choices=("best", "last"),
+                   help="which checkpoint of RUN; default: best (chosen by validation)")
+    q.add_argument("--top", type=_whole, metavar="K", help="show the K most likely classes; "
+                   "default: all")
+    q.add_argument("--invert", action="store_true",
+                   help="flip dark strokes on a light background (the training images are "
+                   "light on dark)")
+    q.add_argument("--json", action="store_true", help="print one JSON document")
+    q.set_defaults(func=predict_command)
 
 
 _RECIPE_OPTIONS = ("hidden", "channels", "batch_norm", "dropout", "epochs", "batch_size",
                    "optimizer", "lr", "momentum", "weight_decay", "scheduler", "step_size",
-                   "gamma", "seed", "threads", "samples", "data_dir")
+                   "gamma", "seed", "threads", "samples", "data_dir", "val_fraction",
+                   "patience")
 
 
 def train_command(args) -> int:
     from chainrule.graph.anomaly import AnomalyError, detect_anomaly
     from chainrule.train.errors import DivergedError
     from chainrule.train.loop import run
-    from chainrule.train.recipes import recipe_for
+    from chainrule.train.recipes import model_name, recipe_for
 
     overrides = {k: getattr(args, k) for k in _RECIPE_OPTIONS}
     if args.resume:
-        given = sorted(k for k, v in overrides.items() if v is not None)
+        # --epochs alone may come along: the new total (an extension)
+        given = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
         given += [k for k in ("out", "overwrite") if getattr(args, k)]
+        given += [k for k in ("dataset", "model") if getattr(args, k) is not None]
         if given:
-            raise UsageError(f"--resume continues a run with its own recipe and directory; "
-                             f"drop {', '.join('--' + k.replace('_', '-') for k in given)}")
+            raise UsageError(f"--resume continues a run with its own recipe and directory "
+                             f"(--epochs N alone may set a new total); drop "
+                             f"{', '.join('--' + k.replace('_', '-') for k in given)}")
         _check_resume_path(args.resume)
         recipe, out_dir = None, args.resume
     else:
         try:
-            recipe = recipe_for(args.dataset, args.model, **overrides)
+            recipe = recipe_for(args.dataset or "digits", args.model or "mlp", **overrides)
         except ValueError as e:
             raise UsageError(str(e)) from None
         out_dir = args.out
         if out_dir is None and args.overwrite:
-            out_dir = Path("runs") / f"{recipe.dataset}-{recipe.model}"
+            out_dir = Path("runs") / f"{recipe.dataset}-{model_name(recipe.model)}"
     try:
         with detect_anomaly(args.detect_anomaly):
             result = run(recipe, out_dir, resume=bool(args.resume), overwrite=args.overwrite,
                          show_progress=not args.no_progress,
-                         keep_checkpoints=args.keep_checkpoints)
+                         keep_checkpoints=args.keep_checkpoints,
+                         epochs=args.epochs if args.resume else None)
     except _input_errors() as e:
         raise UsageError(" ".join(str(e).split())) from None
     except MemoryError:
@@ -187,7 +288,7 @@ def _load_for_evaluation(path: Path, data_dir: str | None):
 
     from chainrule.train import checkpoint, limits
     from chainrule.train.datasets import load_split
-    from chainrule.train.errors import RecipeError
+    from chainrule.train.errors import RecipeError, UserModelError
     from chainrule.train.models import build_model
     from chainrule.train.recipes import Recipe
 
@@ -221,7 +322,12 @@ def _load_for_evaluation(path: Path, data_dir: str | None):
                 "trained on")
         limits.check_model(recipe, shape, data.num_classes, data.train_size, data.test_size)
         try:
-            model = build_model(recipe, shape, data.num_classes)
+            model = build_model(recipe, shape, data.num_classes, recorded=True)
+        except UserModelError:
+            raise  # one line of its own: the file moved, or its class fails
+        except ValueError as e:
+            raise UsageError(f"{_show(file)}: {checkpoint.reason(e)}") from None
+        try:
             model.load_state_dict(state["model"])
         except (KeyError, ValueError, TypeError) as e:
             raise UsageError(f"{_show(file)}: its weights do not fit a {recipe.model} on "
@@ -240,3 +346,41 @@ def _show(path) -> str:
     from chainrule.train.rundir import show
 
     return show(path)
+
+
+def predict_command(args) -> int:
+    from rich.console import Console
+
+    from chainrule.train import predict
+    from chainrule.train.errors import PredictError
+
+    try:
+        loaded = predict.load(args.run, args.checkpoint)
+        image = predict.image_size(loaded.recipe.dataset, loaded.input_shape)
+        if args.invert and image is None:
+            raise UsageError(f"--invert flips images, and {loaded.recipe.dataset} samples are "
+                             "not images. help: drop --invert")
+        if args.top is not None and args.top < 1:
+            raise UsageError(f"--top must be at least 1, got {args.top}")
+        notes: list[str] = []
+        x = predict.read_input(args.input, loaded.recipe.dataset, loaded.input_shape,
+                               args.invert, notes)
+        probs = predict.probabilities(loaded.model, x)
+    except (PredictError, *_input_errors()) as e:
+        raise UsageError(" ".join(str(e).split())) from None
+    except MemoryError:
+        raise UsageError(f"{_show(args.input)}: too many samples for the memory available. "
+                         "help: predict on fewer at a time") from None
+    for note in notes:
+        print(f"chainrule predict: note: {note}", file=sys.stderr)
+    suffix = args.input.suffix.lower()
+    if suffix in (".npy", ".csv", ".txt"):
+        names = [f"sample {i}" for i in range(len(probs))]
+    else:
+        names = [_show(args.input)]
+    text = predict.report(loaded, _show(args.input), probs, names, args.top, args.json)
+    if args.json:
+        print(text)
+    else:
+        Console(soft_wrap=True, highlight=False).print(text, markup=False)
+    return 0

@@ -36,3 +36,12 @@ class DivergedError(ChainruleError, FloatingPointError):
     def __init__(self, message: str, epoch: int, step: int | None, loss: float):
         super().__init__(message)
         self.epoch, self.step, self.loss = epoch, step, loss
+
+
+class UserModelError(RecipeError):
+    """A user's own model (``--model FILE.py:Class``) that cannot be imported, constructed
+    or run: a missing file, a syntax error, no such class, logits of the wrong shape."""
+
+
+class PredictError(ChainruleError, ValueError):
+    """An input or checkpoint that `chainrule predict` cannot use; a one-line message."""

@@ -69,7 +69,14 @@ def blocks_that_fit(height: int, width: int) -> int:
 
 def check_model(recipe, input_shape: tuple, num_classes: int, train_size: int,
                 test_size: int, available: int | None = None) -> None:
-    """Refuse a model that cannot be built on these inputs, or cannot fit in memory."""
+    """Refuse a model that cannot be built on these inputs, or cannot fit in memory.
+
+    A user's own Module (``FILE.py:Class``) is known only once built: see ``check_built``.
+    """
+    from chainrule.train.recipes import is_custom
+
+    if is_custom(recipe.model):
+        return
     if recipe.model == "cnn" and len(input_shape) == 3:
         _, h, w = input_shape
         fit = blocks_that_fit(h, w)
@@ -97,6 +104,19 @@ def check_model(recipe, input_shape: tuple, num_classes: int, train_size: int,
         hint = "use fewer --channels or a smaller --batch-size"
     _require(needed, f"the {recipe.model} {arch} ({params:,} parameters, with their "
              f"gradients, the {recipe.optimizer} state and a batch of {batch})", hint, available)
+
+
+def check_built(recipe, params: int, available: int | None = None) -> None:
+    """Refuse a built model whose parameters, gradients and optimizer state alone exceed
+    the memory available (a user's own Module: its activations are unknown)."""
+    states = {"sgd": 1 if recipe.momentum else 0, "adam": 2, "adamw": 2,
+              "rmsprop": 1 + (1 if recipe.momentum else 0)}[recipe.optimizer]
+    from chainrule.train.recipes import model_name
+
+    _require(FLOAT_BYTES * params * (2 + states),
+             f"the model {model_name(recipe.model)} ({params:,} parameters, with their "
+             f"gradients and the {recipe.optimizer} state)", "make the model smaller",
+             available)
 
 
 def model_size(recipe, input_shape: tuple, num_classes: int) -> tuple[int, int]:

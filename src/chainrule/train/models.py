@@ -1,13 +1,21 @@
-"""The models `chainrule train` builds from a recipe: an MLP and a small CNN."""
+"""The models `chainrule train` builds from a recipe: an MLP, a small CNN, or the user's
+own Module class (``--model FILE.py:Class``, see ``usermodel.py``)."""
 
 from __future__ import annotations
 
 from chainrule import nn
-from chainrule.train.recipes import Recipe
+from chainrule.train.recipes import Recipe, is_custom
 
 
-def build_model(recipe: Recipe, input_shape: tuple, num_classes: int) -> nn.Module:
-    """An ``nn.Sequential`` for ``recipe.model``, sized for ``input_shape`` (no batch axis)."""
+def build_model(recipe: Recipe, input_shape: tuple, num_classes: int,
+                recorded: bool = False) -> nn.Module:
+    """An ``nn.Sequential`` for ``recipe.model``, sized for ``input_shape`` (no batch axis);
+    for ``FILE.py:Class``, that class constructed (``recorded``: the recipe comes from a
+    run, so a missing file may have moved)."""
+    if is_custom(recipe.model):
+        from chainrule.train.usermodel import construct
+
+        return construct(recipe.model, input_shape, num_classes, recorded)
     if recipe.model == "mlp":
         return mlp(input_shape, recipe.hidden, num_classes, recipe.batch_norm, recipe.dropout)
     if recipe.model == "cnn":

@@ -8,6 +8,8 @@ the recommended recipe for that pair and applies the options the user gave.
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import asdict, dataclass, fields, replace
 
 from chainrule.train.errors import RecipeError
@@ -39,6 +41,10 @@ class Recipe:
     threads: int = 0  # 0: leave BLAS's default
     data_dir: str = ""  # "" : the dataset's default location
     samples: int = 1000  # generated 2-D sets
+    #: the share of the training set held out, per class, to choose the best epoch (and
+    #: to stop early); 0: none, and `best` is the last epoch
+    val_fraction: float = 0.1
+    patience: int = 0  # stop after this many epochs without a new best; 0: never
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -56,6 +62,9 @@ class Recipe:
         if unknown:
             raise RecipeError(f"unknown recipe fields {unknown}")
         d = dict(d)
+        # NOTE: a checkpoint written before validation existed trained on the whole
+        # training set; resumed, it must keep doing so (the default 0.1 would change it).
+        d.setdefault("val_fraction", 0.0)
         for key in ("hidden", "channels"):
             if key in d:
                 if not isinstance(d[key], (list, tuple)):
@@ -89,19 +98,74 @@ DEFAULTS: dict[tuple[str, str], dict] = {
 }
 
 
+#: The options that describe the architecture of a built-in model; a user's own Module
+#: (``--model FILE.py:Class``) builds itself, so they do not apply to it.
+ARCHITECTURE = ("hidden", "channels", "batch_norm", "dropout")
+
+
+def is_custom(model: str) -> bool:
+    """Whether ``model`` names a user's Module class (``path/to/file.py:Class``)."""
+    return model not in MODELS and ":" in model
+
+
+def model_name(model: str) -> str:
+    """What a run directory and messages call ``model``: ``mlp``, or a custom class's name."""
+    return model.rsplit(":", 1)[1] if is_custom(model) else model
+
+
+def defaults_for(dataset: str, model: str) -> dict:
+    """The recommended options of (dataset, model). A custom model trains with the
+    dataset's mlp recipe (epochs, batch size, optimizer, learning rate...), without its
+    architecture."""
+    if is_custom(model):
+        return {k: v for k, v in DEFAULTS[(dataset, "mlp")].items() if k not in ARCHITECTURE}
+    return DEFAULTS[(dataset, model)]
+
+
 def recipe_for(dataset: str = "digits", model: str = "mlp", **overrides) -> Recipe:
-    """The default recipe for (dataset, model) with ``overrides`` (None means: default)."""
+    """The default recipe for (dataset, model) with ``overrides`` (None means: default).
+
+    ``model`` is ``mlp``, ``cnn`` or ``path/to/file.py:Class`` (a user's Module; the
+    recipe records the file's absolute path, so that evaluate and resume find it again).
+    """
     if dataset not in DATASETS:
         raise RecipeError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    if model not in MODELS:
-        raise RecipeError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    if (dataset, model) not in DEFAULTS:
-        raise RecipeError(f"no {model} recipe for {dataset}: 2-D point sets train an mlp")
-    base = Recipe(dataset=dataset, model=model, **DEFAULTS[(dataset, model)])
     given = {k: v for k, v in overrides.items() if v is not None}
+    if is_custom(model):
+        file, cls = model.rsplit(":", 1)
+        model = f"{os.path.abspath(file)}:{cls}"
+        wrong = [k for k in ARCHITECTURE if k in given]
+        if wrong:
+            raise RecipeError(
+                f"{', '.join(_option(k) for k in wrong)}: built-in models only; "
+                f"--model {file}:{cls} is your own class, which builds its layers itself. "
+                "help: drop those options (or set them in the class)")
+    elif model not in MODELS:
+        raise RecipeError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}, or "
+                          "FILE.py:CLASS (your own nn.Module)")
+    elif (dataset, model) not in DEFAULTS:
+        raise RecipeError(f"no {model} recipe for {dataset}: 2-D point sets train an mlp")
+    base = Recipe(dataset=dataset, model=model, **defaults_for(dataset, model))
     recipe = replace(base, **given)
     validate(recipe)
     return recipe
+
+
+def default_text(name: str, example: str = "digits-mlp") -> str:
+    """``name``'s default in words for --help: its one value, or, when the recipes differ,
+    the ``example`` recipe's value (and a pointer to the table of all of them)."""
+    def show(v):
+        if isinstance(v, tuple):
+            return ",".join(map(str, v))
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    base = getattr(Recipe, name)
+    values = {f"{d}-{m}": DEFAULTS[(d, m)].get(name, base) for d, m in DEFAULTS}
+    if len(set(map(repr, values.values()))) == 1:
+        return show(base)
+    return f"from the recipe ({example}: {show(values[example])}; all below)"
 
 
 #: Upper bounds of the numeric options (lower bounds are in ``validate``). A learning rate
@@ -111,6 +175,9 @@ MAX_EPOCHS = 1_000_000
 MAX_STEP_SIZE = 1_000_000
 MAX_THREADS = 1024
 MAX_SEED = 2**64 - 1  # PyTorch's manual_seed range
+MAX_VAL_FRACTION = 0.9  # at least a tenth of the training set is left to train on
+#: ``path/to/file.py:Class``: a user's Module (see ``recipe_for``)
+_CUSTOM = re.compile(r".+\.py:[A-Za-z_][A-Za-z0-9_]*")
 
 
 def validate(r: Recipe) -> None:
@@ -122,13 +189,18 @@ def validate(r: Recipe) -> None:
     (``limits.py``).
     """
     _check_types(r)
+    if r.dataset not in DATASETS:
+        raise RecipeError(f"--dataset must be one of {', '.join(DATASETS)}, got {r.dataset!r}")
+    if r.model not in MODELS and not _CUSTOM.fullmatch(r.model):
+        raise RecipeError(f"--model must be one of {', '.join(MODELS)} or FILE.py:CLASS, got "
+                          f"{r.model!r}")
     if r.optimizer not in OPTIMIZERS:
         raise RecipeError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got "
                           f"{r.optimizer!r}")
     if r.scheduler not in SCHEDULERS:
         raise RecipeError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got "
                           f"{r.scheduler!r}")
-    for name in ("lr", "momentum", "weight_decay", "dropout", "gamma"):
+    for name in ("lr", "momentum", "weight_decay", "dropout", "gamma", "val_fraction"):
         value = getattr(r, name)
         if not math.isfinite(value):
             raise RecipeError(f"{_option(name)} must be a finite number, got {value}. help: "
@@ -158,6 +230,15 @@ def validate(r: Recipe) -> None:
         (0 < r.gamma <= 1, f"--gamma must be in (0, 1] (StepLR multiplies the learning rate "
                            f"by it), got {r.gamma}"),
         (0 <= r.seed <= MAX_SEED, f"--seed must be in [0, 2**64 - 1], got {r.seed}"),
+        (0 <= r.val_fraction <= MAX_VAL_FRACTION,
+         f"--val-fraction must be in [0, {MAX_VAL_FRACTION}] (the share of the training set "
+         f"held out for validation), got {r.val_fraction}. help: {_HELP['val_fraction']}"),
+        (0 <= r.patience <= MAX_EPOCHS, f"--patience must be in [0, {MAX_EPOCHS:,}] (0: "
+                                        f"never stop early), got {r.patience}"),
+        (not (r.patience and r.val_fraction == 0),
+         f"--patience {r.patience} stops when the validation accuracy stops improving, and "
+         "--val-fraction 0 holds out no validation set. help: give --val-fraction > 0 (e.g. "
+         "0.1), or drop --patience"),
     ]
     for ok, message in checks:
         if not ok:
@@ -177,6 +258,7 @@ _HELP = {
     "weight_decay": "typical values are 0 to 0.1 (adamw: 1e-2)",
     "dropout": "a probability in [0, 1), e.g. 0.2",
     "gamma": "a decay factor in (0, 1], e.g. 0.1",
+    "val_fraction": "typical values are 0.1 to 0.2; 0 trains on the whole training set",
 }
 
 _TYPES = {bool: (bool,), int: (int,), float: (int, float), str: (str,), tuple: (tuple,)}

@@ -1,8 +1,12 @@
-"""What a run shows and leaves behind: progress bars, epoch lines, metrics.json, the plot."""
+"""What a run shows and leaves behind: progress bars, epoch lines, metrics.json,
+history.csv, the plot."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 from pathlib import Path
 
 from rich.console import Console
@@ -39,42 +43,72 @@ def epoch_progress(console: Console, visible: bool = True) -> Progress:
 
 
 def epoch_line(epochs: int, row: dict) -> str:
+    val = (f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f} | "
+           if row.get("val_accuracy") is not None else "")
     return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} "
-            f"acc {row['train_accuracy']:.4f} | test loss {row['test_loss']:.4f} "
+            f"acc {row['train_accuracy']:.4f} | {val}test loss {row['test_loss']:.4f} "
             f"acc {row['test_accuracy']:.4f} | lr {row['lr']:.2e} | {row['seconds']:.1f} s")
+
+
+#: The columns of history.csv: the fields of metrics.json's history rows, in this order.
+HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                  "test_loss", "test_accuracy", "lr", "seconds")
+
+
+def write_history(path: Path, history: list) -> None:
+    """history.csv: one row per epoch, the fields of metrics.json's history (an empty cell
+    where a run has no validation set). Numbers as ``repr`` writes them: read back, each
+    is the same float as in metrics.json."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HISTORY_FIELDS)
+    for row in history:
+        writer.writerow(["" if row.get(k) is None else repr(row[k]) for k in HISTORY_FIELDS])
+    write_atomic(path, buf.getvalue().encode())
 
 
 def write_metrics(path: Path, metrics: dict) -> None:
     write_atomic(path, (json.dumps(metrics, indent=2) + "\n").encode())
 
 
-def plot_curves(path: Path, history: list, title: str) -> None:
-    """Loss and accuracy per epoch, train and test, as a PNG."""
-    import io
-
+def plot_curves(path: Path, history: list, title: str, best_epoch: int | None = None) -> None:
+    """Loss and accuracy per epoch, train, validation and test, as a PNG."""
     buf = io.BytesIO()
-    curves_figure(history, title).savefig(buf, format="png", dpi=110)
+    curves_figure(history, title, best_epoch).savefig(buf, format="png", dpi=110)
     write_atomic(path, buf.getvalue())
 
 
-def curves_figure(history: list, title: str):
-    """The loss and accuracy plot as a matplotlib ``Figure`` (object API: no pyplot state)."""
+def curves_figure(history: list, title: str, best_epoch: int | None = None):
+    """The loss and accuracy plot as a matplotlib ``Figure`` (object API: no pyplot state).
+
+    ``best_epoch`` (the one chosen on validation) is marked by a dotted line, with the
+    test accuracy of that model: the number a reader should quote, not the test maximum.
+    """
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
-    train, test = ("o-", "s-") if len(epochs) <= 30 else ("-", "-")  # markers while sparse
+    style = ("o-", "^-", "s-") if len(epochs) <= 30 else ("-", "-", "-")  # markers while sparse
+    with_val = any(row.get("val_accuracy") is not None for row in history)
+    sets = [("train", style[0])] + ([("val", style[1])] if with_val else []) + \
+        [("test", style[2])]
     fig = Figure(figsize=(10, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [r["train_loss"] for r in history], train, label="train")
-    ax_loss.plot(epochs, [r["test_loss"] for r in history], test, label="test")
+    for name, fmt in sets:
+        label = "validation" if name == "val" else name
+        ax_loss.plot(epochs, [_nan(r.get(f"{name}_loss")) for r in history], fmt, label=label)
+        ax_acc.plot(epochs, [_nan(r.get(f"{name}_accuracy")) for r in history], fmt,
+                    label=label)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_acc.plot(epochs, [r["train_accuracy"] for r in history], train, label="train")
-    ax_acc.plot(epochs, [r["test_accuracy"] for r in history], test, label="test")
-    best = max(history, key=lambda r: r["test_accuracy"])
-    ax_acc.annotate(f"{best['test_accuracy']:.4f}", (best["epoch"], best["test_accuracy"]),
-                    textcoords="offset points", xytext=(0, -14), ha="center")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    best = next((r for r in history if r["epoch"] == best_epoch), None)
+    acc_title = "accuracy"
+    if best is not None:
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(best["epoch"], color="gray", linestyle=":", linewidth=1)
+        # in the title, where no curve can hide it
+        acc_title += (f"; best{' by validation' if with_val else ' (last)'}: epoch "
+                      f"{best['epoch']}, test {best['test_accuracy']:.4f}")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title=acc_title)
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -83,3 +117,7 @@ def curves_figure(history: list, title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _nan(value) -> float:
+    return math.nan if value is None else value
