@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from chainrule.cli import UsageError
+from chainrule.errors import UsageError
 
 
 def _whole(text: str) -> int:
