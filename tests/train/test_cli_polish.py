@@ -69,9 +69,9 @@ def test_train_help_shows_every_default():
 def test_train_help_prints_the_recipes(capsys):
     code, out, _ = command(["train", "--help"], capsys)
     assert code == 0
-    assert "--epochs EPOCHS" in out and "default: from the recipe (digits-mlp: 60; all below)" \
+    assert "--epochs EPOCHS" in out and "default: from the recipe (digits-mlp: 100; all below)" \
         in " ".join(out.split())
-    assert "digits-mlp         hidden 256,128     60      32     adamw      0.005" in out
+    assert "digits-mlp         hidden 256,128     100     32     adamw      0.005" in out
 
 
 def test_a_figure_that_cannot_be_written_is_refused_before_anything_is_printed(tmp_path,

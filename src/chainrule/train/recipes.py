@@ -78,7 +78,7 @@ class Recipe:
 #: The recommended recipe for each dataset/model pair (what `chainrule train` runs
 #: when only --dataset and --model are given). Numbers measured: see README.
 DEFAULTS: dict[tuple[str, str], dict] = {
-    ("digits", "mlp"): dict(hidden=(256, 128), dropout=0.2, epochs=60, batch_size=32, lr=5e-3,
+    ("digits", "mlp"): dict(hidden=(256, 128), dropout=0.2, epochs=100, batch_size=32, lr=5e-3,
                             weight_decay=1e-4, optimizer="adamw"),
     ("digits", "cnn"): dict(channels=(16, 32), epochs=20, batch_size=32, lr=2e-3),
     ("fashion-mnist", "mlp"): dict(hidden=(256, 128, 64), batch_norm=True, dropout=0.2,
