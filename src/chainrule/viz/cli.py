@@ -97,7 +97,7 @@ def _checkpoint_graph(path: str, sample: int, backward: bool):
 
 def _write(graph, args: argparse.Namespace) -> int:
     from chainrule.cli import UsageError
-    from chainrule.viz.graph import GraphError
+    from chainrule.viz.node import GraphError
 
     if args.output is None:
         if args.format not in (None, "dot"):
