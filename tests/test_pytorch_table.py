@@ -26,7 +26,7 @@ X = np.random.default_rng(0).normal(size=(3, 4))
 def rows():
     found = [m.groupdict() for line in TABLE.read_text(encoding="utf-8").splitlines()
              if (m := ROW.match(line))]
-    assert len(found) >= 80, "the table lost rows"
+    assert len(found) >= 95, "the table lost rows"
     return found
 
 

@@ -20,23 +20,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.explain.figure import (
-    AMP_FILL,
-    FOOTER_AT,
+from chainrule.explain._draw import (
     FOOTER_H,
     INPUT_FILL,
     NEG,
     NEURON_FILL,
     POS,
-    PT,
     SCALE,
-    _Box,
-    _sub,
+    Amp,
+    Box,
+    Panel,
+    Style,
     edge_legend,
+    footer,
+    loss_line,
+    sub,
 )
 from chainrule.explain.record import Record, WeightRecord
 from chainrule.explain.text import num, paren, sci
 
+STYLE = Style(rounding=0.14, edges=(0.6, 2.8), sub_size=8, sub_gap=0.06, title_gap=0.1,
+              footer_x=0.012, footer_size=8.5,
+              amp=Amp(half=0.45, tip=0.4, box=0.32, gain_at=0.45, note_at=0.42, gain_size=9,
+                      caption_at=0.48))
 #: How many incoming edges, and next-layer neurons, are drawn at most.
 TOP = 12
 DY = 0.9  # vertical distance between rows of a column
@@ -53,6 +59,8 @@ def make_neuron_figure(record: Record, T: dict, figure_cls):
 
 
 class _NeuronDrawing:
+    """Chooses what to draw, lays out and draws both panels. One instance per figure."""
+
     def __init__(self, record: Record, T: dict, figure_cls):
         if record.focus is None:
             raise ValueError("figure: a neuron figure needs a record traced with focus")
@@ -65,24 +73,19 @@ class _NeuronDrawing:
         self.half = (rows - 1) * DY / 2
         x0, x1 = -BW / 2 - 0.5, X_BIN + BW / 2 + 2.0
         panel_h = 2 * self.half + 3.9
-        top_h, footer = 1.5, FOOTER_H / SCALE
-        width, height = x1 - x0, top_h + 2 * panel_h + footer
+        top_h, foot = 1.5, FOOTER_H / SCALE
+        width, height = x1 - x0, top_h + 2 * panel_h + foot
         self.figure = figure_cls(figsize=(width * SCALE, height * SCALE))
-        self.labels: list[_Box] = []
         ext = (x0, x1, -self.half - 2.1, self.half + 1.8)
-        ax_f = self.figure.add_axes((0, (footer + panel_h) / height, 1, panel_h / height))
-        ax_b = self.figure.add_axes((0, footer / height, 1, panel_h / height))
-        for ax in (ax_f, ax_b):
-            ax.set_xlim(ext[0], ext[1])
-            ax.set_ylim(ext[2], ext[3])
-            ax.axis("off")
+        forward = Panel(self.figure, (0, (foot + panel_h) / height, 1, panel_h / height), ext,
+                        STYLE)
+        backward = Panel(self.figure, (0, foot / height, 1, panel_h / height), ext, STYLE)
         self._title(height)
-        self._forward(ax_f, ext)
-        self.labels = []
-        self._backward(ax_b, ext)
+        self._forward(forward)
+        self._backward(backward)
         self._footer()
         edge_legend(self.figure, T["nfig_legend"], ("> 0", "< 0", T["nfig_legend_size"]),
-                    widths=(0.6, 2.8))  # as _arrow draws them
+                    STYLE.edges)
 
     # --- what to draw --------------------------------------------------------------------
 
@@ -110,53 +113,31 @@ class _NeuronDrawing:
         return [(n - 1) * DY / 2 - i * DY for i in range(n)]
 
     def _source_name(self, i: int) -> str:
-        return f"x{_sub(i)}" if self.k == 0 else f"a{_sub(i)}"
+        return f"x{sub(i)}" if self.k == 0 else f"a{sub(i)}"
 
-    # --- primitives (as in the network figure) ------------------------------------------------
+    def _edges(self, p: Panel, edges, vmax: float, at: float) -> None:
+        """Edges, then their labels (so that no edge covers a label): ``edges`` holds
+        (value, one end, the other end, label) and each label sits near fraction ``at`` of
+        its edge, nudged along it off other labels."""
+        for value, p0, p1, _ in edges:
+            p.edge(p0, p1, value, vmax)
+        near = tuple(min(max(at + ds, 0.1), 0.9)
+                     for ds in (0, 0.06, -0.06, 0.12, -0.12, 0.18, -0.18))
+        for value, p0, p1, label in edges:
+            p.edge_label(p0, p1, label, POS if value >= 0 else NEG, near)
 
-    def _box(self, ax, x, y, w, h, fill, edge="#4a5a70", lw=1.0):
-        from matplotlib.patches import FancyBboxPatch
+    def _note(self, p: Panel, x, y, text, ha="center"):
+        p.ax.text(x, y, text, ha=ha, va="top", fontsize=8, color="#444444", linespacing=1.4)
 
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h,
-                                    boxstyle="round,pad=0,rounding_size=0.14",
-                                    facecolor=fill, edgecolor=edge, linewidth=lw, zorder=3))
-        self.labels.append(_Box(x - w / 2, y - h / 2, x + w / 2, y + h / 2))
+    def _layer_title(self, k: int) -> str:
+        key = "fig_output_layer" if k == self.last else "fig_hidden_layer"
+        return self.T[key].format(k=k)
 
-    def _arrow(self, ax, p0, p1, value, vmax, colour=None):
-        colour = colour or (POS if value >= 0 else NEG)
-        lw = 0.6 + 2.2 * abs(value) / vmax if vmax > 0 else 1.0
-        ax.annotate("", xy=p1, xytext=p0, zorder=1,
-                    arrowprops={"arrowstyle": "-|>", "color": colour, "lw": lw, "alpha": 0.75,
-                                "shrinkA": 0, "shrinkB": 0, "mutation_scale": 9})
-
-    def _label(self, ax, p0, p1, s, text, colour, fontsize=7.5):
-        """``text`` on the segment p0-p1 at fraction ``s``, nudged along it off other labels."""
-        w = (len(text) * 0.6 * fontsize + 5) * PT
-        h = (fontsize * 1.25 + 3) * PT
-        best = None
-        for ds in (0, 0.06, -0.06, 0.12, -0.12, 0.18, -0.18):
-            t = min(max(s + ds, 0.1), 0.9)
-            x, y = p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1])
-            box = _Box(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
-            cost = sum(box.overlaps(o) for o in self.labels)
-            if best is None or cost < best[0] - 1e-9:
-                best = (cost, x, y, box)
-            if cost == 0:
-                break
-        _, x, y, box = best
-        self.labels.append(box)
-        ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, zorder=5,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": colour,
-                      "linewidth": 0.8})
-
-    def _heading(self, ax, x, y, title, sub=None):
-        ax.text(x, y, title, ha="center", va="bottom", fontsize=10, fontweight="bold")
-        if sub:
-            ax.text(x, y - 0.06, sub, ha="center", va="top", fontsize=8, color="#555555",
-                    style="italic")
-
-    def _note(self, ax, x, y, text, ha="center"):
-        ax.text(x, y, text, ha=ha, va="top", fontsize=8, color="#444444", linespacing=1.4)
+    def _next_sub(self) -> str:
+        """The next layer's heading's second line: all its neurons drawn, or the strongest."""
+        if not self.rest_next:
+            return self.T["nfig_all_next"]
+        return self.T["nfig_strongest_next"].format(top=len(self.nexts), n=self.n_next)
 
     # --- the title -----------------------------------------------------------------------------
 
@@ -168,112 +149,97 @@ class _NeuronDrawing:
                 layer=self.k, index=self.j, dataset=m["dataset"], n=m["sample"],
                 true=names[m["true_class"]], pred=names[m["predicted_class"]],
                 p=num(m["probability"]))
-            sub = T["ckpt_file"].format(path=m["run"]) + f" · {T['network']} " + "-".join(
+            sub_line = T["ckpt_file"].format(path=m["run"]) + f" · {T['network']} " + "-".join(
                 str(s) for s in r.sizes)
         else:
             line = T["focus"].format(layer=self.k, index=self.j)
-            sub = f"{T['network']} " + "-".join(str(s) for s in r.sizes)
+            sub_line = f"{T['network']} " + "-".join(str(s) for s in r.sizes)
         self.figure.text(0.012, 1 - 0.35 / height, line, ha="left", va="top", fontsize=12.5,
                          fontweight="bold")
-        self.figure.text(0.012, 1 - 0.95 / height, sub, ha="left", va="center",
+        self.figure.text(0.012, 1 - 0.95 / height, sub_line, ha="left", va="center",
                          fontsize=9, color="#444444")
 
     # --- panel 1: forward ----------------------------------------------------------------------
 
-    def _forward(self, ax, ext):
+    def _forward(self, p: Panel):
         r, T, k, nr = self.r, self.T, self.k, self.nr
-        ax.text(ext[0] + 0.2, ext[3] - 0.1, T["fig_forward"], ha="left", va="top",
-                fontsize=12, fontweight="bold")
+        p.title(T["fig_forward"])
         head = self.half + 0.55
         src_title = T["fig_input_layer"] if k == 0 else T["fig_hidden_layer"].format(k=k - 1)
-        self._heading(ax, X_IN, head, src_title,
-                      T["nfig_strongest_in"].format(top=len(self.inputs), n=self.n_in))
-        key = "fig_output_layer" if k == self.last else "fig_hidden_layer"
-        self._heading(ax, X_NEURON, NH / 2 + 0.25, T[key].format(k=k) + "  ·  "
-                      + T["nfig_neuron"].format(j=self.j))
+        p.heading(X_IN, head, src_title,
+                  T["nfig_strongest_in"].format(top=len(self.inputs), n=self.n_in))
+        p.heading(X_NEURON, NH / 2 + 0.25, self._layer_title(k) + "  ·  "
+                  + T["nfig_neuron"].format(j=self.j))
         # The chosen neuron.
-        self._box(ax, X_NEURON, 0, NW, NH, NEURON_FILL, edge="#1f3f70", lw=1.8)
+        p.box(X_NEURON, 0, NW, NH, NEURON_FILL, edge="#1f3f70", lw=1.8)
         act = r.activations[k]
-        ax.text(X_NEURON, 0.5, f"z = {num(nr.z)}", ha="center", va="center", fontsize=10,
-                zorder=4)
+        p.text_in(X_NEURON, 0.5, f"z = {num(nr.z)}", 10)
         a_text = (f"a = {act}(z) = {num(nr.a)}" if act != "softmax"
-                  else f"y = softmax(z){_sub(self.j)} = {num(nr.a)}")
-        ax.text(X_NEURON, 0.0, a_text, ha="center", va="center", fontsize=10,
-                fontweight="bold", zorder=4)
-        ax.text(X_NEURON, -0.5, f"b = {num(self.bias.value)}", ha="center", va="center",
-                fontsize=9, color="#555555", zorder=4)
+                  else f"y = softmax(z){sub(self.j)} = {num(nr.a)}")
+        p.text_in(X_NEURON, 0.0, a_text, 10, fontweight="bold")
+        p.text_in(X_NEURON, -0.5, f"b = {num(self.bias.value)}", 9, color="#555555")
         # Inputs and incoming edges (labels near the input end: they fan out there).
         ys = self._ys(len(self.inputs))
+        for w, y in zip(self.inputs, ys):
+            p.box(X_IN, y, BW, BH, INPUT_FILL)
+            p.text_in(X_IN, y, f"{self._source_name(w.from_)} = {num(w.dz_dw[0])}", 9)
         wmax = max([abs(w.value) for w in self.inputs] + [1e-12])
-        for w, y in zip(self.inputs, ys):
-            self._box(ax, X_IN, y, BW, BH, INPUT_FILL)
-            ax.text(X_IN, y, f"{self._source_name(w.from_)} = {num(w.dz_dw[0])}", ha="center",
-                    va="center", fontsize=9, zorder=4)
-        for w, y in zip(self.inputs, ys):
-            self._arrow(ax, (X_IN + BW / 2, y), (X_NEURON - NW / 2, 0), w.value, wmax)
-        for w, y in zip(self.inputs, ys):
-            self._label(ax, (X_IN + BW / 2, y), (X_NEURON - NW / 2, 0), 0.3,
-                        f"w = {num(w.value)}", POS if w.value >= 0 else NEG)
+        self._edges(p, [(w.value, (X_IN + BW / 2, y), (X_NEURON - NW / 2, 0),
+                         f"w = {num(w.value)}") for w, y in zip(self.inputs, ys)], wmax, 0.3)
         drawn = sum(w.value * w.dz_dw[0] for w in self.inputs)
         rest = sum(w.value * w.dz_dw[0] for w in self.rest_in)
         note = T["nfig_sum"].format(n=self.n_in, top=len(self.inputs), drawn=num(drawn),
                                     more=len(self.rest_in), rest=num(rest),
                                     b=num(self.bias.value), z=num(nr.z))
-        self._note(ax, X_NEURON, -NH / 2 - 0.35, note)
-        self._image(ax)
+        self._note(p, X_NEURON, -NH / 2 - 0.35, note)
+        self._image(p)
         # Next layer, or the loss.
         if k < self.last:
-            self._forward_next(ax, head)
+            self._forward_next(p, head)
         else:
-            self._forward_loss(ax)
+            self._forward_loss(p)
 
-    def _forward_next(self, ax, head):
-        r, T, k = self.r, self.T, self.k
-        key = "fig_output_layer" if k + 1 == self.last else "fig_hidden_layer"
-        sub = (T["nfig_all_next"] if not self.rest_next else
-               T["nfig_strongest_next"].format(top=len(self.nexts), n=self.n_next))
-        self._heading(ax, X_NEXT, head, T[key].format(k=k + 1), sub)
+    def _forward_next(self, p: Panel, head):
+        r, k = self.r, self.k
+        p.heading(X_NEXT, head, self._layer_title(k + 1), self._next_sub())
         ys = self._ys(len(self.nexts))
-        wmax = max([abs(w.value) for w in self.nexts] + [1e-12])
         output = k + 1 == self.last
+        w_box = BW + 0.3
         for w, y in zip(self.nexts, ys):
             m = r.neuron(k + 1, w.to)
-            self._box(ax, X_NEXT, y, BW + 0.3, BH, NEURON_FILL)
-            label = (f"z{_sub(w.to)} = {num(m.z)}" if not output
-                     else f"y{_sub(w.to)} = {num(m.a)}")
-            ax.text(X_NEXT, y, label, ha="center", va="center", fontsize=9, zorder=4)
+            p.box(X_NEXT, y, w_box, BH, NEURON_FILL)
+            label = (f"z{sub(w.to)} = {num(m.z)}" if not output
+                     else f"y{sub(w.to)} = {num(m.a)}")
+            p.text_in(X_NEXT, y, label, 9)
             if output:
-                t = float(r.targets[0][w.to])
-                names = r.meta.get("class_names") or []
-                name = names[w.to] if w.to < len(names) and names[w.to] != str(w.to) else ""
-                ax.text(X_NEXT + (BW + 0.3) / 2 + 0.15, y,
-                        f"t{_sub(w.to)} = {num(t)}" + (f"  {name}" if name else ""),
-                        ha="left", va="center", fontsize=8.5,
-                        fontweight="bold" if t else "normal",
-                        color="#222222" if t else "#666666")
-        for w, y in zip(self.nexts, ys):
-            self._arrow(ax, (X_NEURON + NW / 2, 0), (X_NEXT - (BW + 0.3) / 2, y), w.value, wmax)
-        for w, y in zip(self.nexts, ys):
-            self._label(ax, (X_NEURON + NW / 2, 0), (X_NEXT - (BW + 0.3) / 2, y), 0.72,
-                        f"w = {num(w.value)}", POS if w.value >= 0 else NEG)
+                self._target(p, w.to, X_NEXT + w_box / 2 + 0.15, y)
+        wmax = max([abs(w.value) for w in self.nexts] + [1e-12])
+        self._edges(p, [(w.value, (X_NEURON + NW / 2, 0), (X_NEXT - w_box / 2, y),
+                         f"w = {num(w.value)}") for w, y in zip(self.nexts, ys)], wmax, 0.72)
         if self.rest_next:
-            self._note(ax, X_NEXT, ys[-1] - BH / 2 - 0.15,
-                       T["nfig_more_next"].format(n=len(self.rest_next)))
+            self._note(p, X_NEXT, ys[-1] - BH / 2 - 0.15,
+                       self.T["nfig_more_next"].format(n=len(self.rest_next)))
 
-    def _forward_loss(self, ax):
+    def _target(self, p: Panel, i: int, x: float, y: float) -> None:
+        """Output i's target t_i (and its class name), left-aligned at x: bold where t_i > 0."""
+        t = float(self.r.targets[0][i])
+        names = self.r.meta.get("class_names") or []
+        name = names[i] if i < len(names) and names[i] != str(i) else ""
+        p.ax.text(x, y, f"t{sub(i)} = {num(t)}" + (f"  {name}" if name else ""),
+                  ha="left", va="center", fontsize=8.5, fontweight="bold" if t else "normal",
+                  color="#222222" if t else "#666666")
+
+    def _forward_loss(self, p: Panel):
         r, T = self.r, self.T
         t = float(r.targets[0][self.j])
         x = X_NEXT
-        self._box(ax, x, 0, BW + 1.0, 1.2, INPUT_FILL)
-        ax.text(x, 0.22, f"{T['target']} t{_sub(self.j)} = {num(t)}", ha="center",
-                va="center", fontsize=9, zorder=4)
-        ax.text(x, -0.22, f"l = {num(r.losses[0], 6)}", ha="center", va="center",
-                fontsize=9.5, fontweight="bold", zorder=4)
-        self._arrow(ax, (X_NEURON + NW / 2, 0), (x - (BW + 1.0) / 2, 0), 1.0, 1.0,
-                    colour="#555555")
-        self._heading(ax, x, 0.85, T["loss_function"], "l = −Σ_k t_k log y_k")
+        p.box(x, 0, BW + 1.0, 1.2, INPUT_FILL)
+        p.text_in(x, 0.22, f"{T['target']} t{sub(self.j)} = {num(t)}", 9)
+        p.text_in(x, -0.22, f"l = {num(r.losses[0], 6)}", 9.5, fontweight="bold")
+        p.edge((X_NEURON + NW / 2, 0), (x - (BW + 1.0) / 2, 0), 1.0, 1.0, colour="#555555")
+        p.heading(x, 0.85, T["loss_function"], "l = −Σ_k t_k log y_k")
 
-    def _image(self, ax):
+    def _image(self, p: Panel):
         """The input image above the neuron; for layer 0, the drawn pixels framed."""
         from matplotlib.patches import Rectangle
 
@@ -285,13 +251,14 @@ class _NeuronDrawing:
         size = min(2.6, self.half + 1.0 - NH / 2 - 0.9)
         if size < 1.2:
             return
+        ax = p.ax
         x0, y0 = X_NEURON - size / 2, NH / 2 + 0.85
         ax.imshow(img, cmap="gray_r", extent=(x0, x0 + size, y0, y0 + size), zorder=2,
                   interpolation="nearest", vmin=min(0.0, float(img.min())),
                   vmax=max(1e-12, float(img.max())))
         ax.add_patch(Rectangle((x0, y0), size, size, fill=False, edgecolor="#888888", lw=0.8,
                                zorder=3))
-        self.labels.append(_Box(x0, y0, x0 + size, y0 + size))
+        p.keep_clear(Box(x0, y0, x0 + size, y0 + size))
         if self.k == 0:
             cell = size / w
             for wr in self.inputs:
@@ -308,127 +275,91 @@ class _NeuronDrawing:
 
     # --- panel 2: backward ---------------------------------------------------------------------
 
-    def _backward(self, ax, ext):
+    def _backward(self, p: Panel):
         r, T, k, nr = self.r, self.T, self.k, self.nr
-        ax.text(ext[0] + 0.2, ext[3] - 0.1, T["nfig_backward"], ha="left", va="top",
-                fontsize=12, fontweight="bold")
+        p.title(T["nfig_backward"])
         head = self.half + 0.55
         softmax = r.activations[k] == "softmax"
         # The neuron: sum (dl/da) -> amplifier sigma'(z) -> dl/dz.
-        key = "fig_output_layer" if k == self.last else "fig_hidden_layer"
-        self._heading(ax, X_AMP, 1.0, T[key].format(k=k) + "  ·  "
-                      + T["nfig_neuron"].format(j=self.j),
-                      T["fig_case1"] if k == self.last else T["fig_case2"])
-        self._box(ax, X_SUM, 0, PW, 0.95, "white" if not softmax else INPUT_FILL)
-        top = "y − t" if softmax else T["fig_sum"]
-        ax.text(X_SUM, 0.2, top, ha="center", va="center", fontsize=8.5, color="#444444",
-                zorder=4)
-        ax.text(X_SUM, -0.2, num(nr.dl_dz if softmax else nr.dl_da), ha="center",
-                va="center", fontsize=9.5, zorder=4)
-        self._amplifier(ax, X_AMP, 0, nr.sigma_prime)
-        self._box(ax, X_OUT, 0, PW, 0.95, NEURON_FILL, edge="#1f3f70", lw=1.8)
-        ax.text(X_OUT, 0.2, "dl/dz", ha="center", va="center", fontsize=8.5, color="#444444",
-                zorder=4)
-        ax.text(X_OUT, -0.2, num(nr.dl_dz), ha="center", va="center", fontsize=10,
-                fontweight="bold", zorder=4)
-        for xa, xb in ((X_SUM + PW / 2, X_AMP - 0.45), (X_AMP + 0.45, X_OUT - PW / 2)):
-            ax.annotate("", xy=(xb, 0), xytext=(xa, 0), zorder=2,
-                        arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 1,
-                                    "mutation_scale": 8, "shrinkA": 0, "shrinkB": 0})
+        p.heading(X_AMP, 1.0, self._layer_title(k) + "  ·  " + T["nfig_neuron"].format(j=self.j),
+                  T["fig_case1"] if k == self.last else T["fig_case2"])
+        p.box(X_SUM, 0, PW, 0.95, "white" if not softmax else INPUT_FILL)
+        p.text_in(X_SUM, 0.2, "y − t" if softmax else T["fig_sum"], 8.5, color="#444444")
+        p.text_in(X_SUM, -0.2, num(nr.dl_dz if softmax else nr.dl_da), 9.5)
+        p.amplifier(X_AMP, 0, nr.sigma_prime, T)
+        p.box(X_OUT, 0, PW, 0.95, NEURON_FILL, edge="#1f3f70", lw=1.8)
+        p.text_in(X_OUT, 0.2, "dl/dz", 8.5, color="#444444")
+        p.text_in(X_OUT, -0.2, num(nr.dl_dz), 10, fontweight="bold")
+        half = STYLE.amp.half
+        p.flow((X_SUM + PW / 2, 0), (X_AMP - half, 0))
+        p.flow((X_AMP + half, 0), (X_OUT - PW / 2, 0))
         # Where dl/da comes from.
         if k < self.last:
-            self._backward_next(ax, head)
+            self._backward_next(p, head)
         else:
-            t = float(r.targets[0][self.j])
-            self._box(ax, X_BNEXT, 0, BW + 0.4, 0.95, INPUT_FILL)
-            ax.text(X_BNEXT, 0.2, T["loss_function"], ha="center", va="center", fontsize=8.5,
-                    color="#444444", zorder=4)
-            # dl/dy of the loss: 2(y - t) for the squared error; y - t for half of it, and
-            # for softmax + cross-entropy (where it is dl/dz, the targets a distribution).
-            two = "2" if r.loss_name == "squared_error" else ""
-            ax.text(X_BNEXT, -0.2, f"{two}(y − t) = {two}({num(nr.a)} − {paren(t)})"
-                    if two else f"y − t = {num(nr.a)} − {paren(t)}", ha="center",
-                    va="center", fontsize=9, zorder=4)
-            ax.annotate("", xy=(X_SUM - PW / 2, 0), xytext=(X_BNEXT + (BW + 0.4) / 2, 0),
-                        zorder=2, arrowprops={"arrowstyle": "-|>", "color": "#555555",
-                                              "lw": 1, "mutation_scale": 8})
-        # On to the incoming weights: dl/dw = dz/dw x dl/dz.
-        self._heading(ax, X_BIN, head, T["nfig_weights"],
-                      "dl/dw = dz/dw × dl/dz")
+            self._backward_loss(p)
+        self._backward_weights(p, head)
+
+    def _backward_loss(self, p: Panel):
+        """Case 1: dl/dy of the loss arrives at the sum."""
+        r, nr = self.r, self.nr
+        t = float(r.targets[0][self.j])
+        p.box(X_BNEXT, 0, BW + 0.4, 0.95, INPUT_FILL)
+        p.text_in(X_BNEXT, 0.2, self.T["loss_function"], 8.5, color="#444444")
+        # dl/dy of the loss: 2(y - t) for the squared error; y - t for half of it, and
+        # for softmax + cross-entropy (where it is dl/dz, the targets a distribution).
+        two = "2" if r.loss_name == "squared_error" else ""
+        p.text_in(X_BNEXT, -0.2, f"{two}(y − t) = {two}({num(nr.a)} − {paren(t)})"
+                  if two else f"y − t = {num(nr.a)} − {paren(t)}", 9)
+        p.flow((X_BNEXT + (BW + 0.4) / 2, 0), (X_SUM - PW / 2, 0), shrink=True)
+
+    def _backward_weights(self, p: Panel, head):
+        """On to the incoming weights: dl/dw = dz/dw x dl/dz, and what was checked."""
+        k, T = self.k, self.T
+        p.heading(X_BIN, head, T["nfig_weights"], "dl/dw = dz/dw × dl/dz")
         ys = self._ys(len(self.inputs))
+        w_box = BW + 0.5
+        for w, y in zip(self.inputs, ys):
+            p.box(X_BIN, y, w_box, BH, INPUT_FILL)
+            p.text_in(X_BIN, y, f"dz/dw = {self._source_name(w.from_)} = {num(w.dz_dw[0])}",
+                      8.5)
         gmax = max([abs(w.dl_dw) for w in self.inputs] + [1e-12])
-        for w, y in zip(self.inputs, ys):
-            self._box(ax, X_BIN, y, BW + 0.5, BH, INPUT_FILL)
-            ax.text(X_BIN, y, f"dz/dw = {self._source_name(w.from_)} = {num(w.dz_dw[0])}",
-                    ha="center", va="center", fontsize=8.5, zorder=4)
-        for w, y in zip(self.inputs, ys):
-            self._arrow(ax, (X_OUT + PW / 2, 0), (X_BIN - (BW + 0.5) / 2, y), w.dl_dw, gmax)
-        for w, y in zip(self.inputs, ys):
-            self._label(ax, (X_OUT + PW / 2, 0), (X_BIN - (BW + 0.5) / 2, y), 0.7,
-                        f"dl/dw = {num(w.dl_dw)}", POS if w.dl_dw >= 0 else NEG)
+        self._edges(p, [(w.dl_dw, (X_OUT + PW / 2, 0), (X_BIN - w_box / 2, y),
+                         f"dl/dw = {num(w.dl_dw)}") for w, y in zip(self.inputs, ys)], gmax, 0.7)
         zeros = sum(1 for w in self.rest_in if w.dz_dw[0] == 0)
         checked = [w for w in self.r.weights if w.layer == k and w.to == self.j]
         worst = max(w.disagreement for w in checked)
         note = T["nfig_more_in"].format(n=len(self.rest_in), zeros=zeros) if self.rest_in else ""
         weights = sum(1 for w in checked if not w.is_bias)  # the bias is named on its own
         note += ("\n" if note else "") + T["nfig_checked"].format(n=weights, dis=sci(worst))
-        self._note(ax, X_BIN, ys[-1] - BH / 2 - 0.15, note)
-        self._note(ax, X_OUT, -0.75, f"b: dl/db = dl/dz = {num(self.bias.dl_dw)}")
+        self._note(p, X_BIN, ys[-1] - BH / 2 - 0.15, note)
+        self._note(p, X_OUT, -0.75, f"b: dl/db = dl/dz = {num(self.bias.dl_dw)}")
 
-    def _backward_next(self, ax, head):
-        r, T, k = self.r, self.T, self.k
-        key = "fig_output_layer" if k + 1 == self.last else "fig_hidden_layer"
-        sub = (T["nfig_all_next"] if not self.rest_next else
-               T["nfig_strongest_next"].format(top=len(self.nexts), n=self.n_next))
-        self._heading(ax, X_BNEXT, head, T[key].format(k=k + 1), sub)
+    def _backward_next(self, p: Panel, head):
+        """Case 2: dl/dz of the next layer's neurons comes back along the weights."""
+        r, k = self.r, self.k
+        p.heading(X_BNEXT, head, self._layer_title(k + 1), self._next_sub())
         ys = self._ys(len(self.nexts))
-        wmax = max([abs(w.value) for w in self.nexts] + [1e-12])
+        w_box = BW + 0.3
         for w, y in zip(self.nexts, ys):
             m = r.neuron(k + 1, w.to)
-            self._box(ax, X_BNEXT, y, BW + 0.3, BH, NEURON_FILL)
-            ax.text(X_BNEXT, y, f"dl/dz{_sub(w.to)} = {num(m.dl_dz)}", ha="center",
-                    va="center", fontsize=8.5, zorder=4)
-        for w, y in zip(self.nexts, ys):
-            self._arrow(ax, (X_BNEXT + (BW + 0.3) / 2, y), (X_SUM - PW / 2, 0), w.value, wmax)
-        for w, y in zip(self.nexts, ys):
-            self._label(ax, (X_BNEXT + (BW + 0.3) / 2, y), (X_SUM - PW / 2, 0), 0.3,
-                        f"w = {num(w.value)}", POS if w.value >= 0 else NEG)
+            p.box(X_BNEXT, y, w_box, BH, NEURON_FILL)
+            p.text_in(X_BNEXT, y, f"dl/dz{sub(w.to)} = {num(m.dl_dz)}", 8.5)
+        wmax = max([abs(w.value) for w in self.nexts] + [1e-12])
+        self._edges(p, [(w.value, (X_BNEXT + w_box / 2, y), (X_SUM - PW / 2, 0),
+                         f"w = {num(w.value)}") for w, y in zip(self.nexts, ys)], wmax, 0.3)
         dl = {n.index: n.dl_dz for n in r.layer_neurons(k + 1)}
         drawn = sum(w.value * dl[w.to] for w in self.nexts)
         rest = sum(w.value * dl[w.to] for w in self.rest_next)
         if self.rest_next:
-            note = T["nfig_sum_back"].format(top=len(self.nexts), drawn=num(drawn),
-                                             more=len(self.rest_next), rest=num(rest),
-                                             total=num(self.nr.dl_da))
-            self._note(ax, X_SUM, -0.75, note)
-
-    def _amplifier(self, ax, x, y, gain):
-        from matplotlib.patches import Polygon, Rectangle
-
-        if gain is None:
-            ax.add_patch(Rectangle((x - 0.45, y - 0.32), 0.9, 0.64, facecolor="#eeeeee",
-                                   edgecolor="#777777", zorder=3))
-            ax.text(x, y, "×1", ha="center", va="center", fontsize=8.5, zorder=4)
-            ax.text(x, y + 0.42, self.T["fig_softmax_ce"], ha="center", va="bottom", fontsize=7.5,
-                    color="#444444")
-            return
-        closed = gain == 0
-        ax.add_patch(Polygon([(x - 0.45, y + 0.4), (x - 0.45, y - 0.4), (x + 0.45, y)],
-                             closed=True, facecolor="#dddddd" if closed else AMP_FILL,
-                             edgecolor="#888888" if closed else "#b36b00", linewidth=1.2,
-                             zorder=3))
-        ax.text(x, y + 0.45, f"σ' = {num(gain)}", ha="center", va="bottom", fontsize=9,
-                color="#666666" if closed else "#7a4a00", fontweight="bold")
-        ax.text(x, y - 0.48, self.T["fig_amp"], ha="center", va="top", fontsize=7.5,
-                color="#666666")
+            note = self.T["nfig_sum_back"].format(
+                top=len(self.nexts), drawn=num(drawn), more=len(self.rest_next),
+                rest=num(rest), total=num(self.nr.dl_da))
+            self._note(p, X_SUM, -0.75, note)
 
     def _footer(self):
         r, T = self.r, self.T
-        inch = 1 / self.figure.get_figheight()
-        self.figure.text(0.012, FOOTER_AT[0] * inch, T["nfig_footer"].format(
-            loss=num(r.loss, 6), after=num(r.loss_after, 6), lr=num(r.lr),
-            dis=sci(r.max_disagreement), n=len(r.weights)),
-            ha="left", va="bottom", fontsize=8.5, color="#222222")
-        loss = T[f"loss.{r.loss_name}"].replace("½", "1/2")
-        self.figure.text(0.012, FOOTER_AT[1] * inch, f"{T['loss_function']}{T[':']}{loss}",
-                         ha="left", va="bottom", fontsize=8.5, color="#222222")
+        result = T["nfig_footer"].format(loss=num(r.loss, 6), after=num(r.loss_after, 6),
+                                         lr=num(r.lr), dis=sci(r.max_disagreement),
+                                         n=len(r.weights))
+        footer(self.figure, STYLE, result, loss_line(T, r.loss_name))

@@ -20,6 +20,7 @@ Then the gradient-descent step w' = w - lr * dL/dw and the loss L' recomputed wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,14 +88,71 @@ def _entries(spec: Spec, focus: tuple[int, int] | None) -> list[tuple[int, int, 
 
 
 def _trace(spec: Spec, eps: float, focus: tuple[int, int] | None = None) -> Record:
-    weights = [layer.weight for layer in spec.layers]
-    biases = [layer.bias for layer in spec.layers]
-    n_layers = len(spec.layers)
+    """Record one gradient step of ``spec``, in the module docstring's order:
 
-    # 1. One forward and one backward pass per sample, watched through hooks.
-    params = net.parameters(weights, biases)
-    seen: list[dict] = []  # per sample: (kind, layer) -> forward value / gradient
-    losses = []
+    1. each sample's forward and backward pass, watched through hooks on z and a;
+    2. the engine's gradient of L, in one backward pass over all samples;
+    3. the neurons: z, a, sigma'(z), dl/da, dl/dz, and the amplifier check;
+    4. the weights: dz/dw * dl/dz summed over the samples, against the engine's gradient
+       and finite differences, and the gradient-descent step w - lr * dL/dw;
+    5. the loss after the step.
+    """
+    seen, summed = _watch_each_sample(spec)
+    autograd = _engine_gradient(spec)
+    neurons, outputs, chain_check = _neuron_records(spec, seen)
+    entries = _entries(spec, focus)
+    numeric = _finite_differences(spec, [layer.weight for layer in spec.layers],
+                                  [layer.bias for layer in spec.layers], eps, entries)
+    products = _products(spec, seen)
+    per_sample_check = _largest_gap(summed, autograd)
+    new_weights = [layer.weight - spec.lr * p.grad_w for layer, p in zip(spec.layers, products)]
+    new_biases = [layer.bias - spec.lr * p.grad_b for layer, p in zip(spec.layers, products)]
+    weights = _weight_records(spec, entries, products, autograd, numeric, new_weights,
+                              new_biases)
+    losses_after, loss_after = _losses_after(spec, new_weights, new_biases)
+    losses = tuple(sample.loss for sample in seen)
+    return Record(
+        name=spec.name, description=spec.description, sizes=spec.sizes,
+        activations=tuple(layer.activation for layer in spec.layers),
+        loss_name=spec.loss, lr=spec.lr, inputs=spec.inputs.copy(),
+        targets=spec.targets.copy(), outputs=outputs, losses=losses,
+        loss=float(sum(losses)), losses_after=losses_after, loss_after=loss_after,
+        neurons=neurons, weights=weights, eps=eps, several=spec.several,
+        chain_rule_check=chain_check, per_sample_check=per_sample_check, meta=dict(spec.meta),
+        focus=focus,
+    )
+
+
+@dataclass
+class _Seen:
+    """What the hooks saw of one sample: its loss l^n, and per (kind, layer), kind "z" or
+    "a", the forward value and the gradient dl^n/d(it)."""
+
+    loss: float
+    values: dict = field(default_factory=dict)
+    grads: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Products:
+    """One layer's dl/dw = dz/dw * dl/dz: per sample the inputs a (= dz/dw) and dl/dz, and
+    their products summed over the samples (dL/dw, dL/db)."""
+
+    a_prev: list
+    dl_dz: list
+    grad_w: np.ndarray
+    grad_b: np.ndarray
+
+
+def _watch_each_sample(spec: Spec) -> tuple[list[_Seen], list[tuple]]:
+    """One forward and one backward pass per sample, watched through hooks on z and a.
+
+    Returns what was seen, and the leaf gradients the engine accumulated over the samples'
+    backward passes (sum_n dl^n/dw, per layer (weight, bias)).
+    """
+    params = net.parameters([layer.weight for layer in spec.layers],
+                            [layer.bias for layer in spec.layers])
+    seen: list[_Seen] = []
     for n in range(spec.n_samples):
         values: dict = {}
         grads: dict = {}
@@ -104,26 +162,32 @@ def _trace(spec: Spec, eps: float, focus: tuple[int, int] | None = None) -> Reco
             t.register_hook(lambda g, key=(kind, k): grads.__setitem__(key, g.numpy().copy()))
 
         l = net.forward_sample(spec, params, spec.inputs[n], spec.targets[n], watch)
-        losses.append(float(l.item()))
-        _finite(losses[-1], "the loss", spec, n)
+        loss = float(l.item())
+        _finite(loss, "the loss", spec, n)
         l.backward()  # leaf grads accumulate over samples: sum_n dl^n/dw
-        seen.append({"value": values, "grad": grads})
-    accumulated = [(w.grad.numpy().copy(), b.grad.numpy().copy()) for w, b in params]
+        seen.append(_Seen(loss, values, grads))
+    return seen, [(w.grad.numpy().copy(), b.grad.numpy().copy()) for w, b in params]
 
-    # 2. The engine's gradient of L in one backward pass over all samples.
-    params_all = net.parameters(weights, biases)
-    total = net.total_loss(spec, params_all)
-    total.backward()
-    autograd = [(w.grad.numpy().copy(), b.grad.numpy().copy()) for w, b in params_all]
 
-    # 3. Neurons: forward values, amplifiers and backward values, per sample.
+def _engine_gradient(spec: Spec) -> list[tuple]:
+    """The engine's gradient of L in one backward pass over all samples, per layer
+    (weight, bias)."""
+    params = net.parameters([layer.weight for layer in spec.layers],
+                            [layer.bias for layer in spec.layers])
+    net.total_loss(spec, params).backward()
+    return [(w.grad.numpy().copy(), b.grad.numpy().copy()) for w, b in params]
+
+
+def _neuron_records(spec: Spec, seen: list[_Seen]):
+    """Every neuron's forward value, amplifier and backward value, per sample; the outputs;
+    and the largest gap between dl/dz and sigma'(z) * dl/da (the amplifier check)."""
     neurons = []
     chain_check = 0.0
     outputs = np.zeros_like(spec.targets)
     for n, obs in enumerate(seen):
         for k, layer in enumerate(spec.layers):
-            z, a = obs["value"]["z", k], obs["value"]["a", k]
-            dl_dz, dl_da = obs["grad"].get(("z", k)), obs["grad"].get(("a", k))
+            z, a = obs.values["z", k], obs.values["a", k]
+            dl_dz, dl_da = obs.grads.get(("z", k)), obs.grads.get(("a", k))
             if dl_dz is None or dl_da is None:  # pragma: no cover - an engine bug
                 raise BackwardError(
                     f"trace: no gradient reached the hooks of layer {k}; this is an engine "
@@ -146,74 +210,71 @@ def _trace(spec: Spec, eps: float, focus: tuple[int, int] | None = None) -> Reco
                 for name in ("z", "a", "dl_da", "dl_dz"):
                     _finite(getattr(rec, name), f"{name} of neuron {j}", spec, n, k)
                 neurons.append(rec)
-        outputs[n] = obs["value"]["a", n_layers - 1]
+        outputs[n] = obs.values["a", len(spec.layers) - 1]
+    return tuple(neurons), outputs, chain_check
 
-    # 4. Weights: the products dz/dw * dl/dz, summed over samples, against the engine's
-    #    gradient and finite differences; then the gradient-descent step.
-    entries = _entries(spec, focus)
-    numeric = _finite_differences(spec, weights, biases, eps, entries)
-    records = []
-    new_weights = [w.copy() for w in weights]
-    new_biases = [b.copy() for b in biases]
-    per_sample_check = 0.0
-    a_prevs, dl_dzs, grads = [], [], []
-    for k, layer in enumerate(spec.layers):
-        a_prev = [spec.inputs[n] if k == 0 else obs["value"]["a", k - 1]
+
+def _products(spec: Spec, seen: list[_Seen]) -> list[_Products]:
+    """Per layer, the products dz/dw * dl/dz of every sample, and their sums over samples."""
+    out = []
+    for k in range(len(spec.layers)):
+        a_prev = [spec.inputs[n] if k == 0 else obs.values["a", k - 1]
                   for n, obs in enumerate(seen)]
-        dl_dz = [obs["grad"]["z", k] for obs in seen]
+        dl_dz = [obs.grads["z", k] for obs in seen]
         grad_w = sum(np.outer(g, x) for g, x in zip(dl_dz, a_prev))
-        grad_b = sum(dl_dz)
-        per_sample_check = max(
-            per_sample_check,
-            float(np.max(np.abs(accumulated[k][0] - autograd[k][0]))),
-            float(np.max(np.abs(accumulated[k][1] - autograd[k][1]))),
-        )
-        new_weights[k] = layer.weight - spec.lr * grad_w
-        new_biases[k] = layer.bias - spec.lr * grad_b
-        a_prevs.append(a_prev)
-        dl_dzs.append(dl_dz)
-        grads.append((grad_w, grad_b))
+        out.append(_Products(a_prev, dl_dz, grad_w, sum(dl_dz)))
+    return out
+
+
+def _largest_gap(summed: list[tuple], autograd: list[tuple]) -> float:
+    """The largest gap between the per-sample gradients summed and the engine's gradient
+    of L in one pass, over every weight and bias."""
+    gap = 0.0
+    for (w_sum, b_sum), (w_all, b_all) in zip(summed, autograd):
+        gap = max(gap, float(np.max(np.abs(w_sum - w_all))),
+                  float(np.max(np.abs(b_sum - b_all))))
+    return gap
+
+
+def _weight_records(spec: Spec, entries, products: list[_Products], autograd, numeric,
+                    new_weights, new_biases) -> tuple[WeightRecord, ...]:
+    """One record per entry: dz/dw and dl/dz per sample, their product summed (dL/dw)
+    against the engine's gradient and finite differences, and the value after the step."""
+    records = []
     for k, j, i in entries:
-        a_prev, dl_dz, (grad_w, grad_b) = a_prevs[k], dl_dzs[k], grads[k]
+        p = products[k]
+        dl_dz = tuple(float(g[j]) for g in p.dl_dz)
         if i == BIAS:
             records.append(WeightRecord(
                 layer=k, to=j, from_=BIAS, value=float(spec.layers[k].bias[j]),
-                dz_dw=(1.0,) * spec.n_samples,
-                dl_dz=tuple(float(g[j]) for g in dl_dz),
-                dl_dw=float(grad_b[j]), autograd=float(autograd[k][1][j]),
+                dz_dw=(1.0,) * spec.n_samples, dl_dz=dl_dz,
+                dl_dw=float(p.grad_b[j]), autograd=float(autograd[k][1][j]),
                 numeric=float(numeric[k, j, i]), updated=float(new_biases[k][j]),
             ))
         else:
             records.append(WeightRecord(
                 layer=k, to=j, from_=i, value=float(spec.layers[k].weight[j, i]),
-                dz_dw=tuple(float(x[i]) for x in a_prev),
-                dl_dz=tuple(float(g[j]) for g in dl_dz),
-                dl_dw=float(grad_w[j, i]), autograd=float(autograd[k][0][j, i]),
+                dz_dw=tuple(float(x[i]) for x in p.a_prev), dl_dz=dl_dz,
+                dl_dw=float(p.grad_w[j, i]), autograd=float(autograd[k][0][j, i]),
                 numeric=float(numeric[k, j, i]), updated=float(new_weights[k][j, i]),
             ))
     for w in records:
         where = f"weight {w.from_} -> {w.to}"
         for name in ("dl_dw", "autograd", "updated"):
             _finite(getattr(w, name), f"{name} of {where}", spec, None, w.layer)
+    return tuple(records)
 
-    # 5. The loss after the step, with fresh tensors holding the updated weights.
+
+def _losses_after(spec: Spec, new_weights, new_biases) -> tuple[tuple[float, ...], float]:
+    """The loss after the step, per sample and in total, with fresh tensors holding the
+    updated weights."""
     losses_after = []
     for n in range(spec.n_samples):
         one = Spec(spec.layers, spec.inputs[n:n + 1], spec.targets[n:n + 1], spec.loss)
         losses_after.append(net.total_loss_value(one, new_weights, new_biases))
     loss_after = net.total_loss_value(spec, new_weights, new_biases)
     _finite(loss_after, "the loss after the step", spec, None)
-
-    return Record(
-        name=spec.name, description=spec.description, sizes=spec.sizes,
-        activations=tuple(layer.activation for layer in spec.layers),
-        loss_name=spec.loss, lr=spec.lr, inputs=spec.inputs.copy(),
-        targets=spec.targets.copy(), outputs=outputs, losses=tuple(losses),
-        loss=float(sum(losses)), losses_after=tuple(losses_after), loss_after=loss_after,
-        neurons=tuple(neurons), weights=tuple(records), eps=eps, several=spec.several,
-        chain_rule_check=chain_check, per_sample_check=per_sample_check, meta=dict(spec.meta),
-        focus=focus,
-    )
+    return tuple(losses_after), loss_after
 
 
 def _finite_differences(spec: Spec, weights, biases, eps: float, entries) -> dict:

@@ -50,7 +50,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.cli import UsageError
+    from chainrule.errors import UsageError
     from chainrule.explain.examples import EXAMPLES
     from chainrule.explain.spec import SpecError
     from chainrule.explain.tracing import as_spec
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _checkpoint_graph(path: str, sample: int, backward: bool):
-    from chainrule.cli import UsageError
+    from chainrule.errors import UsageError
     from chainrule.explain.checkpoint import ModelError, build_model, load_run
     from chainrule.viz.network import model_graph
 
@@ -96,8 +96,8 @@ def _checkpoint_graph(path: str, sample: int, backward: bool):
 
 
 def _write(graph, args: argparse.Namespace) -> int:
-    from chainrule.cli import UsageError
-    from chainrule.viz.graph import GraphError
+    from chainrule.errors import UsageError
+    from chainrule.viz.node import GraphError
 
     if args.output is None:
         if args.format not in (None, "dot"):

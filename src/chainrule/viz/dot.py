@@ -7,10 +7,8 @@ and the gradient (dL/d(output)).
 
 from __future__ import annotations
 
-from chainrule.viz.graph import Graph, GraphNode
-from chainrule.viz.labels import box_lines
-
-FILL = {"op": "#e8f0fb", "leaf": "#e6f4e6", "const": "#f0f0f0"}
+from chainrule.viz.labels import FILL, box_lines
+from chainrule.viz.node import GraphNode
 
 
 def _escape(s: str) -> str:
@@ -22,8 +20,8 @@ def _label(node: GraphNode) -> str:
     return "\\n".join(_escape(line) for line in box_lines(node))
 
 
-def to_dot(graph: Graph) -> str:
-    """The graph as DOT text (a ``digraph``), one statement per line."""
+def to_dot(graph) -> str:
+    """``graph`` (a ``Graph``: its nodes, root last) as DOT text, one statement a line."""
     lines = [
         "digraph chainrule {",
         "  rankdir=TB;",

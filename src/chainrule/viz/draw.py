@@ -16,14 +16,9 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from pathlib import Path
 
-from chainrule.serialization import write_atomic
-from chainrule.viz.graph import Graph, GraphError
-from chainrule.viz.labels import box_lines
+from chainrule.viz.labels import FILL, box_lines
 
-FORMATS = {"dot": "dot", "gv": "dot", "png": "png", "svg": "svg"}
-FILL = {"op": "#e8f0fb", "leaf": "#e6f4e6", "const": "#f0f0f0"}
 EDGE = {"op": "#4a6a9a", "leaf": "#3d8b3d", "const": "#999999"}
 GRAD = "#b03000"  # the colour of a box's gradient line
 #: What the colours and line widths mean, one legend entry each (see ``_legend``).
@@ -46,28 +41,16 @@ COL_GAP = 0.45  # inches between ranks (rows of the drawing)
 ROW_GAP = 0.3  # inches between boxes in one rank
 
 
-def write(graph: Graph, path, fmt: str | None = None, dpi: int = 150) -> Path:
-    """Write ``graph`` to ``path`` as DOT text, PNG or SVG (by ``fmt`` or the suffix)."""
-    path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in FORMATS:
-        raise GraphError(
-            f"draw_graph: unknown format {fmt or '(no suffix)'!r} for {path}; expected "
-            "dot, png or svg"
-        )
-    fmt = FORMATS[fmt]
-    if fmt == "dot":
-        data = graph.to_dot().encode("utf-8")
-    else:
-        buf = io.BytesIO()
-        with _svg_text():
-            figure(graph).savefig(buf, format=fmt, dpi=dpi, facecolor="white")
-        data = buf.getvalue()
-    write_atomic(path, data)  # whole or not at all, never half a drawing
-    return path
+def image(graph, fmt: str, dpi: int = 150) -> bytes:
+    """``graph`` (a ``Graph``) drawn as a "png" or "svg" file's bytes."""
+    buf = io.BytesIO()
+    with _svg_text():
+        figure(graph).savefig(buf, format=fmt, dpi=dpi, facecolor="white")
+    return buf.getvalue()
 
 
-def svg_text(graph: Graph) -> str:
+def svg_text(graph) -> str:
+    """``graph`` drawn as SVG text (what a notebook shows)."""
     buf = io.StringIO()
     with _svg_text():
         figure(graph).savefig(buf, format="svg", facecolor="white")
@@ -81,7 +64,7 @@ def _svg_text():
     return matplotlib.rc_context({"svg.fonttype": "none"})
 
 
-def layout(graph: Graph, sweeps: int = 4) -> dict[int, tuple[int, int]]:
+def layout(graph, sweeps: int = 4) -> dict[int, tuple[int, int]]:
     """(column, row) of every node: root in the last column, edges pointing right."""
     consumers: dict[int, list[int]] = {n.id: [] for n in graph.nodes}
     for n in graph.nodes:
@@ -119,24 +102,20 @@ def layout(graph: Graph, sweeps: int = 4) -> dict[int, tuple[int, int]]:
     return {k: (c, r) for c, col in enumerate(columns) for r, k in enumerate(col)}
 
 
-def figure(graph: Graph):
-    """The drawing as a matplotlib ``Figure`` (object API: no pyplot state).
+def figure(graph):
+    """The drawing of ``graph`` (a ``Graph``) as a matplotlib ``Figure`` (object API: no
+    pyplot state).
 
     Layers run top to bottom (inputs at the top, the root at the bottom), so a long chain
     of ops stays readable; the layout's columns become the drawing's rows.
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import FancyBboxPatch
 
-    pos = layout(graph)
     texts = {n.id: box_lines(n) for n in graph.nodes}
     size = {k: (max(len(s) for s in lines) * CHAR_W + 0.25, len(lines) * LINE_H + 0.15)
             for k, lines in texts.items()}
-    n_ranks = max(c for c, _ in pos.values()) + 1
-    ranks: dict[int, list[int]] = {}
-    for k, (c, _) in sorted(pos.items(), key=lambda item: item[1]):
-        ranks.setdefault(c, []).append(k)
-    rank_h = [max(size[k][1] for k in ranks[c]) for c in range(n_ranks)]
+    ranks = _ranks(layout(graph))
+    rank_h = [max(size[k][1] for k in ranks[c]) for c in range(len(ranks))]
     rank_w = {c: sum(size[k][0] for k in ks) + ROW_GAP * (len(ks) - 1)
               for c, ks in ranks.items()}
     width = max(max(rank_w.values()), LEGEND_W) + 0.4
@@ -144,12 +123,12 @@ def figure(graph: Graph):
     ncol = max(1, min(len(LEGEND), int((width - 0.2) // LEGEND_W)))
     title = textwrap.wrap(LEGEND_TITLE, int((width - 0.2) / 0.06))
     legend_h = (math.ceil(len(LEGEND) / ncol) + len(title)) * LEGEND_ROW + 0.2
-    height = sum(rank_h) + COL_GAP * (n_ranks - 1) + 0.4 + legend_h
+    height = sum(rank_h) + COL_GAP * (len(ranks) - 1) + 0.4 + legend_h
 
     # Box centres, in inches; each rank centred horizontally.
     xy = {}
     y = height - 0.2
-    for c in range(n_ranks):
+    for c in range(len(ranks)):
         x = (width - rank_w[c]) / 2
         for k in ranks[c]:
             xy[k] = (x + size[k][0] / 2, y - rank_h[c] / 2)
@@ -161,6 +140,23 @@ def figure(graph: Graph):
     ax.set_xlim(0, width)
     ax.set_ylim(0, height)
     ax.axis("off")
+    _arrows(ax, graph, xy, size)
+    _boxes(ax, graph, xy, size, texts)
+    _legend(fig, ncol, "\n".join(title))
+    return fig
+
+
+def _ranks(pos: dict[int, tuple[int, int]]) -> dict[int, list[int]]:
+    """The nodes of each rank (a layout column), in their order within it."""
+    ranks: dict[int, list[int]] = {}
+    for k, (c, _) in sorted(pos.items(), key=lambda item: item[1]):
+        ranks.setdefault(c, []).append(k)
+    return ranks
+
+
+def _arrows(ax, graph, xy: dict, size: dict) -> None:
+    """One arrow per edge, from the bottom of the input's box to the top of its consumer's,
+    in the input's colour."""
     for node in graph.nodes:
         x1, y1 = xy[node.id]
         h1 = size[node.id][1]
@@ -171,6 +167,12 @@ def figure(graph: Graph):
                         arrowprops={"arrowstyle": "-|>", "color": EDGE[graph.nodes[i].kind],
                                     "lw": 1.0, "shrinkA": 0, "shrinkB": 1,
                                     "mutation_scale": 9})
+
+
+def _boxes(ax, graph, xy: dict, size: dict, texts: dict) -> None:
+    """Every box with its lines: the title in bold, the gradient line in ``GRAD``."""
+    from matplotlib.patches import FancyBboxPatch
+
     for node in graph.nodes:
         (x, y), (w, h) = xy[node.id], size[node.id]
         ax.add_patch(FancyBboxPatch(
@@ -185,8 +187,6 @@ def figure(graph: Graph):
             ax.text(x - w / 2 + 0.12, top - j * LINE_H, line, ha="left", va="center",
                     fontsize=FONT, family="DejaVu Sans Mono", color=colour, zorder=3,
                     fontweight="bold" if j == 0 else "normal")
-    _legend(fig, ncol, "\n".join(title))
-    return fig
 
 
 def _legend(fig, ncol: int, title: str) -> None:

@@ -11,8 +11,8 @@ What is known where:
 - values: the root, every leaf tensor (parameters and other tensors that require grad),
   and any tensor passed in ``names``; the graph keeps no other intermediate values;
 - gradients: a leaf's ``.grad``; a named tensor's ``.grad`` if it called
-  ``retain_grad()``; every op node's dL/d(output) if ``watch(root)`` ran before the
-  backward pass; or anything given in ``grads``.
+  ``retain_grad()``; every op node's dL/d(output) if ``watch(root)`` (``capture``) ran
+  before the backward pass; or anything given in ``grads``.
 
 Inputs that need no gradient (constants, data) are not recorded by the engine (their
 edge is None), so they appear as a "const" stub without a value.
@@ -20,47 +20,20 @@ edge is None), so they appear as a "const" stub without a value.
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from chainrule.errors import ChainruleError
+from chainrule.serialization import write_atomic
 from chainrule.tensor import Tensor
+from chainrule.viz.capture import captured
+from chainrule.viz.dot import to_dot
+from chainrule.viz.draw import image, svg_text
+from chainrule.viz.node import GraphError, GraphNode
 
-#: dL/d(output) per op node, filled by the hooks that ``watch`` installs.
-_WATCHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-class GraphError(ChainruleError, ValueError):
-    """A graph that cannot be built or drawn as asked."""
-
-
-@dataclass
-class GraphNode:
-    """One box of the drawing.
-
-    ``kind`` is "op" (a recorded primitive), "leaf" (a tensor that requires grad and was
-    made by no op: a parameter or input) or "const" (an input the engine did not record).
-    ``inputs`` are the ids of the nodes feeding this one, in argument order.
-    """
-
-    id: int
-    kind: str
-    name: str
-    shape: tuple
-    inputs: list[int] = field(default_factory=list)
-    label: str | None = None
-    value: np.ndarray | None = None
-    grad: np.ndarray | None = None
-    is_root: bool = False
-
-    @property
-    def title(self) -> str:
-        """The first line of the box: 'label = Name' for a named op, else one of them."""
-        if self.kind == "op":
-            return f"{self.label} = {self.name}" if self.label else self.name
-        return self.label or self.name
+#: File formats by name or suffix, and what each is written as.
+FORMATS = {"dot": "dot", "gv": "dot", "png": "png", "svg": "svg"}
 
 
 @dataclass
@@ -84,67 +57,25 @@ class Graph:
         return [n for n in self.nodes if n.kind == "op"]
 
     def to_dot(self) -> str:
-        from chainrule.viz.dot import to_dot
-
         return to_dot(self)
 
-    def draw(self, path, fmt: str | None = None, dpi: int = 150):
-        """Write the graph to ``path``: "dot" text, or a "png" / "svg" drawing."""
-        from chainrule.viz.draw import write
-
-        return write(self, path, fmt, dpi)
+    def draw(self, path, fmt: str | None = None, dpi: int = 150) -> Path:
+        """Write the graph to ``path``: "dot" text, or a "png" / "svg" drawing (by ``fmt``
+        or else the suffix)."""
+        path = Path(path)
+        fmt = (fmt or path.suffix.lstrip(".")).lower()
+        if fmt not in FORMATS:
+            raise GraphError(
+                f"draw_graph: unknown format {fmt or '(no suffix)'!r} for {path}; expected "
+                "dot, png or svg"
+            )
+        fmt = FORMATS[fmt]
+        data = self.to_dot().encode("utf-8") if fmt == "dot" else image(self, fmt, dpi)
+        write_atomic(path, data)  # whole or not at all, never half a drawing
+        return path
 
     def _repr_svg_(self) -> str:  # shown inline by Jupyter
-        from chainrule.viz.draw import svg_text
-
         return svg_text(self)
-
-
-def watch(root: Tensor) -> Tensor:
-    """Record dL/d(output) at every op node below ``root`` during the next backward pass.
-
-    Call it after building ``root`` and before ``root.backward()``; ``build_graph`` and
-    ``draw_graph`` then show a gradient on every node. Returns ``root``.
-    """
-    if not isinstance(root, Tensor):
-        raise TypeError(f"watch: expected a Tensor, got {type(root).__name__}")
-    for node in _op_nodes(root):
-        # NOTE: this is what ``t.register_hook`` does for a non-leaf t; the graph has
-        # only the node, not the tensor, so the hook goes on the node's list directly.
-        if not hasattr(node, "hooks"):
-            raise GraphError("watch: this engine's nodes take no hooks")
-        if node.hooks is None:
-            node.hooks = []
-        node.hooks.append(_Capture(node))
-    return root
-
-
-class _Capture:
-    """A hook that keeps the gradient arriving at one node (weakly keyed by the node)."""
-
-    def __init__(self, node):
-        self.node = weakref.ref(node)
-
-    def __call__(self, g):
-        node = self.node()
-        if node is not None:
-            _WATCHED[node] = np.array(g.data if isinstance(g, Tensor) else g, copy=True)
-
-
-def _op_nodes(root: Tensor) -> list:
-    """Every op node reachable from ``root``, each once (iterative walk)."""
-    start = root.grad_fn
-    if start is None:
-        return []
-    seen, stack, out = {id(start)}, [start], []
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        for p in node.parents or ():
-            if p is not None and not isinstance(p, Tensor) and id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-    return out
 
 
 def build_graph(root: Tensor, names: dict | None = None, grads: dict | None = None) -> Graph:
@@ -157,26 +88,65 @@ def build_graph(root: Tensor, names: dict | None = None, grads: dict | None = No
     if not isinstance(root, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(root).__name__}")
     names = dict(names or {})
-    by_key: dict[int, tuple[str, Tensor]] = {}  # id(node) or id(leaf) -> (label, tensor)
+    labelled = _labelled(names)
+    given = _given(grads or {}, names)
+    order, edges = _walk(root)
+    nodes: list[GraphNode] = []
+    index: dict[int, int] = {}  # key -> its node's id
+    for k, obj in _topological(order, edges):
+        inputs = []
+        for kind, ref in edges[k]:
+            if kind == "const":
+                nodes.append(GraphNode(len(nodes), "const", "const", ()))
+                inputs.append(nodes[-1].id)
+            else:
+                inputs.append(index[ref])
+        node = _node(len(nodes), obj, inputs, *labelled.get(k, (None, None)))
+        if k in given:
+            node.grad = given[k]
+        index[k] = node.id
+        nodes.append(node)
+    nodes[-1].is_root = True
+    if nodes[-1].value is None:
+        nodes[-1].value = root.data
+    return Graph(nodes)
+
+
+def _key(t: Tensor) -> int:
+    """What identifies a tensor in the graph: its node, or the tensor itself for a leaf."""
+    return id(t.grad_fn) if t.grad_fn is not None else id(t)
+
+
+def _labelled(names: dict) -> dict[int, tuple[str, Tensor]]:
+    """key -> (label, tensor) for every named tensor."""
+    labelled: dict[int, tuple[str, Tensor]] = {}
     for label, t in names.items():
         if not isinstance(t, Tensor):
             raise TypeError(f"draw_graph: names[{label!r}] is a {type(t).__name__}, "
                             "expected a Tensor")
-        key = id(t.grad_fn) if t.grad_fn is not None else id(t)
-        if key in by_key:  # one tensor, two names (a = z for a linear layer)
-            label = f"{by_key[key][0]} = {label}"
-        by_key[key] = (label, t)
+        key = _key(t)
+        if key in labelled:  # one tensor, two names (a = z for a linear layer)
+            label = f"{labelled[key][0]} = {label}"
+        labelled[key] = (label, t)
+    return labelled
+
+
+def _given(grads: dict, names: dict) -> dict[int, np.ndarray]:
+    """key -> gradient, for ``grads`` keyed by a tensor or by its label in ``names``."""
     given = {}
-    for key, g in (grads or {}).items():
+    for key, g in grads.items():
         t = names.get(key) if isinstance(key, str) else key
         if not isinstance(t, Tensor):
             raise GraphError(f"draw_graph: grads key {key!r} names no tensor in names")
-        given[id(t.grad_fn) if t.grad_fn is not None else id(t)] = _array(g)
+        given[_key(t)] = _array(g)
+    return given
 
-    # Walk from the root, remembering each node's inputs; then order inputs first.
-    order: list[tuple[int, object]] = []  # (key, node-or-tensor) in discovery order
+
+def _walk(root: Tensor) -> tuple[list, dict]:
+    """Every node and leaf below ``root`` in discovery order, as (key, node or tensor),
+    and each one's inputs: ("node", key), or ("const", n) for an input not recorded."""
+    order: list[tuple[int, object]] = []
     edges: dict[int, list] = {}
-
     start = root.grad_fn if root.grad_fn is not None else root
     stack = [start]
     seen = {id(start)}
@@ -199,40 +169,7 @@ def build_graph(root: Tensor, names: dict | None = None, grads: dict | None = No
                 seen.add(k)
                 stack.append(p)
         edges[id(obj)] = ins
-
-    topo = _topological(order, edges)
-    nodes: list[GraphNode] = []
-    index: dict[int, int] = {}
-    for k, obj in topo:
-        inputs = []
-        for kind, ref in edges[k]:
-            if kind == "const":
-                nodes.append(GraphNode(len(nodes), "const", "const", ()))
-                inputs.append(nodes[-1].id)
-            else:
-                inputs.append(index[ref])
-        label, tensor = by_key.get(k, (None, None))
-        if isinstance(obj, Tensor):
-            tensor = obj
-            node = GraphNode(len(nodes), "leaf", "leaf", tuple(obj.shape), inputs, label,
-                             value=obj.data, grad=_array(obj.grad) if obj.grad is not None
-                             else None)
-        else:
-            node = GraphNode(len(nodes), "op", obj.name, tuple(obj.out_shape), inputs, label)
-            if tensor is not None:
-                node.value = tensor.data
-                if tensor.grad is not None:
-                    node.grad = _array(tensor.grad)
-            if obj in _WATCHED:
-                node.grad = _WATCHED[obj]
-        if k in given:
-            node.grad = given[k]
-        index[k] = node.id
-        nodes.append(node)
-    nodes[-1].is_root = True
-    if nodes[-1].value is None:
-        nodes[-1].value = root.data
-    return Graph(nodes)
+    return order, edges
 
 
 def _topological(order: list, edges: dict) -> list:
@@ -254,6 +191,24 @@ def _topological(order: list, edges: dict) -> list:
             if kind == "node" and ref not in done:
                 stack.append((ref, False))
     return out
+
+
+def _node(id_: int, obj, inputs: list[int], label: str | None,
+          tensor: Tensor | None) -> GraphNode:
+    """The box of a leaf tensor or of an op node, with what is known of its value and
+    gradient."""
+    if isinstance(obj, Tensor):
+        return GraphNode(id_, "leaf", "leaf", tuple(obj.shape), inputs, label, value=obj.data,
+                         grad=_array(obj.grad) if obj.grad is not None else None)
+    node = GraphNode(id_, "op", obj.name, tuple(obj.out_shape), inputs, label)
+    if tensor is not None:
+        node.value = tensor.data
+        if tensor.grad is not None:
+            node.grad = _array(tensor.grad)
+    caught = captured(obj)
+    if caught is not None:
+        node.grad = caught
+    return node
 
 
 def _array(g) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""The text inside a graph box, shared by the DOT and matplotlib renderers."""
+"""What a graph box says and its fill colour, shared by the DOT and matplotlib renderers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from chainrule.viz.graph import GraphNode
+from chainrule.viz.node import GraphNode
+
+FILL = {"op": "#e8f0fb", "leaf": "#e6f4e6", "const": "#f0f0f0"}  # by ``GraphNode.kind``
 
 #: Tensors with at most this many elements have their numbers printed.
 SMALL = 8

@@ -15,7 +15,8 @@ import numpy as np
 import chainrule as cr
 from chainrule.explain import network as net
 from chainrule.explain.spec import Spec
-from chainrule.viz.graph import Graph, build_graph, watch
+from chainrule.viz.capture import watch
+from chainrule.viz.graph import Graph, build_graph
 
 
 def network_graph(spec: Spec, sample: int = 0, backward: bool = True) -> Graph:

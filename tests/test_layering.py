@@ -1,0 +1,83 @@
+"""The package's floors (DESIGN.md): nothing imports anything on a floor above it, lazily or
+not. Read from the source with ``ast``, every ``import`` and ``from ... import`` in every
+module, including those inside functions."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "chainrule"
+
+# Floors, bottom up: a module may import its own floor and the floors below.
+FLOORS = [
+    ["errors", "_backend", "_allocator", "_files"],
+    ["graph"],
+    ["tensor", "ops", "factories"],  # tensor <-> ops: the one natural loop, as PyTorch's
+    ["autograd"],
+    ["nn", "optim", "data", "serialization"],
+    ["train", "explain", "viz", "health", "playground", "distributed"],
+    ["cli", "__main__"],
+]
+FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}
+
+
+def _top(module: str) -> str:
+    """The part of ``chainrule`` a module belongs to: its first component below it."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _imports(path: Path, module: str):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            yield node.lineno, name
+            for alias in node.names:  # `from chainrule import nn` imports chainrule.nn
+                yield node.lineno, f"{name}.{alias.name}"
+
+
+def _modules():
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        yield path, ".".join(parts)
+
+
+def test_every_part_has_a_floor():
+    tops = {_top(m) for _, m in _modules()} - {"__init__"}
+    assert tops <= set(FLOOR), f"parts with no floor: {sorted(tops - set(FLOOR))}"
+
+
+def test_nothing_imports_upward():
+    upward = []
+    for path, module in _modules():
+        here = _top(module)
+        if here == "__init__":
+            continue  # the public surface re-exports every floor
+        for line, name in _imports(path, module):
+            if not name.startswith("chainrule."):
+                continue
+            there = _top(name)
+            if there in FLOOR and FLOOR[there] > FLOOR[here]:
+                upward.append(f"{path.relative_to(SRC.parent)}:{line}: {here} (floor "
+                              f"{FLOOR[here] + 1}) imports {name} (floor {FLOOR[there] + 1})")
+    assert not upward, "\n".join(upward)
+
+
+def test_ops_never_reach_the_backward_engine():
+    for path, module in _modules():
+        if _top(module) in ("ops", "tensor", "graph"):
+            for line, name in _imports(path, module):
+                assert not name.startswith("chainrule.autograd"), f"{path}:{line}: {name}"
