@@ -156,6 +156,7 @@ def test_a_run_in_use_is_refused_and_a_killed_runs_lock_is_stale(tmp_path, capsy
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(run / "checkpoints" / "last.safetensors", proc)
+        _wait_for(run / "metrics.json", proc)  # written after the checkpoint: wait for both
         for argv in (TINY + ["--out", str(run)], TINY + ["--out", str(run), "--overwrite"],
                      ["--resume", str(run)]):
             code, _, err = train(argv, capsys)
