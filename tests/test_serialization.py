@@ -25,6 +25,8 @@ from safetensors.numpy import save as st_save
 
 import chainrule as cr
 import chainrule.serialization as S
+import chainrule.serialization.atomic as A
+import chainrule.serialization.schema as schema
 from chainrule.serialization import CheckpointError, CheckpointNotFoundError, load, save
 
 needs_tensor = pytest.mark.skipif(not hasattr(cr, "tensor"), reason="engine not there yet")
@@ -162,6 +164,16 @@ def test_str_path_and_pathlike_are_accepted(tmp_path):
     assert_same(load(str(tmp_path / "p.safetensors")), small_state())
 
 
+def test_the_public_names_stay_in_chainrule_serialization():
+    """The package split keeps every name where callers import it, and the error types
+    named by that home (a traceback or a pickle says chainrule.serialization.*)."""
+    assert (S.save, S.load) == (cr.save, cr.load) and callable(S.write_atomic)
+    for error in (S.CheckpointError, S.CheckpointNotFoundError):
+        assert error.__module__ == "chainrule.serialization"
+        assert type(pickle.loads(pickle.dumps(error("x")))) is error
+    assert issubclass(S.CheckpointNotFoundError, (S.CheckpointError, FileNotFoundError))
+
+
 # --- tensors --------------------------------------------------------------------------------
 
 @needs_tensor
@@ -290,11 +302,11 @@ def test_a_failure_mid_write_leaves_the_old_file_whole(tmp_path, monkeypatch, fa
     if existed:
         save({"v": np.array([1.0])}, path)
     if fail_at == "write":
-        monkeypatch.setattr(S.os, "write", _fail_write(os.write))
+        monkeypatch.setattr(A.os, "write", _fail_write(os.write))
     elif fail_at == "interrupt":
-        monkeypatch.setattr(S.os, "write", _raise(KeyboardInterrupt()))
+        monkeypatch.setattr(A.os, "write", _raise(KeyboardInterrupt()))
     else:
-        monkeypatch.setattr(S.os, fail_at, _raise(OSError("disk on fire")))
+        monkeypatch.setattr(A.os, fail_at, _raise(OSError("disk on fire")))
     error = KeyboardInterrupt if fail_at == "interrupt" else OSError
     with pytest.raises(error):
         save({"v": np.arange(1000.0)}, path)
@@ -308,7 +320,8 @@ def test_a_hard_crash_before_the_rename_leaves_the_old_file_whole(tmp_path):
     path = tmp_path / "ckpt.safetensors"
     save({"v": np.array([1.0])}, path)
     script = ("import os, sys, numpy as np, chainrule.serialization as S\n"
-              "S.os.replace = lambda *a: os._exit(3)\n"  # killed after fsync, before rename
+              "import chainrule.serialization.atomic as A\n"
+              "A.os.replace = lambda *a: os._exit(3)\n"  # killed after fsync, before rename
               "S.save({'v': np.arange(10.0)}, sys.argv[1])\n")
     proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True)
     assert proc.returncode == 3, proc.stderr.decode()
@@ -331,8 +344,8 @@ def test_the_data_is_fsynced_before_the_rename_and_the_folder_after(tmp_path, mo
         events.append("replace")
         real_replace(a, b)
 
-    monkeypatch.setattr(S.os, "fsync", fsync)
-    monkeypatch.setattr(S.os, "replace", replace)
+    monkeypatch.setattr(A.os, "fsync", fsync)
+    monkeypatch.setattr(A.os, "replace", replace)
     save(small_state(), tmp_path / "s")
     if os.path.isdir("/proc/self/fd"):
         assert events == ["fsync file", "replace", "fsync dir"]
@@ -481,7 +494,7 @@ def _crafted(path, tree, arrays):
     """A file with a hand-made tree but a valid digest, as an attacker could write."""
     tree_json = json.dumps(tree)
     meta = {"format": "chainrule", "version": "2", "tree": tree_json,
-            "sha256": S._digest_v2(tree_json, arrays)}
+            "sha256": schema._digest_v2(tree_json, arrays)}
     path.write_bytes(st_save(arrays, metadata=meta))
 
 
@@ -506,7 +519,7 @@ def test_a_crafted_structure_is_refused_not_interpreted(tmp_path, tree):
 def test_deeply_nested_crafted_structure_is_a_clear_error(tmp_path):
     tree_json = '{"list": [' * 100_000 + "]}" * 100_000
     meta = {"format": "chainrule", "version": "2", "tree": tree_json,
-            "sha256": S._digest_v2(tree_json, {})}
+            "sha256": schema._digest_v2(tree_json, {})}
     (tmp_path / "deep").write_bytes(st_save({}, metadata=meta))
     with pytest.raises(CheckpointError, match="deep: malformed structure"):
         load(tmp_path / "deep")
