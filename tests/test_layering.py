@@ -23,9 +23,11 @@ FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}
 
 
 def _top(module: str) -> str:
-    """The part of ``chainrule`` a module belongs to: its first component below it."""
+    """The part of ``chainrule`` a module belongs to: its first component below it (the
+    ``_tensor_*`` modules beside tensor.py hold mixins of Tensor: they are part of it)."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    top = parts[1] if len(parts) > 1 else "__init__"
+    return "tensor" if top.startswith("_tensor_") else top
 
 
 def _imports(path: Path, module: str):

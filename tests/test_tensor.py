@@ -167,3 +167,22 @@ def test_stack_pad_concatenate_values():
     assert cr.stack([a, b], axis=1).tolist() == [[1.0, 3.0], [2.0, 4.0]]
     assert cr.concatenate([a, b]).tolist() == [1.0, 2.0, 3.0, 4.0]
     assert cr.pad(a, (1, 2), value=9).tolist() == [9.0, 1.0, 2.0, 9.0, 9.0]
+
+
+def test_the_names_other_modules_import_stay_in_chainrule_tensor():
+    # tensor.py's mixins live beside it; what the ops, engine and layers import stays here.
+    from chainrule.tensor import Tensor, _wrap, as_operand, as_tensor, register_engine
+
+    data = np.ones(2)
+    assert type(_wrap(data)) is Tensor and _wrap(data).data is data
+    assert as_tensor(data).data is data and as_operand(1.5) == 1.5
+    assert isinstance(as_operand([1.0]), np.ndarray) and callable(register_engine)
+
+
+def test_a_tensor_has_slots_and_no_dict():
+    # Every mixin Tensor inherits declares empty __slots__: one stray base would add a
+    # __dict__ to every tensor (memory on every op, and typos silently become attributes).
+    t = cr.ones(2)
+    assert not hasattr(t, "__dict__")
+    with pytest.raises(AttributeError):
+        t.requires_gard = True
