@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 BARS = {"digits-mlp": 0.975, "fashion-mnist-mlp": 0.900, "fashion-mnist-cnn": 0.925}
@@ -46,6 +47,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--json", type=Path, help="also write every run here")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="1-thread runs at once (their accuracy does not depend on it; their "
+                   "time does); runs with more threads always go one at a time")
     args = p.parse_args(argv)
     recipes = args.recipes.split(",")
     unknown = [r for r in recipes if r not in BARS]
@@ -54,11 +58,13 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
     runs = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         for recipe in recipes:
             for t in threads:
-                for seed in seeds:
-                    r = run(recipe, seed, t, Path(tmp))
+                jobs = [pool.submit(run, recipe, seed, t, Path(tmp)) if t == 1 else None
+                        for seed in seeds]
+                for seed, job in zip(seeds, jobs):
+                    r = job.result() if job is not None else run(recipe, seed, t, Path(tmp))
                     runs.append(r)
                     print(f"{recipe:20s} seed {seed} threads {t}: test accuracy "
                           f"{r['test_accuracy']:.4f} ({r['seconds']:.0f} s)", flush=True)
