@@ -24,7 +24,8 @@ import signal
 import sys
 
 from chainrule.data._worker import WorkerPool
-from chainrule.data.loader import DatasetPickleError, WorkerError, WorkerKeyError, _to_tensor
+from chainrule.data.dataset import _to_tensor
+from chainrule.data.errors import DatasetPickleError, WorkerError, WorkerKeyError
 
 
 def iter_workers(loader, batches, base_seed: int):

@@ -30,6 +30,8 @@ from multiprocessing import connection
 
 import numpy as np
 
+from chainrule.data.dataset import fetch
+
 # A worker polls its task queue this often to notice that the main process is gone
 # (a main process killed by SIGKILL runs no clean-up, and workers must not outlive it).
 _PARENT_POLL_S = 1.0
@@ -96,7 +98,6 @@ def worker_loop(worker_id: int, num_workers: int, payload: tuple[bytes, bytes], 
     """
     import multiprocessing
 
-    from chainrule.data.loader import fetch
 
     global _worker_info
     # NOTE: Ctrl-C reaches the whole process group; the main process handles it and

@@ -16,66 +16,17 @@ import pickle
 import numpy as np
 
 from chainrule import _backend as B
+from chainrule.data._parallel import iter_workers
 from chainrule.data._worker import get_worker_info
-from chainrule.errors import ChainruleError
+from chainrule.data.dataset import Dataset, TensorDataset, _to_tensor, fetch
+from chainrule.data.errors import (
+    DataLoaderError,
+    DatasetPickleError,
+    WorkerError,
+)
 
 __all__ = ["DataLoader", "DataLoaderError", "Dataset", "DatasetPickleError", "TensorDataset",
            "WorkerError", "get_worker_info"]
-
-
-class DataLoaderError(ChainruleError, ValueError):
-    """A DataLoader argument that cannot work (named, with its value and what would)."""
-
-
-class DatasetPickleError(ChainruleError, TypeError):
-    """A dataset or ``worker_init_fn`` that cannot be sent to worker processes."""
-
-
-class WorkerError(ChainruleError, RuntimeError):
-    """A worker process that died, timed out or could not start; also an exception from
-    a worker that cannot be rebuilt as its own type."""
-
-
-class WorkerKeyError(ChainruleError, KeyError):
-    """A KeyError re-raised from a worker: its message printed as text, not as a repr."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-
-class Dataset:
-    """A sized, indexable collection of samples: ``len(ds)`` and ``ds[i]``."""
-
-    def __len__(self) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def __getitem__(self, index):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class TensorDataset(Dataset):
-    """Samples are rows of equally long arrays: ``ds[i] = (a[i], b[i], ...)``.
-
-    An index array gives a whole batch at once, so ``DataLoader`` batches by one fancy
-    index per array instead of a Python loop over samples.
-    """
-
-    def __init__(self, *arrays):
-        if not arrays:
-            raise ValueError("TensorDataset: give at least one array")
-        arrays = tuple(np.asarray(a.numpy() if hasattr(a, "numpy") else a) for a in arrays)
-        n = len(arrays[0])
-        for i, a in enumerate(arrays):
-            if a.ndim == 0 or len(a) != n:
-                lengths = [len(x) if x.ndim else "scalar" for x in arrays]
-                raise ValueError(f"TensorDataset: array {i} has a different length: {lengths}")
-        self.arrays = arrays
-
-    def __len__(self) -> int:
-        return len(self.arrays[0])
-
-    def __getitem__(self, index):
-        return tuple(a[index] for a in self.arrays)
 
 
 class DataLoader:
@@ -155,9 +106,6 @@ class DataLoader:
                 idx = order[start:start + self.batch_size]
                 yield tuple(_to_tensor(x) for x in fetch(self.dataset, idx))
         else:
-            # NOTE: imported here, not at the top: _parallel imports this module's error
-            # types and _to_tensor, so a top-level import would be a loop.
-            from chainrule.data._parallel import iter_workers
 
             batches = [order[start:start + self.batch_size] for start in starts]
             yield from iter_workers(self, batches, base_seed)
@@ -191,21 +139,6 @@ class DataLoader:
         self.generator.bit_generator.state = state["generator"]
 
 
-def fetch(dataset, idx):
-    """The batch of ``dataset`` at the index array ``idx``, as a tuple of arrays.
-
-    The one way a batch is made, in this process or in a worker: a ``TensorDataset``
-    with one fancy index per array, any other dataset sample by sample, stacked.
-    """
-    if isinstance(dataset, TensorDataset):
-        return dataset[idx]
-    samples = [dataset[int(i)] for i in idx]
-    if not isinstance(samples[0], tuple):
-        return (np.stack([np.asarray(s) for s in samples]),)
-    return tuple(np.stack([np.asarray(s[j]) for s in samples])
-                 for j in range(len(samples[0])))
-
-
 def _check_count(name: str, value, minimum: int, help: str) -> None:
     if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
             or value < minimum):
@@ -226,12 +159,3 @@ def _check_context(choice) -> None:
         raise DataLoaderError(f"DataLoader: multiprocessing_context must be a start method "
                               f"name or a multiprocessing context, got {choice!r}. help: e.g. "
                               f"multiprocessing_context='spawn'")
-
-
-def _to_tensor(x):
-    from chainrule.tensor import Tensor, _wrap
-
-    arr = np.asarray(x)
-    if arr.dtype == np.float64:
-        arr = arr.astype(B.DEFAULT_FLOAT)  # datasets in float64 train in float32
-    return _wrap(arr) if isinstance(arr, np.ndarray) else Tensor(arr)
