@@ -23,6 +23,9 @@ def _status(field: str) -> int:
 
 
 def main(framework: str) -> None:
+    from chainrule._allocator import keep_freed_memory
+
+    keep_freed_memory()  # as run.py does: the same allocator for every framework
     import torch  # noqa: F401  (every process holds the same libraries)
     import workloads
 

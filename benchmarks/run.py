@@ -169,15 +169,28 @@ def main(argv=None) -> int:
     return 0
 
 
+def keep_freed_memory() -> str:
+    """chainrule's allocator settings (src/chainrule/_allocator.py), set here for the whole
+    process before any workload is built, so that every framework measured runs with them
+    (PyTorch's and JAX's host allocations go through malloc too); what was set, in words."""
+    from chainrule._allocator import keep_freed_memory
+
+    if keep_freed_memory():
+        return "freed memory kept for reuse (mallopt), for every framework alike"
+    return "glibc's defaults (CHAINRULE_MALLOC=system, or not glibc)"
+
+
 def run_child(args, n: int) -> int:
     """One thread count, in a process pinned to n cores."""
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:n])
+    allocator = keep_freed_memory()
     import micrograd_step
     import workloads
 
     set_threads(n)
     rate = gemm_rate()
     print(f"\nBLAS: {blas_info()}")
+    print(f"allocator: {allocator}")
     print(f"float32 GEMM rate (1024^3, NumPy): {rate / 1e9:.1f} GFLOP/s; times are "
           "median ms per step; floor = the step's FLOPs at that rate")
     header = (f"{'workload':<24} {'thr':>3} {'chainrule':>10} {'torch':>9} {'jax':>9} "

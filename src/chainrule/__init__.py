@@ -10,8 +10,6 @@ The public surface (see API.md), re-exported from where each piece lives::
 
 import numpy as _np
 
-from chainrule import _allocator  # noqa: F401  (keeps freed memory for reuse; see there)
-
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
 # viz is cheap to import: matplotlib loads only when drawing.

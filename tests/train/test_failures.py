@@ -12,7 +12,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.train import checkpoint, loop, recipes
+from chainrule.train import checkpoint, recipes, steps
 from chainrule.train.errors import DivergedError
 
 from .helpers import TINY, one_line, snapshot, train
@@ -29,14 +29,14 @@ def same_weights(a, b) -> bool:
 
 def poison_epoch(monkeypatch, bad_epoch: int, value=np.nan):
     """Make every input of epoch ``bad_epoch`` (0-based) ``value``: the loss becomes NaN."""
-    real = loop.batches
+    real = steps.batches
 
     def batches(x, y, batch_size, seed, epoch):
         if epoch == bad_epoch:
             x = np.full_like(x, value)
         return real(x, y, batch_size, seed, epoch)
 
-    monkeypatch.setattr(loop, "batches", batches)
+    monkeypatch.setattr(steps, "batches", batches)
 
 
 def test_a_diverging_run_stops_names_the_step_and_keeps_its_last_good_checkpoint(
@@ -77,7 +77,7 @@ def test_a_real_divergence_in_the_first_epoch_writes_no_checkpoint(
 
 def test_weights_that_overflow_in_an_epochs_last_step_are_caught(tmp_path, monkeypatch, capsys):
     """The last step's loss was finite; only the weights (or the test loss) show it."""
-    real = loop.evaluate
+    real = steps.evaluate
     calls = []
 
     def evaluate(model, x, y, batch_size=512):
@@ -87,7 +87,7 @@ def test_weights_that_overflow_in_an_epochs_last_step_are_caught(tmp_path, monke
             next(iter(model.parameters())).data[0, 0] = np.inf
         return real(model, x, y, batch_size)
 
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(steps, "evaluate", evaluate)
     run = tmp_path / "run"
     code, _, err = train(TINY + ["--epochs", "3", "--out", str(run)], capsys)
     line = one_line(err)

@@ -242,6 +242,6 @@ def test_int_options_take_whole_numbers_in_float_notation(tmp_path, capsys):
     assert code == 0, err
     from chainrule.train.checkpoint import read_run
 
-    _, recipe = read_run(tmp_path / "r")
+    _, recipe, _ = read_run(tmp_path / "r")
     assert (recipe.epochs, recipe.batch_size) == (1, 64)
     assert np.isfinite(recipe.lr)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.train import loop
+from chainrule.train import steps, trainer
 from chainrule.train.datasets import validation_split
 from chainrule.train.errors import RecipeError
-from chainrule.train.loop import best_row
+from chainrule.train.metrics import best_row
 from chainrule.train.recipes import Recipe
 
 from .helpers import TINY, one_line, snapshot, train
@@ -111,7 +111,7 @@ def test_a_run_records_validation_and_labels_which_model_each_number_is(tmp_path
 def test_the_test_set_chooses_nothing(tmp_path, monkeypatch, capsys):
     """Make the test accuracy peak at epoch 1 and the validation accuracy at epoch 3: best
     follows validation."""
-    real = loop.evaluate
+    real = steps.evaluate
     calls = []
 
     def evaluate(model, x, y, batch_size=512):
@@ -122,7 +122,7 @@ def test_the_test_set_chooses_nothing(tmp_path, monkeypatch, capsys):
             return loss, 0.99 if epoch == 1 else 0.5, pred
         return loss, 0.9 if epoch == 3 else 0.6, pred
 
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(steps, "evaluate", evaluate)
     run = tmp_path / "run"
     assert train(TINY + ["--epochs", "4", "--out", str(run)], capsys)[0] == 0
     m = metrics_of(run)
@@ -175,13 +175,13 @@ def test_bad_validation_options_are_one_line_before_anything_is_written(args, me
 
 def flat_validation(monkeypatch):
     """The validation accuracy and loss never change: the best stays epoch 1."""
-    real = loop.evaluate
+    real = steps.evaluate
 
     def evaluate(model, x, y, batch_size=512):
         loss, acc, pred = real(model, x, y, batch_size)
         return (1.0, 0.5, pred) if len(y) == 135 else (loss, acc, pred)
 
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(steps, "evaluate", evaluate)
 
 
 def test_patience_stops_early_says_so_and_records_it(tmp_path, monkeypatch, capsys):
@@ -354,20 +354,20 @@ def test_an_extension_interrupted_mid_epoch_resumes_to_the_same_weights(tmp_path
     shutil.copytree(whole, cut)
     assert train(["--resume", str(whole), "--epochs", "4", "--no-progress"], capsys)[0] == 0
 
-    steps = []
-    real_step = loop.train_step
+    done = []
+    real_step = steps.train_step
 
     def train_step(*args):
-        steps.append(1)
+        done.append(1)
         return real_step(*args)
 
-    class StopAfterTenSteps(loop._StopRequest):
-        signal = property(lambda self: "SIGINT" if len(steps) >= 10 else None,
+    class StopAfterTenSteps(trainer.StopRequest):
+        signal = property(lambda self: "SIGINT" if len(done) >= 10 else None,
                           lambda self, value: None)
 
     with monkeypatch.context() as patch:
-        patch.setattr(loop, "train_step", train_step)
-        patch.setattr(loop, "_StopRequest", StopAfterTenSteps)
+        patch.setattr(steps, "train_step", train_step)
+        patch.setattr(trainer, "StopRequest", StopAfterTenSteps)
         code, out, _ = train(["--resume", str(cut), "--epochs", "4", "--no-progress"], capsys)
     assert code == 130 and "stopped at epoch 3, batch 10" in out
     code, out, _ = train(["--resume", str(cut), "--no-progress"], capsys)

@@ -5,7 +5,7 @@ A checkpoint is a ``cr.save`` state dict (safetensors + JSON metadata, atomic wr
     {"format": "chainrule-checkpoint", "version": 1,
      "recipe": {...}, "model": model.state_dict(), "optimizer": ..., "scheduler": ...,
      "progress": {"epoch": completed epochs, "batch": batches done in the next epoch,
-                  "history": [per-epoch metrics]},
+                  "history": [per-epoch metrics], "seconds": training time so far},
      "rng": the global generator's state (dropout draws),
      "inputs": {"shape": one sample's shape, "classes": number of classes}}
 
@@ -16,7 +16,9 @@ In a run directory: ``checkpoints/epoch-NNN.safetensors`` after each epoch, ``la
 (the newest state, also written on Ctrl-C mid-epoch) and ``best`` (the highest validation
 accuracy; the last epoch when the run has no validation set).
 
-``progress`` may also hold ``stopped_early`` ({"epoch", "patience", "best_epoch",
+``progress`` is a ``RunState`` (state.py) written out, and read back by ``read_run``.
+It may also hold ``partial`` (the running sums of the epoch cut short, when ``batch`` is
+not 0), ``stopped_early`` ({"epoch", "patience", "best_epoch",
 "best_val_accuracy"}: the run stopped there) and ``patience_from`` (the epoch from which an
 extended run counts its patience again); ``inputs`` may hold ``class_names``.
 """
@@ -30,6 +32,7 @@ from chainrule.serialization import CheckpointError, load, save
 from chainrule.train.errors import RecipeError
 from chainrule.train.recipes import Recipe, validate
 from chainrule.train.rundir import show
+from chainrule.train.state import ProgressError, RunState
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -52,21 +55,22 @@ def set_rng_state(state: dict) -> None:
     B.random.generator.bit_generator.state = state
 
 
-def write(path: Path, recipe, model, optimizer, scheduler, epoch: int, batch: int,
-          history: list, inputs: dict | None = None, **progress) -> None:
-    state = {
+def write(path: Path, recipe, model, optimizer, scheduler, state: RunState,
+          inputs: dict | None = None) -> None:
+    """Save a run at ``state``: its recipe, weights, optimizer, scheduler, random generator."""
+    contents = {
         "format": FORMAT,
         "version": VERSION,
         "recipe": recipe.to_dict(),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
-        "progress": {"epoch": epoch, "batch": batch, "history": history, **progress},
+        "progress": state.to_progress(),
         "rng": rng_state(),
         "inputs": inputs or {},
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save(state, path)
+    save(contents, path)
 
 
 def file_of(path) -> Path:
@@ -97,11 +101,11 @@ def read(path) -> dict:
 #: What a checkpoint needs to be resumed, and the type of each part.
 _PARTS = {"recipe": dict, "model": dict, "optimizer": dict, "scheduler": dict,
           "progress": dict, "rng": dict}
-_ROW = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr")
 
 
-def read_run(path) -> tuple[dict, Recipe]:
-    """A checkpoint that can be resumed, and its recipe (validated as the CLI's would be).
+def read_run(path) -> tuple[dict, Recipe, RunState]:
+    """A checkpoint that can be resumed: its contents, its recipe (validated as the CLI's
+    would be) and the run's state (its ``progress``, checked field by field).
 
     ``read`` only checks the format tag; a file can carry the tag, pass its checksum and
     still not be a run (hand-made, or written by another tool). Every part that resuming
@@ -109,61 +113,40 @@ def read_run(path) -> tuple[dict, Recipe]:
     halfway through restoring it.
     """
     file = file_of(path)
-    state = read(file)
+    contents = read(file)
 
     def bad(what: str) -> CheckpointError:
         return CheckpointError(f"{show(file)}: not a complete training checkpoint: {what}. help: "
                                "resume a run directory that `chainrule train` wrote")
 
     for key, kind in _PARTS.items():
-        if not isinstance(state.get(key), kind):
-            found = type(state[key]).__name__ if key in state else "missing"
+        if not isinstance(contents.get(key), kind):
+            found = type(contents[key]).__name__ if key in contents else "missing"
             raise bad(f"its {key!r} is {found}, expected a {kind.__name__}")
     try:
-        recipe = Recipe.from_dict(state["recipe"])
+        recipe = Recipe.from_dict(contents["recipe"])
         validate(recipe)
     except RecipeError as e:
         raise CheckpointError(f"{show(file)}: its recipe cannot train ({reason(e)}). help: "
                               "resume a run directory that `chainrule train` wrote") from None
-    progress = state["progress"]
-    epoch, batch, history = (progress.get(k) for k in ("epoch", "batch", "history"))
-    if not _is_int(epoch) or not 0 <= epoch <= recipe.epochs:
-        raise bad(f"progress epoch {epoch!r} is not in [0, {recipe.epochs}]")
-    if not _is_int(batch) or batch < 0:
-        raise bad(f"progress batch {batch!r} is not a count")
-    if not isinstance(history, list) or len(history) != epoch:
-        raise bad(f"its history has {len(history) if isinstance(history, list) else 'no'} "
-                  f"rows for {epoch} epochs")
-    for row in history:
-        if not isinstance(row, dict) or not all(_is_number(row.get(k)) for k in _ROW):
-            raise bad(f"history row {row!r:.80} lacks one of {', '.join(_ROW)}")
-    partial = progress.get("partial", {})
-    if not isinstance(partial, dict) or not set(partial) <= {"loss", "correct", "seen"} or \
-            not all(_is_number(v) for v in partial.values()):
-        raise bad(f"progress partial {partial!r:.80} is not the sums of an epoch")
-    if not _is_number(progress.get("seconds", 0.0)):
-        raise bad(f"progress seconds {progress.get('seconds')!r:.40} is not a number")
-    stopped = progress.get("stopped_early")
-    if stopped is not None and not (isinstance(stopped, dict) and all(
-            _is_int(stopped.get(k)) for k in ("epoch", "patience", "best_epoch"))):
-        raise bad(f"progress stopped_early {stopped!r:.80} is not an early stop")
-    patience_from = progress.get("patience_from", 0)
-    if not _is_int(patience_from) or not 0 <= patience_from <= epoch:
-        raise bad(f"progress patience_from {patience_from!r:.40} is not an epoch reached")
-    return state, recipe
-
-
-def restore(state: dict, file, model, optimizer, scheduler) -> None:
-    """Load a ``read_run`` state into a freshly built model, optimizer and scheduler."""
     try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        state = RunState.from_progress(contents["progress"], recipe.epochs)
+    except ProgressError as e:
+        raise bad(str(e)) from None
+    return contents, recipe, state
+
+
+def restore(contents: dict, file, model, optimizer, scheduler) -> None:
+    """Load a ``read_run`` checkpoint into a freshly built model, optimizer and scheduler."""
+    try:
+        model.load_state_dict(contents["model"])
+        optimizer.load_state_dict(contents["optimizer"])
         if scheduler is not None:
-            unknown = set(state["scheduler"]) - set(scheduler.state_dict())
+            unknown = set(contents["scheduler"]) - set(scheduler.state_dict())
             if unknown:
                 raise ValueError(f"unknown scheduler keys {sorted(map(str, unknown))}")
-            scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+            scheduler.load_state_dict(contents["scheduler"])
+        set_rng_state(contents["rng"])
     except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
         # NOTE: this wide net is for a file's contents only: each of these is what numpy
         # or load_state_dict raise for a value of the wrong shape, type or key.
@@ -176,10 +159,3 @@ def reason(e: BaseException) -> str:
     """An inner error's message for a parenthesis in ours: one line, its help cut off."""
     return " ".join(str(e).split()).split(" help: ")[0].rstrip(".") or type(e).__name__
 
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)

@@ -85,10 +85,13 @@ def _recipes_epilog() -> str:
 
 
 def register(sub) -> None:
-    from chainrule.train.recipes import DATASETS, OPTIMIZERS, SCHEDULERS, default_text
+    _register_train(sub)
+    _register_evaluate(sub)
+    _register_predict(sub)
 
-    def d(name: str, pair: str = "digits-mlp") -> str:
-        return "default: " + default_text(name, example=pair)
+
+def _register_train(sub) -> None:
+    from chainrule.train.recipes import DATASETS
 
     p = sub.add_parser(
         "train", help="train a network (default: an MLP on the embedded 8x8 digits)",
@@ -102,6 +105,18 @@ def register(sub) -> None:
                    help="a built-in model, or your own nn.Module class from a Python file "
                    "(constructed with no arguments, or input_shape= and num_classes= if "
                    "__init__ takes them). default: mlp")
+    _add_recipe_options(p)
+    _add_run_options(p)
+    p.set_defaults(func=train_command)
+
+
+def _add_recipe_options(p) -> None:
+    """The recipe's values: each defaults to the chosen dataset/model pair's (recipes.py)."""
+    from chainrule.train.recipes import OPTIMIZERS, SCHEDULERS, default_text
+
+    def d(name: str, pair: str = "digits-mlp") -> str:
+        return "default: " + default_text(name, example=pair)
+
     p.add_argument("--hidden", type=_sizes, help="MLP hidden sizes, e.g. 256,128,64; "
                    + d("hidden"))
     p.add_argument("--channels", type=_sizes, help="CNN channels per conv block, e.g. 32,64; "
@@ -132,6 +147,11 @@ def register(sub) -> None:
     p.add_argument("--patience", type=_whole, metavar="N",
                    help="stop when the validation accuracy has not improved for N epochs; "
                    "default: 0 (off)")
+
+
+def _add_run_options(p) -> None:
+    """Where the data comes from, and the run's own options: its directory, checkpoints,
+    checks and progress bars."""
     p.add_argument("--data-dir", help="folder with the IDX files (fashion-mnist, mnist); "
                    "default: /usr/share/datasets/fashion-mnist for fashion-mnist; mnist "
                    "needs it")
@@ -150,14 +170,17 @@ def register(sub) -> None:
                    help="stop at the first op whose forward or backward makes NaN/Inf, and "
                    "name it (slower)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=train_command)
 
+
+def _register_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="test metrics and confusion matrix of a checkpoint")
     e.add_argument("checkpoint", type=Path, help="a checkpoint file or a run directory (its "
                    "last checkpoint)")
     e.add_argument("--data-dir", help="folder with the IDX files, if not the recorded one")
     e.set_defaults(func=evaluate_command)
 
+
+def _register_predict(sub) -> None:
     q = sub.add_parser(
         "predict", help="class probabilities of a trained run for an image, .npy or CSV",
         description="Class probabilities of a trained run for new inputs, most likely "

@@ -189,6 +189,21 @@ def validate(r: Recipe) -> None:
     (``limits.py``).
     """
     _check_types(r)
+    _check_choices(r)
+    for ok, message in _ranges(r):
+        if not ok:
+            raise RecipeError(message)
+    try:
+        r.data_dir.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecipeError(
+            f"--data-dir {_show(r.data_dir)}: the path is not valid UTF-8, and the run's "
+            "checkpoints record it as text. help: rename the folder, or link to it from a "
+            "UTF-8 name (ln -s) and pass that") from None
+
+
+def _check_choices(r: Recipe) -> None:
+    """The named choices, then every float option finite (the ranges compare them)."""
     if r.dataset not in DATASETS:
         raise RecipeError(f"--dataset must be one of {', '.join(DATASETS)}, got {r.dataset!r}")
     if r.model not in MODELS and not _CUSTOM.fullmatch(r.model):
@@ -205,7 +220,12 @@ def validate(r: Recipe) -> None:
         if not math.isfinite(value):
             raise RecipeError(f"{_option(name)} must be a finite number, got {value}. help: "
                               f"{_HELP[name]}")
-    checks = [
+
+
+def _ranges(r: Recipe) -> list:
+    """(holds, the message if not) for every range a value must be in, in the order the
+    first that fails is reported."""
+    return [
         (1 <= r.epochs <= MAX_EPOCHS, f"--epochs must be in [1, {MAX_EPOCHS:,}], got "
                                       f"{r.epochs}"),
         (r.batch_size >= 1, f"--batch-size must be at least 1, got {r.batch_size}"),
@@ -240,16 +260,6 @@ def validate(r: Recipe) -> None:
          "--val-fraction 0 holds out no validation set. help: give --val-fraction > 0 (e.g. "
          "0.1), or drop --patience"),
     ]
-    for ok, message in checks:
-        if not ok:
-            raise RecipeError(message)
-    try:
-        r.data_dir.encode("utf-8")
-    except UnicodeEncodeError:
-        raise RecipeError(
-            f"--data-dir {_show(r.data_dir)}: the path is not valid UTF-8, and the run's "
-            "checkpoints record it as text. help: rename the folder, or link to it from a "
-            "UTF-8 name (ln -s) and pass that") from None
 
 
 _HELP = {

@@ -1,0 +1,82 @@
+"""The steps every training loop is made of: one gradient-descent step, an epoch's
+batches, an evaluation, and the checks that stop a run that diverged.
+
+``fit`` (loop.py) and a whole run (trainer.py) call these through this module, so a test
+can replace one of them for both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.nn import functional as F
+from chainrule.train.errors import DivergedError
+from chainrule.train.state import EpochSums
+
+
+def train_step(model: nn.Module, optimizer, x, y, sums: EpochSums) -> float:
+    """One gradient-descent step: forward, cost = mean loss, backward, update.
+
+    Returns the batch's cost (NaN or inf when training has diverged: the caller checks).
+    """
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)  # the cost function: the mean of l^n over the batch
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    n, value = len(y), loss.item()
+    sums.loss += value * n
+    sums.correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
+    sums.seen += n
+    return value
+
+
+@cr.no_grad()
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512):
+    """Mean cross-entropy, accuracy and predicted classes on (x, y), in eval mode."""
+    was_training = model.training
+    model.eval()
+    total, preds = 0.0, []
+    for i in range(0, len(y), batch_size):
+        xb, yb = cr.tensor(x[i:i + batch_size]), y[i:i + batch_size]
+        logits = model(xb)
+        total += F.cross_entropy(logits, yb, reduction="sum").item()
+        preds.append(logits.numpy().argmax(axis=1))
+    model.train(was_training)
+    pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+    return total / max(len(y), 1), float((pred == y).mean()) if len(y) else 0.0, pred
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch: int):
+    """The epoch's shuffled batches; the order depends only on (seed, epoch)."""
+    from chainrule.data import DataLoader, TensorDataset
+
+    order = np.random.default_rng([seed, epoch])
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=order)
+
+
+def diverged(epoch: int, step: int, steps: int, value: float, what: str,
+             hint: str, after: str = "") -> DivergedError:
+    return DivergedError(f"{what} became {value} at epoch {epoch}, step {step} of {steps}: "
+                         f"training diverged{after}. help: {hint}", epoch, step, value)
+
+
+def check_weights(model, epoch, steps, test_loss, hint, after="", val_loss=0.0) -> None:
+    """After an epoch: the weights (and batch-norm statistics) must all be finite.
+
+    A last step can push weights to inf while the loss it computed was still finite;
+    then only the weights, or the validation and test losses computed with them, show it.
+    """
+    for name, value in model.state_dict().items():
+        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = float("nan") if np.isnan(array).any() else float("inf")
+            raise diverged(epoch, steps, steps, bad, f"the model's {name}", hint, after)
+    if not math.isfinite(val_loss):
+        raise diverged(epoch, steps, steps, val_loss, "the validation loss", hint, after)
+    if not math.isfinite(test_loss):
+        raise diverged(epoch, steps, steps, test_loss, "the test loss", hint, after)
