@@ -83,3 +83,9 @@ def test_ops_never_reach_the_backward_engine():
         if _top(module) in ("ops", "tensor", "graph"):
             for line, name in _imports(path, module):
                 assert not name.startswith("chainrule.autograd"), f"{path}:{line}: {name}"
+
+
+def test_no_source_file_over_450_lines():
+    long = [f"{p.relative_to(SRC.parent)}: {n}" for p, _ in _modules()
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450]
+    assert not long, long
