@@ -1,16 +1,14 @@
-"""The one seam between chainrule and its array library.
+"""Array conversion, default dtypes and the global random generator.
 
-Everything that touches NumPy by name for *creating* arrays or choosing dtypes goes
-through here, so that a GPU array library with NumPy's API (CuPy, for one) can later
-slot in by changing this module. Ops use ``np`` from here for their arithmetic.
+Not (yet) a seam to other array libraries: the ops and about thirty other modules call
+NumPy directly. The array-backends issue makes a real one (every op reaching arrays
+through its inputs' namespace); until then this module holds only what must be decided
+in one place: how Python data becomes an array, the default float dtype, and the RNG.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-#: The array namespace. Ops call ``np.tanh``, ``np.matmul`` ... through this name.
-xp = np
 
 #: Python floats, and factories without ``dtype=``, make float32 tensors (as PyTorch).
 DEFAULT_FLOAT = np.dtype(np.float32)
