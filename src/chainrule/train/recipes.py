@@ -85,7 +85,7 @@ DEFAULTS: dict[tuple[str, str], dict] = {
                                    epochs=40, batch_size=128, lr=2e-3, optimizer="adamw",
                                    weight_decay=1e-2),
     ("fashion-mnist", "cnn"): dict(channels=(32, 64), batch_norm=True, dropout=0.3,
-                                   epochs=12, batch_size=64, lr=2e-3, optimizer="adamw",
+                                   epochs=15, batch_size=64, lr=2e-3, optimizer="adamw",
                                    weight_decay=1e-2),
     ("mnist", "mlp"): dict(hidden=(256, 128), batch_norm=True, epochs=20, batch_size=128,
                            lr=2e-3),
