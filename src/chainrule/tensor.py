@@ -21,6 +21,7 @@ import numpy as np
 from chainrule import _backend as B
 from chainrule import _tensor_inplace, _tensor_interop, _tensor_methods
 from chainrule.errors import BackwardError
+from chainrule.graph.node import HookHandle
 
 _new = object.__new__
 
@@ -178,7 +179,7 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
                 self._hooks = []
             hooks = self._hooks
         hooks.append(fn)
-        return _HookHandle(hooks, fn)
+        return HookHandle(hooks, fn)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves keep it anyway)."""
@@ -271,17 +272,6 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
     def __or__(self, other):
         return _wrap(self.data | _data(other))
 
-
-
-class _HookHandle:
-    """Returned by ``register_hook``; ``handle.remove()`` unregisters the hook."""
-
-    def __init__(self, hooks: list, fn):
-        self._hooks, self._fn = hooks, fn
-
-    def remove(self) -> None:
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
 
 
 class _Engine:

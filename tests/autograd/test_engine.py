@@ -275,3 +275,21 @@ def test_input_shapes_come_from_the_edges_across_broadcasting():
     assert node.input_shape(0) == (3, 1) and node.input_shape(1) == (4,)
     da, db = node.vjp(np.ones((3, 4)))
     assert da.shape == (3, 1) and db.shape == (4,)
+
+
+def test_node_prehook_sees_and_can_replace_the_gradient_as_pytorch():
+    import torch
+
+    seen = []
+    for lib in (cr, torch):
+        w = lib.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        y = w * 3
+        handle = y.grad_fn.register_prehook(
+            lambda grads: (seen.append(grads[0].tolist()), (grads[0] * 2,))[1])
+        y.sum().backward()
+        assert w.grad.tolist() == [6.0, 6.0]  # 3 * the doubled gradient
+        handle.remove()
+        w.grad = None
+        (w * 3).sum().backward()
+        assert w.grad.tolist() == [3.0, 3.0]
+    assert seen == [[1.0, 1.0], [1.0, 1.0]]

@@ -52,6 +52,17 @@ def INPUT(index: int) -> Input:  # noqa: N802 - reads as the marker it is
     return _INPUTS[index] if index < 8 else Input(index)
 
 
+class HookHandle:
+    """Returned by ``register_hook`` and ``register_prehook``; ``remove()`` unregisters."""
+
+    def __init__(self, hooks: list, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
 class Node:
     """Base class of every primitive. Subclasses define ``forward`` and ``vjp``."""
 
@@ -89,6 +100,20 @@ class Node:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    def register_prehook(self, fn) -> HookHandle:
+        """PyTorch's ``Node.register_prehook``: ``fn(grad_outputs)`` runs when the gradient
+        at this node's output is complete, before its vjp, with a 1-tuple (dL/d(output),
+        a tensor); it may return a tuple holding a replacement. For watching a graph whose
+        tensors are gone (the drawing does); ``t.register_hook`` is the same on a tensor."""
+        def hook(g):
+            out = fn((g,))
+            return None if out is None else out[0]
+
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.append(hook)
+        return HookHandle(self.hooks, hook)
 
     def forward(self, *arrays):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -1,5 +1,5 @@
 """watch: the gradient arriving at every op node of a graph, caught through the public
-hook API (``Tensor.register_hook``) and kept until the graph is gone.
+hook API (``Node.register_prehook``, PyTorch's name) and kept until the graph is gone.
 
     loss = ((w @ x + b).sigmoid() - t).sum()
     cr.viz.watch(loss)       # a hook on every op node below loss
@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from chainrule.tensor import Tensor, _wrap
+from chainrule.tensor import Tensor
 
 #: dL/d(output) per op node, as the hooks caught it; and the handle of each hook, to
 #: remove it. Weakly keyed: a graph that is gone takes its entries with it.
@@ -34,7 +34,7 @@ def watch(root: Tensor) -> Tensor:
         raise TypeError(f"watch: expected a Tensor, got {type(root).__name__}")
     for node in op_nodes(root):
         if node not in _HANDLES:
-            _HANDLES[node] = _output_of(node).register_hook(_Catch(node))
+            _HANDLES[node] = node.register_prehook(_Catch(node))
     return root
 
 
@@ -54,24 +54,14 @@ def captured(node) -> np.ndarray | None:
     return _CAUGHT.get(node)
 
 
-def _output_of(node) -> Tensor:
-    """A tensor standing for ``node``'s output, to register a hook on.
-
-    NOTE: a graph keeps its nodes, not the tensors they made (those are usually gone by
-    the time the graph is drawn), and hooks are registered on tensors. A tensor made by
-    the node is all that ``register_hook`` needs: it hooks the node's gradient and returns
-    the handle. Its data is a read-only zero broadcast to the output's shape, no memory.
-    """
-    return _wrap(np.broadcast_to(np.zeros((), node.out_dtype), node.out_shape), node)
-
-
 class _Catch:
     """A hook that keeps the gradient arriving at one node (weakly keyed by the node)."""
 
     def __init__(self, node):
         self.node = weakref.ref(node)
 
-    def __call__(self, g):
+    def __call__(self, grad_outputs):
+        (g,) = grad_outputs
         node = self.node()
         if node is not None:
             _CAUGHT[node] = np.array(g.data if isinstance(g, Tensor) else g, copy=True)
