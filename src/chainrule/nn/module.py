@@ -103,6 +103,12 @@ class Module:
                 f"place (`with cr.no_grad(): m.{name}.copy_(t)` or `m.{name} -= ...`), or "
                 f"assign nn.Parameter(t) to replace it"
             )
+        if name in self._parameters and isinstance(value, Parameter):
+            # Replaced (or re-bound by `m.weight -= 0.1`): keep its place in the order, as
+            # PyTorch's dict assignment does.
+            self._parameters[name] = value
+            object.__setattr__(self, name, value)
+            return
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
         if isinstance(value, Parameter):
