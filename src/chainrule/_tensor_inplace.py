@@ -134,6 +134,11 @@ class InPlace:
         return self._update("clamp_", lambda d, o: np.clip(d, min, max, out=d),
                             lambda t, o: ops.clip(t, min, max), None)
 
+    def relu_(self):
+        """max(x, 0) in place (``nn.ReLU(inplace=True)``); relu'(0) = 0 as ``relu``."""
+        return self._update("relu_", lambda d, o: np.maximum(d, 0, out=d),
+                            lambda t, o: t.relu(), None)
+
     def __setitem__(self, index, value):
         """``t[index] = value``: in place, as every in-place update (see ``_update``)."""
         parsed, _ = _index_arg(index)

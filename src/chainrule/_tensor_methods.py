@@ -157,6 +157,70 @@ class TorchNames:
     def unsqueeze(self, dim):
         return ops.expand_dims(self, dim)
 
+    def expand(self, *sizes):
+        """PyTorch's broadcast_to, where -1 keeps an axis's size."""
+        sizes = _shape_of(sizes)
+        lead = len(sizes) - self.data.ndim
+        shape = tuple(self.data.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(sizes))
+        return ops.broadcast_to(self, shape)
+
+    def repeat(self, *repeats):
+        """PyTorch's repeat (NumPy's tile): the tensor copied ``repeats[i]`` times along
+        axis i; composed of reshape and broadcast, so its gradient sums the copies."""
+        reps = _shape_of(repeats)
+        if len(reps) < self.data.ndim:
+            raise ValueError(f"repeat: {len(reps)} counts for a {self.data.ndim}-d tensor. "
+                             "help: give one count per axis (at least)")
+        shape = (1,) * (len(reps) - self.data.ndim) + self.data.shape
+        spread = tuple(v for n in shape for v in (1, n))  # (1, n0, 1, n1, ...)
+        tiled = tuple(v for r, n in zip(reps, shape) for v in (r, n))
+        out = ops.broadcast_to(ops.reshape(self, spread), tiled)
+        return ops.reshape(out, tuple(r * n for r, n in zip(reps, shape)))
+
+    def contiguous(self):
+        """This tensor (NumPy arrays need no contiguous copy for chainrule's ops)."""
+        return self
+
+    def cpu(self):
+        """This tensor: chainrule runs on NumPy arrays, on the CPU."""
+        return self
+
+    def cuda(self, *args, **kwargs):
+        raise TypeError("cuda: chainrule runs on NumPy arrays, on the CPU. help: drop "
+                        ".cuda() (or use .cpu(), which is the tensor itself)")
+
+    @property
+    def device(self) -> str:
+        """Always "cpu" (PyTorch code reads it to place new tensors)."""
+        return "cpu"
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def type(self, dtype=None):  # noqa: A003 - PyTorch's name
+        """With a dtype: as astype; without one: the dtype's name, as a string."""
+        return str(self.data.dtype) if dtype is None else ops.astype(self, dtype)
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
     # --- copies, dtypes, clamping ----------------------------------------------------------
 
     def clone(self):

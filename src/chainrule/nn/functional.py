@@ -28,9 +28,9 @@ from chainrule.tensor import Tensor, as_tensor
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def relu(x):
-    """max(x, 0)"""
-    return as_tensor(x).relu()
+def relu(x, inplace: bool = False):
+    """max(x, 0); ``inplace=True`` updates x itself, as PyTorch's (see Tensor.relu_)"""
+    return as_tensor(x).relu_() if inplace else as_tensor(x).relu()
 
 
 def sigmoid(x):

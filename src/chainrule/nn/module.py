@@ -354,10 +354,18 @@ class Module:
 
 class Sequential(Module):
     """Modules applied in order: ``Sequential(a, b, c)(x) = c(b(a(x)))``; their names are
-    '0', '1', ... (so parameters are '0.weight', '0.bias', ... as in PyTorch)."""
+    '0', '1', ... (so parameters are '0.weight', '0.bias', ... as in PyTorch), or the keys
+    of one ordered dict, ``Sequential(OrderedDict([("fc", ...), ...]))``, as PyTorch's."""
 
     def __init__(self, *modules):
         super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            for name, m in modules[0].items():
+                if not isinstance(m, Module):
+                    raise TypeError(f"Sequential: {name!r} is a {type(m).__name__}, not a "
+                                    "Module")
+                setattr(self, str(name), m)
+            return
         for i, m in enumerate(modules):
             if not isinstance(m, Module):
                 raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a "
