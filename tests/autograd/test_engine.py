@@ -293,3 +293,15 @@ def test_node_prehook_sees_and_can_replace_the_gradient_as_pytorch():
         (w * 3).sum().backward()
         assert w.grad.tolist() == [3.0, 3.0]
     assert seen == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_a_leaf_frozen_between_forward_and_backward_gets_no_grad_as_pytorch():
+    import torch
+
+    import chainrule.nn as nn
+
+    for lib, layer in ((cr, nn.Linear(3, 2)), (torch, torch.nn.Linear(3, 2))):
+        out = layer(lib.ones((4, 3))).sum()
+        layer.weight.requires_grad_(False)  # frozen after the forward
+        out.backward()
+        assert layer.weight.grad is None and layer.bias.grad is not None

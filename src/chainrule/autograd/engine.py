@@ -142,6 +142,8 @@ def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None
             return out
         leaf_grads.pop(None, None)
         for leaf, g, owned in leaf_grads.values():
+            if not leaf._rg:
+                continue  # frozen after the forward (requires_grad_(False)): no .grad, as PyTorch
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g, create_graph)
                 owned = False
