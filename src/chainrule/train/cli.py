@@ -59,9 +59,10 @@ def _recipes_epilog() -> str:
             return "on" if v else "off"
         return f"{v:g}" if isinstance(v, float) else str(v)
 
-    cols = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "batch_norm", "dropout")
+    cols = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "batch_norm", "dropout",
+            "threads")
     head = ["recipe", "layers", "epochs", "batch", "optimizer", "lr", "weight-decay",
-            "batch-norm", "dropout"]
+            "batch-norm", "dropout", "threads"]
     rows = []
     for (dataset, model), d in DEFAULTS.items():
         r = Recipe(dataset=dataset, model=model, **d)
@@ -137,7 +138,8 @@ def _add_recipe_options(p) -> None:
     p.add_argument("--gamma", type=float, help="StepLR: decay factor; " + d("gamma"))
     p.add_argument("--seed", type=_whole, help="initial weights, shuffling, validation split "
                    "(and the 2-D sets); " + d("seed"))
-    p.add_argument("--threads", type=_whole, help="BLAS threads; default: 0 (all cores)")
+    p.add_argument("--threads", type=_whole, help="BLAS threads (0: all cores); "
+                   + d("threads"))
     p.add_argument("--samples", type=_whole, help="points in a generated 2-D set; "
                    + d("samples"))
     p.add_argument("--val-fraction", type=float, metavar="F",
