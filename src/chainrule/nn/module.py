@@ -11,6 +11,7 @@ import numpy as np
 from chainrule import _backend as B
 from chainrule.errors import ChainruleError, ShapeError
 from chainrule.graph import anomaly
+from chainrule.nn import hooks
 from chainrule.tensor import Tensor
 
 
@@ -69,9 +70,9 @@ class _Running(threading.local):
 _running = _Running()
 
 
-class Module:
+class Module(hooks.Hooks):
     """Base class of layers and models: parameters, buffers and submodules are registered
-    by attribute assignment; ``model(x)`` runs ``forward``."""
+    by attribute assignment; ``model(x)`` runs ``forward``. Hooks: see nn/hooks.py."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -163,10 +164,13 @@ class Module:
         running = _running.stack
         running.append(self)
         try:
+            forward = self.forward
+            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+                return hooks.call(self, args, kwargs, self._forward_scoped)
             if anomaly.state.enabled:
                 with anomaly.module_scope(self._describe_path()):
-                    return self.forward(*args, **kwargs)
-            return self.forward(*args, **kwargs)
+                    return forward(*args, **kwargs)
+            return forward(*args, **kwargs)
         except ShapeError as e:
             if getattr(e, "_located", False) or not self._is_leaf_module():
                 raise
@@ -176,6 +180,12 @@ class Module:
             raise err from None
         finally:
             running.pop()
+
+    def _forward_scoped(self, *args, **kwargs):
+        if anomaly.state.enabled:
+            with anomaly.module_scope(self._describe_path()):
+                return self.forward(*args, **kwargs)
+        return self.forward(*args, **kwargs)
 
     def _is_leaf_module(self) -> bool:
         return not self._modules
