@@ -1,0 +1,53 @@
+"""cr.nn.utils against torch.nn.utils."""
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.nn as nn
+
+
+def _pair():
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=(3, 4)), rng.normal(size=(4,))]
+    grads = [rng.normal(size=(3, 4)) * 5, rng.normal(size=(4,)) * 5]
+    ours = [nn.Parameter(v.copy()) for v in values]
+    theirs = [torch.nn.Parameter(torch.tensor(v)) for v in values]
+    for p, q, g in zip(ours, theirs, grads):
+        p.grad = cr.tensor(g.copy())
+        q.grad = torch.tensor(g.copy())
+    return ours, theirs
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
+    ours, theirs = _pair()
+    a = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
+    b = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    np.testing.assert_allclose(a.item(), b.item(), rtol=1e-12)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)
+
+
+def test_clip_grad_value_and_vectors_match_pytorch():
+    ours, theirs = _pair()
+    nn.utils.clip_grad_value_(ours, 1.0)
+    torch.nn.utils.clip_grad_value_(theirs, 1.0)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+    v = nn.utils.parameters_to_vector(ours)
+    np.testing.assert_array_equal(v.numpy(), torch.nn.utils.parameters_to_vector(theirs)
+                                  .detach().numpy())
+    nn.utils.vector_to_parameters(v * 2, ours)
+    np.testing.assert_array_equal(ours[1].numpy(), 2 * theirs[1].detach().numpy())
+    with pytest.raises(ValueError, match="16 entries"):
+        nn.utils.vector_to_parameters(cr.zeros(3), ours)
+
+
+def test_nonfinite_norm_is_an_error_when_asked():
+    p = nn.Parameter(np.ones(2))
+    p.grad = cr.tensor(np.array([np.inf, 1.0]))
+    with pytest.raises(RuntimeError, match="help"):
+        nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
