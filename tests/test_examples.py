@@ -31,3 +31,11 @@ def test_fashion_cnn_example_runs_on_a_slice_if_the_data_is_installed():
                           "--limit", "256"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "test accuracy" in out.stdout
+
+
+def test_from_pytorch_example_gives_the_same_logits():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "from_pytorch.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "missing [] unexpected []" in out.stdout
+    assert "largest logit difference" in out.stdout
