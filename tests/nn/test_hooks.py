@@ -77,3 +77,13 @@ def test_a_backward_hook_on_a_module_whose_input_needs_no_grad_sees_grad_output(
     layer.register_full_backward_hook(lambda m, gi, go: seen.append((gi, go[0].shape)))
     layer(cr.ones((4, 3))).sum().backward()
     assert seen == [((None,), (4, 2))]
+
+
+def test_dropout_with_p_1_gives_zeros_as_pytorch():
+    x = cr.ones((2, 3), requires_grad=True)
+    y = nn.Dropout(p=1.0)(x)
+    y.sum().backward()
+    t = torch.ones((2, 3), requires_grad=True)
+    u = torch.nn.Dropout(p=1.0)(t)
+    u.sum().backward()
+    assert y.tolist() == u.tolist() and x.grad.tolist() == t.grad.tolist()
