@@ -51,13 +51,7 @@ def _model(text: str) -> str:
 def _recipes_epilog() -> str:
     """Every recipe's values, so that --help says what a run will do before it runs."""
     from chainrule.train.recipes import DEFAULTS, Recipe
-
-    def show(v):
-        if isinstance(v, tuple):
-            return ",".join(map(str, v))
-        if isinstance(v, bool):
-            return "on" if v else "off"
-        return f"{v:g}" if isinstance(v, float) else str(v)
+    from chainrule.train.recipes import show_value as show
 
     cols = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "batch_norm", "dropout",
             "threads")

@@ -154,21 +154,23 @@ def recipe_for(dataset: str = "digits", model: str = "mlp", **overrides) -> Reci
     return recipe
 
 
+def show_value(v) -> str:
+    """A recipe value as --help writes it: sizes as 256,128, flags as on/off."""
+    if isinstance(v, tuple):
+        return ",".join(map(str, v))
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def default_text(name: str, example: str = "digits-mlp") -> str:
     """``name``'s default in words for --help: its one value, or, when the recipes differ,
     the ``example`` recipe's value (and a pointer to the table of all of them)."""
-    def show(v):
-        if isinstance(v, tuple):
-            return ",".join(map(str, v))
-        if isinstance(v, bool):
-            return "on" if v else "off"
-        return f"{v:g}" if isinstance(v, float) else str(v)
-
     base = getattr(Recipe, name)
     values = {f"{d}-{m}": DEFAULTS[(d, m)].get(name, base) for d, m in DEFAULTS}
     if len(set(map(repr, values.values()))) == 1:
-        return show(base)
-    return f"from the recipe ({example}: {show(values[example])}; all below)"
+        return show_value(base)
+    return f"from the recipe ({example}: {show_value(values[example])}; all below)"
 
 
 #: Upper bounds of the numeric options (lower bounds are in ``validate``). A learning rate
