@@ -193,48 +193,63 @@ def parse_spec(obj, name: str = "network") -> Spec:
     if n_samples > MAX_SAMPLES:
         raise SpecError("input", f"at most {MAX_SAMPLES} samples, got {n_samples}")
 
-    raw_layers = obj["layers"]
+    layers = _layers(obj["layers"], inputs.shape[1])
+    _check_output(layers, loss)
+    width = layers[-1].weight.shape[0]
+    targets = _targets(obj["target"], several, n_samples, width)
+    check_targets(loss, targets, several)
+    return Spec(tuple(layers), inputs, targets, loss, lr, name, description, several)
+
+
+def _layers(raw_layers, width: int) -> list:
+    """The ``layers`` field as ``Layer``s, each checked against the width before it."""
     if not isinstance(raw_layers, list):
         raise SpecError("layers", f"expected a list of layers, got {_kind(raw_layers)}")
     if not raw_layers:
         raise SpecError("layers", "expected at least one layer, got an empty list")
-
     layers = []
-    width = inputs.shape[1]
     n_params = 0
     for k, raw in enumerate(raw_layers):
-        where = f"layers[{k}]"
-        if not isinstance(raw, dict):
-            raise SpecError(
-                where, f'expected an object with "weight", "bias", "activation", got {_kind(raw)}'
-            )
-        _no_unknown(raw, _LAYER_FIELDS, where)
-        for key in _LAYER_FIELDS:
-            if key not in raw:
-                raise SpecError(f"{where}.{key}", "missing field")
-        weight = _matrix(raw["weight"], f"{where}.weight")
-        what = "the input's size" if k == 0 else "the previous layer's size"
-        if weight.shape[1] != width:
-            raise SpecError(
-                f"{where}.weight", f"expected {width} columns ({what}), got {weight.shape[1]}"
-            )
-        bias = _vector(raw["bias"], f"{where}.bias")
-        if bias.shape[0] != weight.shape[0]:
-            raise SpecError(
-                f"{where}.bias",
-                f"expected {weight.shape[0]} values (one per neuron: the weight's rows), "
-                f"got {bias.shape[0]}",
-            )
-        activation = _choice(raw["activation"], ACTIVATIONS, f"{where}.activation", "activation")
-        layers.append(Layer(weight, bias, activation))
-        width = weight.shape[0]
-        n_params += weight.size + bias.size
+        layers.append(_layer(raw, k, width))
+        width = layers[-1].weight.shape[0]
+        n_params += layers[-1].weight.size + layers[-1].bias.size
         if n_params > MAX_PARAMETERS:
             raise SpecError(
                 "layers",
                 f"more than {MAX_PARAMETERS} weights and biases: explain is for small networks",
             )
+    return layers
 
+
+def _layer(raw, k: int, width: int) -> Layer:
+    where = f"layers[{k}]"
+    if not isinstance(raw, dict):
+        raise SpecError(
+            where, f'expected an object with "weight", "bias", "activation", got {_kind(raw)}'
+        )
+    _no_unknown(raw, _LAYER_FIELDS, where)
+    for key in _LAYER_FIELDS:
+        if key not in raw:
+            raise SpecError(f"{where}.{key}", "missing field")
+    weight = _matrix(raw["weight"], f"{where}.weight")
+    what = "the input's size" if k == 0 else "the previous layer's size"
+    if weight.shape[1] != width:
+        raise SpecError(
+            f"{where}.weight", f"expected {width} columns ({what}), got {weight.shape[1]}"
+        )
+    bias = _vector(raw["bias"], f"{where}.bias")
+    if bias.shape[0] != weight.shape[0]:
+        raise SpecError(
+            f"{where}.bias",
+            f"expected {weight.shape[0]} values (one per neuron: the weight's rows), "
+            f"got {bias.shape[0]}",
+        )
+    activation = _choice(raw["activation"], ACTIVATIONS, f"{where}.activation", "activation")
+    return Layer(weight, bias, activation)
+
+
+def _check_output(layers: list, loss: str) -> None:
+    """Softmax only on the output layer and only with cross-entropy, which needs it."""
     last = len(layers) - 1
     for k, layer in enumerate(layers):
         if layer.activation == "softmax" and (k != last or loss != "cross_entropy"):
@@ -248,7 +263,10 @@ def parse_spec(obj, name: str = "network") -> Spec:
             f'cross_entropy needs "softmax" on the output layer, got "{layers[last].activation}"',
         )
 
-    targets, target_several = _samples(obj["target"], "target")
+
+def _targets(raw, several: bool, n_samples: int, width: int) -> np.ndarray:
+    """The ``target`` field: as many samples as ``input``, each of the output's width."""
+    targets, target_several = _samples(raw, "target")
     if target_several != several or targets.shape[0] != n_samples:
         if several:
             raise SpecError(
@@ -265,8 +283,7 @@ def parse_spec(obj, name: str = "network") -> Spec:
         raise SpecError(
             first, f"expected {width} values (the output layer's size), got {targets.shape[1]}"
         )
-    check_targets(loss, targets, several)
-    return Spec(tuple(layers), inputs, targets, loss, lr, name, description, several)
+    return targets
 
 
 def check_targets(loss: str, targets: np.ndarray, several: bool) -> None:
