@@ -87,7 +87,9 @@ DEFAULTS: dict[tuple[str, str], dict] = {
     ("fashion-mnist", "mlp"): dict(hidden=(256, 128, 64), batch_norm=True, dropout=0.2,
                                    epochs=40, batch_size=128, lr=2e-3, optimizer="adamw",
                                    weight_decay=1e-2),
-    ("fashion-mnist", "cnn"): dict(channels=(32, 64), batch_norm=True, dropout=0.3,
+    # a third block (61,674 parameters): two blocks reached 0.9246-0.9283 over seeds 0-4,
+    # too close to the 0.925 bar; three reached 0.9303 on the worst of them (seed 2)
+    ("fashion-mnist", "cnn"): dict(channels=(32, 64, 64), batch_norm=True, dropout=0.3,
                                    epochs=15, batch_size=64, lr=2e-3, optimizer="adamw",
                                    weight_decay=1e-2),
     ("mnist", "mlp"): dict(hidden=(256, 128), batch_norm=True, epochs=20, batch_size=128,
