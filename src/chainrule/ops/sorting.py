@@ -1,0 +1,81 @@
+"""Ordering ops: sort, argsort and topk, under PyTorch's names and arguments.
+
+The values are composed, as ``take_along_axis(x, order)`` (a GetItem), so each output
+element's gradient goes to the one input element it came from; the order itself (the
+indices, int64) has no gradient.
+
+Ties: chainrule always sorts stably. Equal elements keep their order of index, first
+occurrence first, ascending or descending (PyTorch's ``stable=True``, which ``stable=False``
+permits); so at a tie ``topk`` picks, and gives the gradient to, the element with the
+lowest index. NaN counts as larger than every number, as in PyTorch (last ascending, first
+descending).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.ops.core import apply, torch_names
+from chainrule.ops.index import along, check_dim
+from chainrule.ops.reduce import ValuesIndices
+from chainrule.ops.shape import GetItem
+from chainrule.tensor import _wrap, as_tensor
+
+
+def stable_order(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """The permutation that sorts ``data`` along ``axis``, ties in order of index (int64)."""
+    if not descending:
+        return np.argsort(data, axis=axis, kind="stable").astype(np.int64, copy=False)
+    # Descending, ties still first-index-first: sort the reversed axis ascending (ties then
+    # come last-index-first), read the result backwards, and map positions back.
+    n = data.shape[axis]
+    order = np.argsort(np.flip(data, axis), axis=axis, kind="stable")
+    return (n - 1 - np.flip(order, axis)).astype(np.int64, copy=False)
+
+
+def _prepare(x, dim, axis, op):
+    axis, _ = torch_names(op, axis, None, dim, None)
+    x = as_tensor(x)
+    axis = check_dim(-1 if axis is None else axis, x.ndim, op)
+    return x, axis
+
+
+def sort(x, dim=None, descending: bool = False, stable: bool = False, *, axis=None):
+    """(values, indices) sorted along ``dim`` (default: the last), as torch.sort.
+
+    ``stable`` is accepted for PyTorch's signature: the sort is always stable.
+    """
+    x, axis = _prepare(x, dim, axis, "sort")
+    if x.ndim == 0:
+        return ValuesIndices(x, _wrap(np.zeros((), dtype=np.int64)))
+    order = stable_order(x.data, axis, bool(descending))
+    values = apply(GetItem, x, index=along(axis, order, x.shape), basic=False)
+    return ValuesIndices(values, _wrap(order))
+
+
+def argsort(x, dim=None, descending: bool = False, stable: bool = False, *, axis=None):
+    """The indices (int64) that sort ``x`` along ``dim`` (default: the last); no gradient."""
+    x, axis = _prepare(x, dim, axis, "argsort")
+    if x.ndim == 0:
+        return _wrap(np.zeros((), dtype=np.int64))
+    return _wrap(stable_order(x.data, axis, bool(descending)))
+
+
+def topk(x, k: int, dim=None, largest: bool = True, sorted: bool = True, *, axis=None):  # noqa: A002
+    """(values, indices) of the ``k`` largest (``largest=False``: smallest) elements along
+    ``dim`` (default: the last), as torch.topk; the gradient reaches those k elements.
+
+    The values come largest first (smallest first for ``largest=False``) whatever
+    ``sorted`` says: PyTorch leaves the order unspecified for ``sorted=False``.
+    """
+    x, axis = _prepare(x, dim, axis, "topk")
+    n = x.shape[axis] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+        raise ValueError(f"topk: k = {k!r} is out of range for dim {axis} of size {n} "
+                         f"(shape {x.shape}). help: pick k from 0 to {n}")
+    if x.ndim == 0:
+        return sort(x)
+    order = stable_order(x.data, axis, bool(largest))
+    first = order[(slice(None),) * axis + (slice(0, int(k)),)].copy()
+    values = apply(GetItem, x, index=along(axis, first, first.shape), basic=False)
+    return ValuesIndices(values, _wrap(first))
