@@ -178,7 +178,7 @@ def scatter_args(x, dim, index, src):
     axis = check_dim(dim, x.ndim, op)
     if x.dtype != src.dtype:
         raise TypeError(f"{op}: the tensor is {x.dtype} and src is {src.dtype}. help: "
-                        f"convert src first (src.astype({x.dtype}))")
+                        f"convert src first (src.astype(cr.{x.dtype}))")
     if x.ndim == 0 or not idx.ndim == src.ndim == x.ndim:
         raise ShapeError(
             f"{op}: the tensor {x.shape}, the index {idx.shape} and src {src.shape} need the "
@@ -212,7 +212,7 @@ def index_add_args(x, dim, index, source):
     axis = check_dim(dim, x.ndim, op)
     if x.dtype != source.dtype:
         raise TypeError(f"{op}: the tensor is {x.dtype} and source is {source.dtype}. "
-                        f"help: convert source first (source.astype({x.dtype}))")
+                        f"help: convert source first (source.astype(cr.{x.dtype}))")
     want = x.shape[:axis] + (len(idx),) + x.shape[axis + 1:]
     if x.ndim == 0 or source.shape != want:
         raise ShapeError(
