@@ -198,3 +198,11 @@ def test_two_threads_gather_and_scatter_at_once_each_under_its_own_grad_mode():
     assert not errors, errors
     np.testing.assert_array_equal(results["grad"], [[0, 0, 2], [1, 1, 0]])
     np.testing.assert_array_equal(results["sum"], [200, 0, 400])
+
+
+def test_editing_the_returned_indices_does_not_move_the_gradient():
+    x = cr.tensor(np.array([3.0, 1.0, 2.0]), requires_grad=True)
+    values, indices = x.topk(2)
+    indices.numpy()[:] = 0
+    values.backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 10.0])

@@ -14,7 +14,7 @@
 - ``numerics``: erf for float32 arrays (no ops: plain NumPy)
 - ``index``: gather take_along_axis index_select scatter_add index_add masked_fill tril
   triu (compositions of GetItem, ScatterAdd and Where)
-- ``sorting``: sort argsort topk (the values: a GetItem)
+- ``sorting``: sort argsort topk (one primitive: Sort)
 - ``scan``: cumsum cumprod
 - ``contraction``: einsum (a primitive), outer (a composition)
 - ``vector_norm``: norm (vector p-norms and the Frobenius norm; ``cr.norm``, not re-exported

@@ -1,8 +1,8 @@
 """Ordering ops: sort, argsort and topk, under PyTorch's names and arguments.
 
-The values are composed, as ``take_along_axis(x, order)`` (a GetItem), so each output
-element's gradient goes to the one input element it came from; the order itself (the
-indices, int64) has no gradient.
+One primitive, ``Sort``, finds the order in its forward pass (so the order always belongs
+to the values it sorts) and returns the values; each value's gradient goes back to the one
+input element it came from. The order itself (the indices, int64) has no gradient.
 
 Ties: chainrule always sorts stably. Equal elements keep their order of index, first
 occurrence first, ascending or descending (PyTorch's ``stable=True``, which ``stable=False``
@@ -15,11 +15,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.core import apply, torch_names
+from chainrule.ops import generic
+from chainrule.ops.core import Op, apply, torch_names
 from chainrule.ops.index import along, check_dim
 from chainrule.ops.reduce import ValuesIndices
-from chainrule.ops.shape import GetItem
 from chainrule.tensor import _wrap, as_tensor
+
+
+class Sort(Op):
+    """y = x sorted along ``axis`` (only the first ``k``: topk), ties in order of index;
+    dx = zeros with each g put back where its value came from"""
+
+    def forward(self, x):
+        order = stable_order(x, self.axis, self.descending)
+        if self.k is not None:
+            order = order[(slice(None),) * self.axis + (slice(0, self.k),)].copy()
+        self.found["indices"] = order.copy()  # the caller's: editing it cannot move the gradient
+        self.in_shape = x.shape
+        self.at = along(self.axis, order, order.shape)
+        return x[self.at]
+
+    def vjp(self, g):
+        return generic.scatter_add(g, self.in_shape, self.at, basic=False)
 
 
 def stable_order(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
@@ -48,9 +65,13 @@ def sort(x, dim=None, descending: bool = False, stable: bool = False, *, axis=No
     x, axis = _prepare(x, dim, axis, "sort")
     if x.ndim == 0:
         return ValuesIndices(x, _wrap(np.zeros((), dtype=np.int64)))
-    order = stable_order(x.data, axis, bool(descending))
-    values = apply(GetItem, x, index=along(axis, order, x.shape), basic=False)
-    return ValuesIndices(values, _wrap(order))
+    return _sorted(x, axis, bool(descending), None)
+
+
+def _sorted(x, axis: int, descending: bool, k) -> ValuesIndices:
+    found: dict = {}
+    values = apply(Sort, x, axis=axis, descending=descending, k=k, found=found)
+    return ValuesIndices(values, _wrap(found["indices"]))
 
 
 def argsort(x, dim=None, descending: bool = False, stable: bool = False, *, axis=None):
@@ -75,7 +96,4 @@ def topk(x, k: int, dim=None, largest: bool = True, sorted: bool = True, *, axis
                          f"(shape {x.shape}). help: pick k from 0 to {n}")
     if x.ndim == 0:
         return sort(x)
-    order = stable_order(x.data, axis, bool(largest))
-    first = order[(slice(None),) * axis + (slice(0, int(k)),)].copy()
-    values = apply(GetItem, x, index=along(axis, first, first.shape), basic=False)
-    return ValuesIndices(values, _wrap(first))
+    return _sorted(x, axis, bool(largest), int(k))
