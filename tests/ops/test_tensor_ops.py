@@ -3,7 +3,10 @@ in-place forms, index arrays edited after the forward pass, and two threads."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,3 +209,11 @@ def test_editing_the_returned_indices_does_not_move_the_gradient():
     indices.numpy()[:] = 0
     values.backward(np.array([1.0, 10.0]))
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 10.0])
+
+
+def test_the_example_runs_and_its_gradient_passes_gradcheck():
+    example = Path(__file__).resolve().parents[2] / "examples" / "tensor_ops.py"
+    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "sums to 1: True" in out.stdout and "gradcheck passed: True" in out.stdout
