@@ -9,7 +9,7 @@ are on every op's path) and the helpers the ops import (``_wrap``, ``as_operand`
 ``as_tensor``, ``register_engine``). ``Tensor`` inherits the rest from mixins beside it:
 ``_tensor_interop`` (NumPy's protocols), ``_tensor_inplace`` (``+=``, ``add_``, ``t[i] =
 v``: one update path and the version counter), ``_tensor_methods`` (the named methods,
-NumPy's names and PyTorch's).
+NumPy's names and PyTorch's), ``_tensor_torch_ops`` (gather, sort, cumsum, norm ...).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from chainrule import _backend as B
-from chainrule import _tensor_inplace, _tensor_interop, _tensor_methods
+from chainrule import _tensor_inplace, _tensor_interop, _tensor_methods, _tensor_torch_ops
 from chainrule.errors import BackwardError
 from chainrule.graph.node import HookHandle
 
@@ -27,7 +27,7 @@ _new = object.__new__
 
 
 class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
-             _tensor_methods.NumpyNames, _tensor_methods.TorchNames):
+             _tensor_methods.NumpyNames, _tensor_methods.TorchNames, _tensor_torch_ops.TorchOps):
     """An n-d array with autograd. Create one with ``cr.tensor(data, requires_grad=...)``."""
 
     __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_vc", "__weakref__")
@@ -351,3 +351,4 @@ from chainrule.ops.core import apply as _apply  # noqa: E402
 _tensor_interop._late_imports()
 _tensor_inplace._late_imports()
 _tensor_methods._late_imports()
+_tensor_torch_ops._late_imports()

@@ -25,7 +25,7 @@ class Row:
     fn: Callable  # chainrule: f(*tensors) -> tensor
     torch_fn: Callable | None  # PyTorch: f(*tensors) -> tensor (None: no oracle)
     shapes: tuple  # one shape per differentiable input
-    domain: str = "any"  # any | positive | nonzero | distinct | unit
+    domain: str = "any"  # any | positive | nonzero | distinct | unit | with_zeros
     second_order: bool = True
     tol: dict = field(default_factory=dict)  # gradcheck overrides (atol, rtol, eps)
 
@@ -44,6 +44,8 @@ def make_inputs(row: Row, seed: int = 0, dtype=np.float64) -> list[np.ndarray]:
             x = (rng.permutation(n).reshape(shape) - n / 2) * 0.1 + jitter
         elif row.domain == "unit":
             x = rng.uniform(-0.9, 0.9, shape)
+        elif row.domain == "with_zeros":  # exact zeros, where a product's gradient is subtle
+            x = rng.standard_normal(shape) * (rng.permutation(n).reshape(shape) % 3 != 0)
         else:
             x = rng.standard_normal(shape)
         out.append(np.asarray(x, dtype=dtype))
@@ -187,6 +189,124 @@ ROWS = [
         lambda a, b: _torch().stack([a, b], dim=1), ((3, 4), (3, 4))),
     Row("pad", ("Pad",), lambda a: cr.pad(a, ((1, 0), (2, 1)), value=0.5),
         lambda a: _torch().nn.functional.pad(a, (2, 1, 1, 0), value=0.5), ((3, 4),)),
+]
+
+# --- indexing, ordering, scans, einsum, norms (tensor ops) ---
+GATHER_IDX = np.array([[0, 0, 3], [1, 0, 1], [3, 2, 2]])  # repeats: gradients accumulate
+GATHER_IDX0 = np.array([[2, 0, 1, 2], [0, 0, 2, 1]])  # smaller than the tensor outside dim
+TAKE_IDX = np.array([[-1, 1, 1]])  # broadcasts over rows; -1 is the last column
+SELECT_IDX = np.array([2, 0, 2])
+SCATTER_IDX = np.array([[0, 3], [1, 1], [2, 0]])  # smaller than src (3, 3): its block is added
+# NOTE: PyTorch 2.13's scatter_add backward fails when the index is smaller than src ("invalid
+# gradient"), so its side of those rows is given the block the index covers, src[:, :2].
+SCATTER_IDX0 = np.array([[2, 0, 2, 1], [2, 1, 0, 1]])
+ADD_IDX = np.array([0, 2, 0, 1])
+MASK_ROW = np.array([True, False, False, True])
+
+
+def _T(a):  # noqa: N802 - an index or mask as PyTorch takes it
+    return _torch().as_tensor(a)
+
+
+def _einsum_rows():
+    shapes = {
+        "ij,jk->ik": ((3, 4), (4, 2)), "bij,bjk->bik": ((2, 3, 4), (2, 4, 2)),
+        "ii": ((3, 3),), "ii->i": ((3, 3),), "iij->ji": ((2, 2, 3),), "ij,jk": ((3, 4), (4, 2)),
+        "...ij,...jk->...ik": ((2, 1, 3, 4), (3, 4, 2)), "ij->": ((3, 4),),
+        "ijk->ki": ((2, 3, 4),), "ij,jk,kl->il": ((2, 3), (3, 4), (4, 2)),
+        "ij,ij->ij": ((1, 3), (2, 3)), "i,j->ij": ((3,), (4,)), "...i,i": ((2, 3), (3,)),
+        "bi,bj->b": ((3, 4), (3, 2)),
+    }
+    return [Row(f"einsum[{spec}]", ("Einsum",),
+                lambda *xs, spec=spec: cr.einsum(spec, *xs),
+                lambda *xs, spec=spec: _torch().einsum(spec, *xs), shp)
+            for spec, shp in shapes.items()]
+
+
+ROWS += [
+    Row("gather", ("GetItem", "ScatterAdd"), lambda a: cr.gather(a, 1, GATHER_IDX),
+        lambda a: _torch().gather(a, 1, _T(GATHER_IDX)), ((3, 4),)),
+    Row("gather_dim0_smaller_index", ("GetItem", "ScatterAdd"),
+        lambda a: a.gather(0, GATHER_IDX0), lambda a: a.gather(0, _T(GATHER_IDX0)), ((3, 5),)),
+    Row("take_along_axis_bcast", ("GetItem", "ScatterAdd"),
+        lambda a: cr.take_along_axis(a, TAKE_IDX, axis=1),
+        lambda a: _torch().take_along_dim(a, _T(TAKE_IDX), dim=1), ((3, 4),)),
+    Row("index_select", ("GetItem", "ScatterAdd"), lambda a: a.index_select(0, SELECT_IDX),
+        lambda a: a.index_select(0, _T(SELECT_IDX)), ((3, 4),)),
+    Row("index_select_last", ("GetItem", "ScatterAdd"),
+        lambda a: cr.index_select(a, -1, SELECT_IDX),
+        lambda a: _torch().index_select(a, -1, _T(SELECT_IDX)), ((2, 3, 4),)),
+    Row("scatter_add", ("ScatterAdd", "GetItem", "Add"),
+        lambda a, s: a.scatter_add(1, SCATTER_IDX, s),
+        lambda a, s: a.scatter_add(1, _T(SCATTER_IDX), s[:, :2]), ((3, 4), (3, 3))),
+    Row("scatter_add_dim0", ("ScatterAdd", "GetItem", "Add"),
+        lambda a, s: cr.scatter_add(a, 0, SCATTER_IDX0, s),
+        lambda a, s: _torch().scatter_add(a, 0, _T(SCATTER_IDX0), s), ((3, 4), (2, 4))),
+    Row("scatter_add_inplace", ("ScatterAdd", "GetItem", "Add"),
+        lambda a, s: (a * 1).scatter_add_(1, SCATTER_IDX, s),
+        lambda a, s: (a * 1).scatter_add_(1, _T(SCATTER_IDX), s[:, :2]), ((3, 4), (3, 3))),
+    Row("index_add", ("ScatterAdd", "GetItem", "Add", "Mul"),
+        lambda a, s: a.index_add(0, ADD_IDX, s, alpha=2.0),
+        lambda a, s: a.index_add(0, _T(ADD_IDX), s, alpha=2.0), ((3, 4), (4, 4))),
+    Row("index_add_inplace", ("ScatterAdd", "GetItem", "Add"),
+        lambda a, s: (a * 1).index_add_(1, SELECT_IDX, s),
+        lambda a, s: (a * 1).index_add_(1, _T(SELECT_IDX), s), ((3, 4), (3, 3))),
+    Row("masked_fill", ("Where",), lambda a: a.masked_fill(MASK, 0.5),
+        lambda a: a.masked_fill(_T(MASK), 0.5), ((3, 4),)),
+    Row("masked_fill_tensor_value", ("Where",), lambda a, v: cr.masked_fill(a, MASK, v),
+        lambda a, v: a.masked_fill(_T(MASK), v), ((3, 4), ())),
+    Row("masked_fill_inplace_bcast", ("Where",), lambda a: (a * 1).masked_fill_(MASK_ROW, -1.0),
+        lambda a: (a * 1).masked_fill_(_T(MASK_ROW), -1.0), ((3, 4),)),
+    Row("where_tensor_cond", ("Where",), lambda a, b: cr.where(a > 0, a, b),
+        lambda a, b: _torch().where(a > 0, a, b), ((3, 4), (3, 4)), "nonzero"),
+    Row("where_method", ("Where",), lambda a, b: a.where(b > 0, b * 2),
+        lambda a, b: a.where(b > 0, b * 2), ((3, 4), (4,)), "nonzero"),
+    Row("tril", ("Where",), lambda a: a.tril(), lambda a: a.tril(), ((2, 3, 4),)),
+    Row("tril_below", ("Where",), lambda a: cr.tril(a, -1),
+        lambda a: _torch().tril(a, -1), ((4, 3),)),
+    Row("triu_above", ("Where",), lambda a: a.triu(1), lambda a: a.triu(1), ((3, 4),)),
+    Row("sort", ("Sort", "ScatterAdd"), lambda a: a.sort().values,
+        lambda a: a.sort().values, ((3, 4),), "distinct"),
+    Row("sort_descending_dim0", ("Sort", "ScatterAdd"),
+        lambda a: cr.sort(a, dim=0, descending=True).values,
+        lambda a: _torch().sort(a, dim=0, descending=True).values, ((4, 3),), "distinct"),
+    Row("topk", ("Sort", "ScatterAdd"), lambda a: a.topk(2).values,
+        lambda a: a.topk(2).values, ((3, 5),), "distinct"),
+    Row("topk_smallest_dim0", ("Sort", "ScatterAdd"),
+        lambda a: cr.topk(a, 2, dim=0, largest=False).values,
+        lambda a: _torch().topk(a, 2, dim=0, largest=False).values, ((4, 3),), "distinct"),
+    Row("cumsum", ("Cumsum",), lambda a: a.cumsum(dim=1), lambda a: a.cumsum(dim=1),
+        ((3, 4),)),
+    Row("cumsum_axis0_3d", ("Cumsum",), lambda a: cr.cumsum(a, axis=0),
+        lambda a: _torch().cumsum(a, dim=0), ((3, 2, 2),)),
+    Row("cumsum_flat", ("Cumsum", "Reshape"), lambda a: cr.cumsum(a),
+        lambda a: a.reshape(-1).cumsum(0), ((3, 4),)),
+    Row("cumprod", ("Cumprod",), lambda a: a.cumprod(1), lambda a: a.cumprod(1), ((3, 4),),
+        "nonzero"),
+    Row("cumprod_with_zeros", ("Cumprod",), lambda a: cr.cumprod(a, dim=0),
+        lambda a: _torch().cumprod(a, dim=0), ((5, 3),), "with_zeros"),
+    *_einsum_rows(),
+    Row("einsum_same_operand_twice", ("Einsum",), lambda a: cr.einsum("ij,ij->", a, a),
+        lambda a: _torch().einsum("ij,ij->", a, a), ((3, 4),)),
+    Row("outer", ("Reshape", "Mul"), lambda a, b: cr.outer(a, b),
+        lambda a, b: _torch().outer(a, b), ((3,), (4,))),
+    Row("norm_fro", ("Norm",), lambda a: a.norm(), lambda a: a.norm(), ((3, 4),)),
+    Row("norm_2_dim", ("Norm",), lambda a: cr.norm(a, 2, dim=1),
+        lambda a: _torch().norm(a, 2, dim=1), ((3, 4),)),
+    Row("norm_fro_dims_keep", ("Norm",), lambda a: a.norm("fro", dim=(0, 2), keepdim=True),
+        lambda a: a.norm("fro", dim=(0, 2), keepdim=True), ((2, 3, 4),)),
+    Row("norm_1", ("Norm",), lambda a: a.norm(p=1, dim=0), lambda a: a.norm(p=1, dim=0),
+        ((3, 4),), "nonzero"),
+    Row("norm_inf", ("Norm",), lambda a: a.norm(p=float("inf"), dim=1),
+        lambda a: a.norm(p=float("inf"), dim=1), ((3, 4),), "distinct"),
+    Row("norm_neg_inf", ("Norm",), lambda a: a.norm(p=-float("inf")),
+        lambda a: a.norm(p=-float("inf")), ((3, 4),), "distinct"),
+    Row("norm_3", ("Norm",), lambda a: a.norm(p=3, dim=0), lambda a: a.norm(p=3, dim=0),
+        ((3, 4),), "nonzero"),
+    Row("norm_1_5", ("Norm",), lambda a: a.norm(p=1.5), lambda a: a.norm(p=1.5), ((3, 4),),
+        "nonzero"),
+    Row("norm_0_5", ("Norm",), lambda a: a.norm(p=0.5, dim=1, keepdim=True),
+        lambda a: a.norm(p=0.5, dim=1, keepdim=True), ((3, 4),), "nonzero"),
 ]
 
 

@@ -12,12 +12,20 @@
 - ``loss``: cross_entropy, mse_loss, binary_cross_entropy_with_logits (fused)
 - ``norm``: batch_norm (fused)
 - ``numerics``: erf for float32 arrays (no ops: plain NumPy)
+- ``index``: gather take_along_axis index_select scatter_add index_add masked_fill tril
+  triu (compositions of GetItem, ScatterAdd and Where)
+- ``sorting``: sort argsort topk (one primitive: Sort)
+- ``scan``: cumsum cumprod
+- ``contraction``: einsum (a primitive), outer (a composition)
+- ``vector_norm``: norm (vector p-norms and the Frobenius norm; ``cr.norm``, not re-exported
+  here, where ``norm`` is the batch-norm family's module)
 
 Every family is imported here, so ``core.PRIMITIVES`` lists them all on ``import
 chainrule``; ``core.apply`` runs and records one.
 """
 
-from chainrule.ops import conv, loss, norm  # noqa: F401 - registers their primitives
+from chainrule.ops import conv, loss, norm, vector_norm  # noqa: F401 - registers their primitives
+from chainrule.ops.contraction import einsum, outer
 from chainrule.ops.core import PRIMITIVES, apply, unbroadcast
 from chainrule.ops.elementwise import (
     abs,
@@ -41,6 +49,17 @@ from chainrule.ops.elementwise import (
     tanh,
     where,
 )
+from chainrule.ops.index import (
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    scatter_add,
+    take_along_axis,
+    take_along_dim,
+    tril,
+    triu,
+)
 from chainrule.ops.linalg import linear, matmul
 from chainrule.ops.reduce import (
     argmax,
@@ -55,6 +74,7 @@ from chainrule.ops.reduce import (
     sum,
     var,
 )
+from chainrule.ops.scan import cumprod, cumsum
 from chainrule.ops.shape import (
     broadcast_to,
     cat,
@@ -71,6 +91,7 @@ from chainrule.ops.shape import (
     transpose,
     unsqueeze,
 )
+from chainrule.ops.sorting import argsort, sort, topk
 
 __all__ = [
     "PRIMITIVES", "apply", "unbroadcast",
@@ -80,4 +101,7 @@ __all__ = [
     "argmax", "argmin", "logsumexp", "max", "mean", "min", "std", "sum", "var",
     "broadcast_to", "cat", "concatenate", "expand_dims", "flatten", "getitem", "pad", "reshape",
     "setitem", "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
+    "einsum", "outer", "gather", "index_add", "index_select", "masked_fill", "scatter_add",
+    "take_along_axis", "take_along_dim", "tril", "triu", "cumprod", "cumsum", "argsort", "sort",
+    "topk",
 ]

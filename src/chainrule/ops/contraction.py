@@ -1,0 +1,177 @@
+"""Einstein summation (``einsum``, NumPy's subscripts) and the outer product.
+
+``einsum`` parses its subscripts once into a canonical form, one letter per axis, with no
+ellipsis, no implicit output and no broadcasting (an axis of size 1 that broadcasts gets
+a letter of its own, summed over its one value), and hands that to the ``Einsum``
+primitive. Its VJP is one einsum per input: g contracted with the other inputs, back to
+that input's letters; it runs on tensors too, so higher orders come free.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from chainrule.errors import ShapeError
+from chainrule.ops.core import INPUT, Op, apply
+from chainrule.ops.shape import reshape
+from chainrule.tensor import Tensor, as_tensor
+
+
+class Einsum(Op):
+    """y = einsum(``inputs`` -> ``output``, x_1, ..., x_n);
+    dx_k = einsum(g, x_j for j != k -> x_k's letters), with a ones vector for each letter
+    only x_k has (summed in y, so g is the same along it) and an identity matrix for each
+    repeated letter of x_k (its diagonal, as in 'ii->i', alone gets the gradient)"""
+
+    def forward(self, *xs):
+        self.save(**{f"x{i}": INPUT(i) for i in range(len(xs))})
+        return np.einsum(self.spec, *xs, optimize=len(xs) > 1)
+
+    def vjp(self, g):
+        xs = [getattr(self, f"x{i}") for i in range(len(self.inputs))]
+        return tuple(self._grad(k, g, xs) if self.needs(k) else None
+                     for k in range(len(xs)))
+
+    def _grad(self, k: int, g, xs):
+        mine = self.inputs[k]
+        specs = [self.output] + [s for j, s in enumerate(self.inputs) if j != k]
+        operands = [g] + [x for j, x in enumerate(xs) if j != k]
+        seen = set("".join(specs))
+        size = dict(zip(mine, xs[k].shape))
+        fresh = iter(sorted(set(string.ascii_letters) - set(self.spec)))
+        out = []
+        for letter in mine:
+            if letter in out:  # a repeated letter: its own letter, tied by an identity
+                twin = next(fresh)
+                operands.append(np.eye(size[letter], dtype=g.dtype))
+                specs.append(letter + twin)
+                out.append(twin)
+                continue
+            if letter not in seen:  # summed out by x_k alone: g is constant along it
+                operands.append(np.ones(size[letter], dtype=g.dtype))
+                specs.append(letter)
+                seen.add(letter)
+            out.append(letter)
+        return contract(",".join(specs) + "->" + "".join(out), operands)
+
+
+def contract(spec: str, operands: list):
+    """einsum on ndarrays or, recorded, on tensors (``spec`` canonical: see the module)."""
+    if any(isinstance(x, Tensor) for x in operands):
+        inputs, output = spec.split("->")
+        return apply(Einsum, *operands, inputs=tuple(inputs.split(",")), output=output,
+                     spec=spec)
+    return np.einsum(spec, *operands, optimize=len(operands) > 1)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def _error(subscripts: str, what: str, hint: str) -> ShapeError:
+    return ShapeError(f"einsum: {subscripts!r}: {what}. help: {hint}")
+
+
+def canonical(subscripts: str, shapes: list) -> tuple[list[str], str]:
+    """Each operand's letters and the output's, with '...' spelled out, the implicit output
+    made explicit and every broadcast axis of size 1 renamed (see the module docstring)."""
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum: the subscripts must be a string such as 'ij,jk->ik'. help: "
+                        "the sublist form einsum(a, [0, 1], b, [1, 2]) is not supported")
+    text = subscripts.replace(" ", "")
+    lhs, arrow, rhs = text.partition("->")
+    if "->" in rhs:
+        raise _error(subscripts, "more than one '->'", "write inputs->output once")
+    specs = lhs.split(",")
+    if len(specs) != len(shapes):
+        raise _error(subscripts, f"{len(specs)} operand(s) named for {len(shapes)} given",
+                     "give one comma-separated group of letters per operand")
+    for part in specs + ([rhs] if arrow else []):
+        body = part.replace("...", "", 1)
+        if not all(c in string.ascii_letters for c in body):
+            raise _error(subscripts, f"{part!r} holds something other than letters and one "
+                         "'...'", "use the letters a-z and A-Z, and '...' at most once each")
+    letters = set(text) & set(string.ascii_letters)
+    fresh = iter(sorted(set(string.ascii_letters) - letters))
+    ell_ndim = [len(shape) - (len(s) - 3) if "..." in s else 0 for s, shape in zip(specs, shapes)]
+    ell = [next(fresh) for _ in range(max(ell_ndim, default=0))]
+    inputs = []
+    for s, shape, n in zip(specs, shapes, ell_ndim):
+        named = s.replace("...", "".join(ell[len(ell) - n:]) if n > 0 else "")
+        if n < 0 or len(named) != len(shape):
+            raise _error(subscripts, f"{s!r} names {len(s.replace('...', ''))} axes for an "
+                         f"operand of shape {tuple(shape)}", "name every axis once (or use "
+                         "'...' for the leading ones)")
+        inputs.append(named)
+    if arrow:
+        output = rhs.replace("...", "".join(ell))
+    else:  # NumPy's implicit output: the broadcast axes, then the letters used once, sorted
+        counts = "".join(s.replace("...", "") for s in specs)
+        output = "".join(ell) + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
+    inputs = _sizes(subscripts, inputs, shapes, fresh)
+    if len(set(output)) != len(output):
+        raise _error(subscripts, "the output repeats a letter", "name each output axis once "
+                     "(an output like 'i->ii' has no NumPy meaning)")
+    missing = set(output) - set("".join(inputs))
+    if missing:
+        raise _error(subscripts, f"output letter(s) {''.join(sorted(missing))} appear in no "
+                     "input", "every output letter must name an axis of some input")
+    return inputs, output
+
+
+def _sizes(subscripts, inputs, shapes, fresh) -> list[str]:
+    """Check that each letter has one size; rename the axes of size 1 that broadcast."""
+    size: dict = {}
+    for s, shape in zip(inputs, shapes):
+        mine = {}
+        for c, n in zip(s, shape):
+            if mine.setdefault(c, n) != n:
+                raise _error(subscripts, f"the repeated letter {c!r} in {s!r} names axes of "
+                             f"sizes {mine[c]} and {n}", "a repeated letter takes a diagonal: "
+                             "its axes must have the same size")
+            if size.get(c, 1) == 1:
+                size[c] = n
+            elif n not in (1, size[c]):
+                raise _error(subscripts, f"letter {c!r} stands for axes of sizes {size[c]} and "
+                             f"{n}", "axes with the same letter must have the same size (or "
+                             "size 1, which broadcasts)")
+    out = []
+    for s, shape in zip(inputs, shapes):
+        renamed = {}
+        for c, n in zip(s, shape):
+            if n == 1 and size[c] != 1 and c not in renamed:
+                renamed[c] = next(fresh, None)
+                if renamed[c] is None:
+                    raise _error(subscripts, "too many axes", "use at most 52 letters in all")
+        out.append("".join(renamed.get(c, c) for c in s))
+    return out
+
+
+# --- public functions ----------------------------------------------------------------------
+
+
+def einsum(subscripts, *operands):
+    """NumPy's einsum with its subscripts ('ij,jk->ik', implicit output, '...',
+    repeated letters for diagonals and traces); PyTorch's list form ``einsum(s, [a, b])``
+    works too. Broadcasting follows NumPy: an axis of size 1 stretches to its letter's size.
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    if not operands:
+        raise ValueError("einsum: no operands. help: einsum('ij,jk->ik', a, b)")
+    tensors = [as_tensor(x) for x in operands]
+    inputs, output = canonical(subscripts, [t.shape for t in tensors])
+    spec = ",".join(inputs) + "->" + output
+    return apply(Einsum, *tensors, inputs=tuple(inputs), output=output, spec=spec)
+
+
+def outer(a, b):
+    """The outer product of two vectors, ``y[i, j] = a[i] * b[j]`` (PyTorch's torch.outer),
+    as a column times a row; gradients: da = g @ b, db = g^T @ a."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"outer: needs two 1-d tensors, got shapes {a.shape} and {b.shape}. "
+                         "help: flatten them first (t.reshape(-1)), or use cr.einsum for "
+                         "other shapes")
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))

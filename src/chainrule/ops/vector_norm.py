@@ -1,0 +1,108 @@
+"""Vector p-norms (``norm``, PyTorch's torch.norm / torch.linalg.vector_norm) and the
+Frobenius norm (the 2-norm of all the entries reduced).
+
+A primitive, not sqrt(sum(x^2)): that composition's gradient at x = 0 is 0/0 = NaN, where
+PyTorch gives the subgradient 0. (batch norm lives in ops/norm.py: another kind of norm.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chainrule.ops import generic
+from chainrule.ops.core import INPUT, OUTPUT, Op, apply, torch_names
+from chainrule.ops.reduce import _tie_weights, normalize_axis
+from chainrule.tensor import as_tensor
+
+
+class Norm(Op):
+    """y = (sum of |x|^p)^(1/p) over ``axes`` (p = inf: max |x|; -inf: min |x|; 0: the
+    number of nonzeros);  dx = g * sign(x) |x|^(p-1) / y^(p-1): for p = 2, g * x / y; for
+    p = 1, g * sign(x); for p = +-inf, g * sign(x) on the extreme entries (split evenly at
+    ties); for p = 0, none
+
+    NOTE: where y = 0 (and, for p < 1, where x = 0) dx = 0, PyTorch's subgradient, not the
+    0/0 of the formula.
+    """
+
+    def forward(self, x):
+        p, axes = self.p, self.axes
+        a = np.abs(x)
+        if p == math.inf:
+            y = a.max(axis=axes, keepdims=True)
+        elif p == -math.inf:
+            y = a.min(axis=axes, keepdims=True)
+        elif p == 0:
+            y = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+        elif p == 1:
+            y = a.sum(axis=axes, keepdims=True)
+        elif p == 2:
+            y = np.sqrt((x * x).sum(axis=axes, keepdims=True))
+        else:
+            with np.errstate(divide="ignore"):  # 0^p for p < 0 is inf: its term's limit
+                y = (a ** p).sum(axis=axes, keepdims=True) ** (1 / p)
+        if self.recording and math.isinf(p):
+            self.save(w=_tie_weights(a, y, axes))
+        self.kept = y.shape
+        self.save(x=INPUT(0), y=OUTPUT)
+        return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape)
+                                                       if i not in axes))
+
+    def vjp(self, g):
+        p, x = self.p, self.x
+        if p == 0:
+            return None  # a count: no gradient, as PyTorch's (it leaves .grad None)
+        g, y = g.reshape(self.kept), self.y.reshape(self.kept)
+        sign = np.sign(generic.constant(x))
+        if p == 1:
+            return g * sign
+        if math.isinf(p):
+            return g * (sign * self.w)
+        y_zero = np.asarray(generic.constant(y)) == 0
+        if p == 2:
+            return x * _masked_ratio(g, y, y_zero)
+        if p > 1:  # x * sign = |x|, written so that it stays differentiable under create_graph
+            return sign * (x * sign) ** (p - 1) * _masked_ratio(g, y ** (p - 1), y_zero)
+        x_zero = np.asarray(generic.constant(x)) == 0
+        safe = generic.where(x_zero, 1.0, x * sign) if x_zero.any() else x * sign
+        term = sign * safe ** (p - 1)  # sign(0) = 0 makes it 0 where x = 0
+        return term * g * y ** (1 - p)
+
+
+def _masked_ratio(g, d, zero: np.ndarray):
+    """g / d, and 0 where ``zero`` (d = 0) instead of the division's inf or NaN."""
+    if not zero.any():
+        return g / d
+    return generic.where(zero, 0.0, g / generic.where(zero, 1.0, d))
+
+
+# --- public functions ----------------------------------------------------------------------
+
+
+def norm(x, p="fro", dim=None, keepdim=None, *, axis=None, keepdims=False):
+    """PyTorch's torch.norm for vector norms: the p-norm of the entries over ``dim`` (None:
+    all of them), with p a number (inf and -inf too) or 'fro' (the 2-norm, which over two
+    axes is the Frobenius norm). NumPy's ``axis``/``keepdims`` are accepted."""
+    axis, keepdims = torch_names("norm", axis, keepdims, dim, keepdim)
+    x = as_tensor(x)
+    p = _order(p)
+    axes = normalize_axis(axis, x.ndim, "norm")
+    if math.isinf(p) and any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"norm: the {p}-norm of an empty axis is undefined (shape {x.shape}). "
+                         "help: reduce over axes that hold at least one element")
+    return apply(Norm, x, p=p, axes=axes, keepdims=bool(keepdims))
+
+
+def _order(p) -> float:
+    if p is None or p == "fro":
+        return 2.0
+    if isinstance(p, str):
+        raise ValueError(
+            f"norm: p={p!r} is not supported: chainrule computes vector p-norms and the "
+            "Frobenius norm. help: use a number (2, 1, float('inf'), ...) or 'fro'; for the "
+            "nuclear norm take the sum of the singular values of np.linalg.svd")
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise TypeError(f"norm: p must be a number or 'fro', got {p!r}. help: e.g. p=2")
+    return float(p)
