@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.nn as nn
@@ -279,3 +281,34 @@ def _with_last_epoch(name, m, o, kw):
         "MultiStepLR": lambda: m.MultiStepLR(o, [3, 7, 7, 10, 20], gamma=0.5, **kw),
         "LambdaLR": lambda: m.LambdaLR(o, lambda e: 0.9 ** e, **kw),
     }[name]()
+
+
+CHAINABLE = {
+    "cosine": lambda m, o, t, low, s, gamma: m.CosineAnnealingLR(o, T_max=t, eta_min=low),
+    "step": lambda m, o, t, low, s, gamma: m.StepLR(o, s, gamma=gamma),
+    "exponential": lambda m, o, t, low, s, gamma: m.ExponentialLR(o, gamma=0.95),
+    "linear": lambda m, o, t, low, s, gamma: m.LinearLR(o, start_factor=0.3, total_iters=4),
+}
+
+
+@given(kinds=st.lists(st.sampled_from(sorted(CHAINABLE)), min_size=1, max_size=3, unique=True),
+       t_max=st.integers(1, 12), eta_min=st.sampled_from([0.0, 0.003, 0.01]),
+       step_size=st.integers(1, 6), gamma=st.sampled_from([0.1, 0.5, 0.9]),
+       edits=st.dictionaries(st.integers(0, 59), st.sampled_from([0.001, 0.0123, 0.2, 0.5]),
+                             max_size=4))
+def test_any_chain_with_any_edits_follows_pytorch(kinds, t_max, eta_min, step_size, gamma,
+                                                  edits):
+    """The anchors (StepLR's, the cosine's through its minima) against PyTorch's recursion,
+    under schedulers built in any order and manual edits at any epochs."""
+    opt, topt = optimizers()
+    args = (t_max, eta_min, step_size, gamma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = [CHAINABLE[k](optim.lr_scheduler, opt, *args) for k in kinds]
+        theirs = [CHAINABLE[k](torch.optim.lr_scheduler, topt, *args) for k in kinds]
+        for e in range(60):
+            if e in edits:
+                opt.param_groups[0]["lr"] = topt.param_groups[0]["lr"] = edits[e]
+            for s in ours + theirs:
+                s.step()
+            same(lrs(opt), lrs(topt), f"step {e + 1}")
