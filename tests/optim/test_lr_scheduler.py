@@ -71,6 +71,8 @@ SCHEDULERS = {
     "OneCycleLR-linear-three-phase": _one_cycle_linear,
     "SequentialLR-warmup-cosine": _warmup_cosine,
     "SequentialLR-three": _three_parts,
+    "SequentialLR-restarts": lambda m, o: m.SequentialLR(
+        o, [m.ExponentialLR(o, gamma=0.9), m.CosineAnnealingWarmRestarts(o, 4, T_mult=2)], [6]),
     "ChainedScheduler": lambda m, o: m.ChainedScheduler([m.StepLR(o, 4, gamma=0.5),
                                                          m.ExponentialLR(o, gamma=0.98)]),
 }

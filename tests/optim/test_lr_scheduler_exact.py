@@ -263,3 +263,23 @@ def test_warnings_are_not_raised_by_plain_use():
         for _ in range(6):
             opt.step()
             sched.step()
+
+
+def test_the_example_prints_pytorchs_sequences():
+    """examples/lr_schedules.py; the expected lines are what the same code prints with
+    torch.optim."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "lr_schedules.py"
+    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "warm-up 3, then cosine 7:   0.0100 0.0400 0.0700 0.1000 0.0950 0.0812 0.0611 0.0389 "
+        "0.0188 0.0050",
+        "step x exponential:         0.1000 0.0900 0.0810 0.0365 0.0328 0.0295 0.0133 0.0120 "
+        "0.0108 0.0048",
+        "StepLR(5, 0.5), lr=0.123 set after epoch 2: 1.0000 1.0000 0.1230 0.1230 0.1230 0.0615 "
+        "0.0615 0.0615 0.0615 0.0615"]
