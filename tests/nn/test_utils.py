@@ -51,3 +51,18 @@ def test_nonfinite_norm_is_an_error_when_asked():
     p.grad = cr.tensor(np.array([np.inf, 1.0]))
     with pytest.raises(RuntimeError, match="help"):
         nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+
+
+def test_parameters_to_vector_is_differentiable_and_takes_a_generator():
+    """As torch.cat of the views: the gradient of a function of the vector reaches every
+    parameter; model.parameters() (a generator) works for both directions."""
+    model = nn.Linear(3, 2)
+    v = nn.utils.parameters_to_vector(model.parameters())
+    assert v.shape == (8,) and v.dtype == np.float32
+    weights = np.arange(8, dtype=np.float32)
+    (v * cr.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(model.weight.grad.numpy(), weights[:6].reshape(2, 3))
+    np.testing.assert_array_equal(model.bias.grad.numpy(), weights[6:])
+    nn.utils.vector_to_parameters(cr.tensor(-weights), model.parameters())
+    np.testing.assert_array_equal(model.bias.numpy(), -weights[6:])
+    assert model.weight.is_leaf and model.weight.dtype == np.float32
