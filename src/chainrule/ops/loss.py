@@ -187,13 +187,15 @@ class WeightedBCEWithLogits(Op):
 
 class BinaryCrossEntropy(Op):
     """l = -w [t log(p) + (1 - t) log(1 - p)], each log clamped at -100;
-    dp = g * w (p - t) / max(p (1 - p), 1e-12)
+    dp = g * w (p - t) / max(p (1 - p), eps)
 
     PyTorch's rule for probabilities p in [0, 1]: the clamps keep the loss finite at p = 0
     and p = 1 (a sigmoid saturates there in float32) and the gradient finite, where a
     composition through log would give inf and NaN. ``target`` t and ``weight`` w (None
     for 1) are constants of the op.
     """
+
+    eps = float(np.float32(1e-12))  # PyTorch's EPSILON, a C float: 9.99999996e-13
 
     def forward(self, p):
         t, w = self.target, self.weight
@@ -208,8 +210,7 @@ class BinaryCrossEntropy(Op):
         return total / losses.size if self.reduction == "mean" else total
 
     def vjp(self, g):
-        p, t, w = self.p, self.target, self.weight
-        eps = 1e-12
+        p, t, w, eps = self.p, self.target, self.weight, self.eps
         spread = p * (1 - p)
         floor = maximum(spread, eps) if isinstance(p, Tensor) else np.maximum(spread, eps)
         d = (p - t) / floor
