@@ -39,3 +39,12 @@ def test_from_pytorch_example_gives_the_same_logits():
     assert out.returncode == 0, out.stderr
     assert "missing [] unexpected []" in out.stdout
     assert "largest logit difference" in out.stdout
+
+
+def test_loss_options_example_trains_the_pixel_classifier():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "loss_options.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("pixel accuracy on labelled pixels")[1].split()[0])
+    assert accuracy > 0.8, out.stdout
+    assert "ignored row sums to 0.0" in out.stdout

@@ -31,6 +31,60 @@ T4 = np.array([1, 3, 0, 3])
 T4_TENSOR = cr.tensor(np.array([0, 2, 2, 1], dtype=np.int32))  # targets as an int tensor
 B34 = (np.arange(12).reshape(3, 4) % 2).astype(np.float64)  # binary targets
 P34 = np.linspace(0.05, 0.95, 12).reshape(3, 4)  # soft targets (probabilities)
+W4 = np.array([0.5, 2.0, 1.0, 1.5])  # class weights for 4 classes
+W5 = np.array([1.0, 0.25, 2.0, 0.5, 3.0])
+T4_IGNORED = np.array([1, -100, 0, 3])  # -100: PyTorch's default ignore_index
+T4_NONE_COUNTS = np.full(4, -100)
+T_ND = np.array([[[0, 3], [2, 2], [1, 0]], [[3, 1], [-100, 2], [0, 1]]])  # (2, 3, 2), 4 classes
+T_ND_COUNTED = np.where(T_ND < 0, 1, T_ND)
+P_ND = np.random.default_rng(9).dirichlet(np.ones(4), (2, 3, 2)).transpose(0, 3, 1, 2)
+POS_W4 = np.array([3.0, 0.5, 1.0, 2.0])  # pos_weight, one per column
+ROW_W3 = np.array([[0.5], [2.0], [1.0]])  # a weight per row, broadcast along the columns
+
+
+def _ce(x, t, **kw):
+    return F.cross_entropy(x, t, **kw)
+
+
+def _like(a, x):
+    """A constant as a torch tensor, floats in x's dtype (torch refuses to mix them)."""
+    if a is None:
+        return None
+    a = _t(a)
+    return a.to(x.dtype) if a.is_floating_point() else a
+
+
+def _tce(x, t, weight=None, **kw):
+    return _tf().cross_entropy(x, _like(t, x), _like(weight, x), **kw)
+
+
+def _tnll(x, t, weight=None, **kw):
+    return _tf().nll_loss(x, _like(t, x), _like(weight, x), **kw)
+
+
+def _tbce_logits(x, t, weight=None, pos_weight=None, **kw):
+    return _tf().binary_cross_entropy_with_logits(
+        x, _like(t, x), _like(weight, x), pos_weight=_like(pos_weight, x), **kw)
+
+
+def _tbce(p, t, weight=None, **kw):
+    return _tf().binary_cross_entropy(p, _like(t, p), _like(weight, p), **kw)
+
+
+def _tkl(a, b, **kw):
+    import warnings
+
+    with warnings.catch_warnings():  # its 'mean' warning, which chainrule's tests check
+        warnings.simplefilter("ignore")
+        return _tf().kl_div(a, b, **kw)
+
+
+def _kl(a, b, **kw):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return F.kl_div(a, b, **kw)
 
 
 def bn(x, w, b, axes):
@@ -101,6 +155,141 @@ ROWS = [
         lambda a, b: _tf().mse_loss(a, b, reduction="sum"), ((5,), (5,))),
     Row("mse_loss_none", ("MSELoss",), lambda a, b: F.mse_loss(a, b, reduction="none"),
         lambda a, b: _tf().mse_loss(a, b, reduction="none"), ((2, 3), (2, 3))),
+    # --- loss options (issue 19): weights, ignore_index, smoothing, probabilities, N-d ---
+    Row("cross_entropy_weight", ("SoftCrossEntropy",), lambda x: _ce(x, T4, weight=W5),
+        lambda x: _tce(x, T4, weight=W5), ((4, 5),)),
+    Row("cross_entropy_weight_sum", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T4, weight=W5, reduction="sum"),
+        lambda x: _tce(x, T4, weight=W5, reduction="sum"), ((4, 5),)),
+    Row("cross_entropy_weight_none", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T4, weight=W5, reduction="none"),
+        lambda x: _tce(x, T4, weight=W5, reduction="none"), ((4, 5),)),
+    Row("cross_entropy_ignore_index", ("SoftCrossEntropy",), lambda x: _ce(x, T4_IGNORED),
+        lambda x: _tce(x, T4_IGNORED), ((4, 5),)),
+    Row("cross_entropy_ignore_index_custom_none", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T4, ignore_index=3, reduction="none"),
+        lambda x: _tce(x, T4, ignore_index=3, reduction="none"), ((4, 5),)),
+    Row("cross_entropy_all_ignored_sum", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T4_NONE_COUNTS, weight=W5, reduction="sum", label_smoothing=0.2),
+        lambda x: _tce(x, T4_NONE_COUNTS, weight=W5, reduction="sum", label_smoothing=0.2),
+        ((4, 5),)),
+    Row("cross_entropy_all_ignored_none", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T4_NONE_COUNTS, reduction="none"),
+        lambda x: _tce(x, T4_NONE_COUNTS, reduction="none"), ((4, 5),)),
+    Row("cross_entropy_smoothing", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T3, label_smoothing=0.1), lambda x: _tce(x, T3, label_smoothing=0.1),
+        ((3, 4),)),
+    Row("cross_entropy_smoothing_weight_ignore", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T4_IGNORED, weight=W5, label_smoothing=0.3),
+        lambda x: _tce(x, T4_IGNORED, weight=W5, label_smoothing=0.3), ((4, 5),)),
+    Row("cross_entropy_smoothing_weight_none", ("SoftCrossEntropy",),
+        lambda x: _ce(x, T4_IGNORED, weight=W5, label_smoothing=0.3, reduction="none"),
+        lambda x: _tce(x, T4_IGNORED, weight=W5, label_smoothing=0.3, reduction="none"),
+        ((4, 5),)),
+    Row("cross_entropy_huge_logits_weight_ignore", ("SoftCrossEntropy",),
+        lambda x: _ce(x * 1e4, T4_IGNORED, weight=W5, label_smoothing=0.1),
+        lambda x: _tce(x * 1e4, T4_IGNORED, weight=W5, label_smoothing=0.1), ((4, 5),),
+        "distinct", second_order=False),
+    Row("cross_entropy_probabilities", ("SoftCrossEntropy",), lambda x: _ce(x, P34),
+        lambda x: _tce(x, P34), ((3, 4),)),
+    Row("cross_entropy_probabilities_weight_smoothing_sum", ("SoftCrossEntropy",),
+        lambda x: _ce(x, P34, weight=W4, label_smoothing=0.2, reduction="sum"),
+        lambda x: _tce(x, P34, weight=W4, label_smoothing=0.2, reduction="sum"), ((3, 4),)),
+    Row("cross_entropy_probabilities_differentiable", ("SoftCrossEntropy", "Mul", "Add"),
+        lambda x, p: _ce(x, p, label_smoothing=0.1, reduction="none"),
+        lambda x, p: _tf().cross_entropy(x, p, label_smoothing=0.1, reduction="none"),
+        ((3, 4), (3, 4))),
+    Row("cross_entropy_nd", ("CrossEntropy", "Transpose", "Reshape"),
+        lambda x: _ce(x, T_ND_COUNTED), lambda x: _tce(x, T_ND_COUNTED), ((2, 4, 3, 2),)),
+    Row("cross_entropy_nd_none", ("CrossEntropy", "Transpose", "Reshape"),
+        lambda x: _ce(x, T_ND_COUNTED, reduction="none"),
+        lambda x: _tce(x, T_ND_COUNTED, reduction="none"), ((2, 4, 3, 2),)),
+    Row("cross_entropy_nd_weight_ignore", ("SoftCrossEntropy", "Transpose"),
+        lambda x: _ce(x, T_ND, weight=W4), lambda x: _tce(x, T_ND, weight=W4),
+        ((2, 4, 3, 2),)),
+    Row("cross_entropy_nd_weight_smoothing_none", ("SoftCrossEntropy", "Reshape"),
+        lambda x: _ce(x, T_ND, weight=W4, label_smoothing=0.2, reduction="none"),
+        lambda x: _tce(x, T_ND, weight=W4, label_smoothing=0.2, reduction="none"),
+        ((2, 4, 3, 2),)),
+    Row("cross_entropy_nd_probabilities", ("SoftCrossEntropy", "Transpose"),
+        lambda x: _ce(x, P_ND, weight=W4), lambda x: _tce(x, P_ND, weight=W4),
+        ((2, 4, 3, 2),)),
+    Row("cross_entropy_unbatched", ("CrossEntropy",), lambda x: _ce(x, np.array(2)),
+        lambda x: _tce(x, np.array(2)), ((5,),)),
+    Row("nll_loss_weight_ignore", ("GetItem", "Mul", "Where"),
+        lambda x: F.nll_loss(x, T4_IGNORED, weight=W5),
+        lambda x: _tnll(x, T4_IGNORED, weight=W5), ((4, 5),)),
+    Row("nll_loss_weight_sum", ("GetItem", "Mul"),
+        lambda x: F.nll_loss(x, T4, weight=W5, reduction="sum"),
+        lambda x: _tnll(x, T4, weight=W5, reduction="sum"), ((4, 5),)),
+    Row("nll_loss_ignore_none", ("GetItem", "Where"),
+        lambda x: F.nll_loss(x, T4_IGNORED, reduction="none"),
+        lambda x: _tnll(x, T4_IGNORED, reduction="none"), ((4, 5),)),
+    Row("nll_loss_all_ignored_sum", ("GetItem", "Where"),
+        lambda x: F.nll_loss(x, T4_NONE_COUNTS, reduction="sum"),
+        lambda x: _tnll(x, T4_NONE_COUNTS, reduction="sum"), ((4, 5),)),
+    Row("nll_loss_nd_weight", ("GetItem", "Transpose"),
+        lambda x: F.nll_loss(F.log_softmax(x, axis=1), T_ND, weight=W4),
+        lambda x: _tnll(_tf().log_softmax(x, dim=1), T_ND, weight=W4), ((2, 4, 3, 2),)),
+    Row("bce_with_logits_pos_weight", ("WeightedBCEWithLogits", "Sigmoid"),
+        lambda x: F.binary_cross_entropy_with_logits(x, B34, pos_weight=POS_W4),
+        lambda x: _tbce_logits(x, B34, pos_weight=POS_W4), ((3, 4),)),
+    Row("bce_with_logits_weight_pos_weight_none", ("WeightedBCEWithLogits",),
+        lambda x: F.binary_cross_entropy_with_logits(x * 30, P34, ROW_W3, reduction="none",
+                                                     pos_weight=POS_W4),
+        lambda x: _tbce_logits(x * 30, P34, ROW_W3, reduction="none", pos_weight=POS_W4),
+        ((3, 4),)),
+    Row("bce_with_logits_weight_sum", ("WeightedBCEWithLogits",),
+        lambda x: F.binary_cross_entropy_with_logits(x, B34, W4, reduction="sum"),
+        lambda x: _tbce_logits(x, B34, W4, reduction="sum"), ((3, 4),)),
+    Row("binary_cross_entropy", ("BinaryCrossEntropy", "Sigmoid"),
+        lambda x: F.binary_cross_entropy(F.sigmoid(x), P34),
+        lambda x: _tbce(x.sigmoid(), P34), ((3, 4),)),
+    Row("binary_cross_entropy_weight_none", ("BinaryCrossEntropy", "Maximum"),
+        lambda x: F.binary_cross_entropy(F.sigmoid(x), B34, ROW_W3, reduction="none"),
+        lambda x: _tbce(x.sigmoid(), B34, ROW_W3, reduction="none"), ((3, 4),)),
+    Row("binary_cross_entropy_weight_sum", ("BinaryCrossEntropy",),
+        lambda x: F.binary_cross_entropy(F.sigmoid(x), B34, W4, reduction="sum"),
+        lambda x: _tbce(x.sigmoid(), B34, W4, reduction="sum"), ((3, 4),)),
+    Row("l1_loss", ("Abs", "Sub"), lambda a, b: F.l1_loss(a, b),
+        lambda a, b: _tf().l1_loss(a, b), ((3, 4), (3, 4))),
+    Row("l1_loss_sum_constant_target", ("Abs",), lambda a: F.l1_loss(a, P34, reduction="sum"),
+        lambda a: _tf().l1_loss(a, _t(P34), reduction="sum"), ((3, 4),)),
+    Row("l1_loss_none", ("Abs",), lambda a, b: F.l1_loss(a, b, reduction="none"),
+        lambda a, b: _tf().l1_loss(a, b, reduction="none"), ((2, 3), (2, 3))),
+    Row("smooth_l1_loss", ("Where", "Abs"), lambda a, b: F.smooth_l1_loss(a, b),
+        lambda a, b: _tf().smooth_l1_loss(a, b), ((3, 4), (3, 4))),
+    Row("smooth_l1_loss_beta_none", ("Where",),
+        lambda a, b: F.smooth_l1_loss(a, b, reduction="none", beta=0.5),
+        lambda a, b: _tf().smooth_l1_loss(a, b, reduction="none", beta=0.5),
+        ((3, 4), (3, 4))),
+    Row("smooth_l1_loss_beta0_sum", ("Abs",),
+        lambda a, b: F.smooth_l1_loss(a, b, reduction="sum", beta=0.0),
+        lambda a, b: _tf().smooth_l1_loss(a, b, reduction="sum", beta=0.0), ((3, 4), (3, 4))),
+    Row("huber_loss", ("Where", "Abs"), lambda a, b: F.huber_loss(a, b),
+        lambda a, b: _tf().huber_loss(a, b), ((3, 4), (3, 4))),
+    Row("huber_loss_delta_sum", ("Where",),
+        lambda a, b: F.huber_loss(a, b, reduction="sum", delta=0.4),
+        lambda a, b: _tf().huber_loss(a, b, reduction="sum", delta=0.4), ((3, 4), (3, 4))),
+    Row("huber_loss_delta_none", ("Where",),
+        lambda a, b: F.huber_loss(a, b, reduction="none", delta=2.0),
+        lambda a, b: _tf().huber_loss(a, b, reduction="none", delta=2.0), ((3, 4), (3, 4))),
+    Row("kl_div_batchmean", ("LogSoftmax", "Mul"),
+        lambda x: _kl(F.log_softmax(x, axis=1), P34, reduction="batchmean"),
+        lambda x: _tkl(_tf().log_softmax(x, dim=1), _t(P34), reduction="batchmean"),
+        ((3, 4),)),
+    Row("kl_div_mean_differentiable_target", ("Log", "Where", "Mul"),
+        lambda x, y: _kl(F.log_softmax(x, axis=1), F.softmax(y, axis=1)),
+        lambda x, y: _tkl(_tf().log_softmax(x, dim=1), _tf().softmax(y, dim=1)),
+        ((3, 4), (3, 4))),
+    Row("kl_div_zero_target_sum", ("Where",),
+        lambda x: _kl(F.log_softmax(x, axis=1), B34 / 2, reduction="sum"),
+        lambda x: _tkl(_tf().log_softmax(x, dim=1), _t(B34 / 2), reduction="sum"), ((3, 4),)),
+    Row("kl_div_log_target_none", ("Exp", "Sub"),
+        lambda x, y: _kl(F.log_softmax(x, axis=1), F.log_softmax(y, axis=1), reduction="none",
+                         log_target=True),
+        lambda x, y: _tkl(_tf().log_softmax(x, dim=1), _tf().log_softmax(y, dim=1),
+                          reduction="none", log_target=True), ((3, 4), (3, 4))),
     Row("gelu", ("Erf", "Exp"), lambda x: F.gelu(x), lambda x: _tf().gelu(x), ((3, 4),)),
     Row("gelu_tanh", ("Tanh",), lambda x: F.gelu(x, approximate="tanh"),
         lambda x: _tf().gelu(x, approximate="tanh"), ((3, 4),)),

@@ -7,7 +7,6 @@ from chainrule.nn.layers import (
     BatchNorm1d,
     BatchNorm2d,
     Conv2d,
-    CrossEntropyLoss,
     Dropout,
     Embedding,
     Flatten,
@@ -15,11 +14,21 @@ from chainrule.nn.layers import (
     LeakyReLU,
     Linear,
     MaxPool2d,
-    MSELoss,
     ReLU,
     Sigmoid,
     Softmax,
     Tanh,
+)
+from chainrule.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
 )
 from chainrule.nn.module import (
     LoadResult,

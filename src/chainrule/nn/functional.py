@@ -2,11 +2,8 @@
 
 Most are compositions of the engine's ops (no new derivative rules); the fused ones are
 primitives in ``chainrule.ops`` (linalg, loss, conv, norm), each with its reason. The
-losses take ``reduction``:
-
-- ``'mean'``: the cost function, the average of the per-sample losses l^n;
-- ``'sum'``: the total loss L = sum over samples of l^n;
-- ``'none'``: one loss l^n per sample.
+losses live in ``functional_loss.py`` (their ``reduction`` is explained there) and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -18,14 +15,23 @@ import numpy as np
 import chainrule as cr
 from chainrule import _backend as B
 from chainrule.errors import ShapeError
+from chainrule.nn.functional_loss import (  # noqa: F401 - F.* is the public surface
+    REDUCTIONS,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from chainrule.ops import conv as _conv
 from chainrule.ops import elementwise as _ew
 from chainrule.ops import linalg as _linalg
-from chainrule.ops import loss as _loss
 from chainrule.ops import reduce as _reduce_ops
-from chainrule.tensor import Tensor, as_tensor
-
-REDUCTIONS = ("mean", "sum", "none")
+from chainrule.tensor import as_tensor
 
 
 def relu(x, inplace: bool = False):
@@ -82,85 +88,6 @@ def linear(x, weight, bias=None):
                          f"{tuple(weight.shape)} has {weight.shape[0]} outputs. help: give a "
                          f"bias of shape ({weight.shape[0]},)")
     return _linalg.linear(x, weight, bias)
-
-
-def _targets(target, n: int, num_classes: int, what: str) -> np.ndarray:
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{what}: targets must be integer class indices, got dtype {t.dtype}. "
-                        "help: pass labels as an int array, e.g. y.astype(np.int64)")
-    if t.shape != (n,):
-        raise ShapeError(f"{what}: expected {n} targets (one per row of the input), got shape "
-                         f"{t.shape}")
-    if t.size and (t.min() < 0 or t.max() >= num_classes):
-        bad = int(t.min()) if t.min() < 0 else int(t.max())
-        raise IndexError(f"{what}: target class {bad} is out of range for {num_classes} "
-                         f"classes (valid: 0..{num_classes - 1})")
-    return t
-
-
-def _check_reduction(reduction: str, what: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def cross_entropy(logits, target, reduction: str = "mean"):
-    """l^n = -log softmax(logits_n)[target_n], for logits (N, C) and class indices (N,)"""
-    logits = as_tensor(logits)
-    _check_reduction(reduction, "cross_entropy")
-    if logits.ndim != 2:
-        raise ShapeError(f"cross_entropy: logits must be (batch, classes), got {logits.shape}. "
-                         "help: flatten the model's output, or add the batch axis with "
-                         "expand_dims(0)")
-    t = _targets(target, logits.shape[0], logits.shape[1], "cross_entropy")
-    return _loss.cross_entropy(logits, t, reduction)
-
-
-def nll_loss(log_probs, target, reduction: str = "mean"):
-    """l^n = -log_probs_n[target_n] (log_probs from log_softmax)"""
-    log_probs = as_tensor(log_probs)
-    _check_reduction(reduction, "nll_loss")
-    if log_probs.ndim != 2:
-        raise ShapeError(f"nll_loss: log_probs must be (batch, classes), got "
-                         f"{log_probs.shape}")
-    t = _targets(target, log_probs.shape[0], log_probs.shape[1], "nll_loss")
-    picked = -log_probs[np.arange(len(t)), t]
-    return _reduce(picked, reduction)
-
-
-def _reduce(losses, reduction):
-    if reduction == "mean":
-        return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    return losses
-
-
-def mse_loss(pred, target, reduction: str = "mean"):
-    """l = (pred - target)^2 per element, reduced by ``reduction`` over all elements"""
-    _check_reduction(reduction, "mse_loss")
-    pred = as_tensor(pred)
-    if not (isinstance(target, Tensor) and target.requires_grad):
-        # A constant target takes the prediction's dtype: float64 labels from NumPy must not
-        # turn a float32 loss (and its gradient) into float64.
-        data = target.data if isinstance(target, Tensor) else target
-        target = np.asarray(data, dtype=pred.dtype)
-    if tuple(pred.shape) != tuple(target.shape):
-        raise ShapeError(f"mse_loss: prediction {pred.shape} and target {tuple(target.shape)} "
-                         "differ. help: give both the same shape (e.g. target.reshape(-1, 1) "
-                         "for a (N, 1) prediction)")
-    return _loss.mse_loss(pred, target, reduction)
-
-
-def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean"):
-    """l = -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], computed stably from x"""
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    logits = as_tensor(logits)
-    t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=logits.dtype)
-    if t.shape != logits.shape:
-        raise ShapeError(f"binary_cross_entropy_with_logits: logits {logits.shape} and target "
-                         f"{t.shape} differ")
-    return _loss.binary_cross_entropy_with_logits(logits, t, reduction)
 
 
 def _pair(v, what: str, name: str, least: int) -> tuple[int, int]:

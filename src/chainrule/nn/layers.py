@@ -311,27 +311,3 @@ class Softmax(Module):
 
     def forward(self, x):
         return F.softmax(x, self.axis)
-
-
-class CrossEntropyLoss(Module):
-    """``F.cross_entropy``: logits (N, C), integer class targets (N,)."""
-
-    def __init__(self, reduction: str = "mean"):
-        super().__init__()
-        F._check_reduction(reduction, "CrossEntropyLoss")
-        self.reduction = reduction
-
-    def forward(self, logits, target):
-        return F.cross_entropy(logits, target, self.reduction)
-
-
-class MSELoss(Module):
-    """``F.mse_loss``: mean (or sum, or each) of the squared errors."""
-
-    def __init__(self, reduction: str = "mean"):
-        super().__init__()
-        F._check_reduction(reduction, "MSELoss")
-        self.reduction = reduction
-
-    def forward(self, pred, target):
-        return F.mse_loss(pred, target, self.reduction)

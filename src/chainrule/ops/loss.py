@@ -7,11 +7,15 @@ under ``create_graph``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, Op, apply
-from chainrule.ops.reduce import logsumexp
+from chainrule.ops.elementwise import maximum
+from chainrule.ops.reduce import log_softmax, logsumexp
+from chainrule.tensor import Tensor
 
 
 class CrossEntropy(Op):
@@ -98,6 +102,123 @@ class BCEWithLogits(Op):
         return d * g
 
 
+class SoftCrossEntropy(Op):
+    """l_n = -sum_c q_nc log softmax(x_n)_c;  dx_n = g_n * (softmax(x_n) sum_c q_nc - q_n),
+    dq_n = -g_n * log softmax(x_n)
+
+    Cross-entropy against target weights q (M, C): class weights, label smoothing, ignored
+    rows (q_n = 0) and probability targets all become one q (nn.functional builds it), so
+    they share one rule. Fused like CrossEntropy: stable for any logits, one node, and the
+    forward's log-softmax gives both gradients. 'mean' divides by ``denom``, the weight of
+    the targets that count (PyTorch's weighted mean); ``counted`` says whether any does.
+    """
+
+    def forward(self, x, q):
+        m = x.max(axis=1, keepdims=True)
+        shifted = x - m
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        with np.errstate(invalid="ignore"):
+            qlogp = q * logp
+        qlogp[q == 0] = 0  # NOTE: no target weight on a logit of -inf is 0, not 0 * -inf
+        if self.parents is not None:
+            self.save(x=INPUT(0), q=INPUT(1), logp=logp)
+        return self._reduced(-qlogp.sum(axis=1))
+
+    def _reduced(self, losses):
+        if self.reduction == "none":
+            return losses
+        total = losses.sum()
+        if self.reduction == "sum":
+            return total
+        if self.denom:
+            return total / self.denom
+        return total * math.nan  # PyTorch's 0 / 0: a mean over no counted target
+
+    def composed(self, x, q):
+        losses = -(log_softmax(x, 1) * q).sum(axis=1)
+        if self.reduction == "mean" and not self.denom:
+            return losses.sum() * self._empty_scale()
+        return self._reduced(losses)
+
+    def _empty_scale(self) -> float:
+        # The gradient of a mean over nothing: zero when every target is ignored, NaN when
+        # the counted ones all weigh 0, as PyTorch's.
+        return math.nan if self.counted else 0.0
+
+    def vjp(self, g):
+        logp, q = self.logp, self.q
+        if self.reduction == "none":
+            g = g.reshape(-1, 1)
+        elif self.reduction == "mean":
+            g = g / self.denom if self.denom else g * self._empty_scale()
+        dx = (np.exp(logp) * q.sum(axis=1, keepdims=True) - q) * g if self.needs(0) else None
+        return dx, (-logp * g if self.needs(1) else None)
+
+
+class WeightedBCEWithLogits(Op):
+    """l = w [(1 - t) x + (1 + (pw - 1) t) softplus(-x)];
+    dx = g * w * ((1 + (pw - 1) t) sigmoid(x) - pw t)
+
+    BCEWithLogits with PyTorch's ``weight`` w and ``pos_weight`` pw (constants broadcast to
+    x, as the target t; None for 1), in PyTorch's form: softplus(-x) = max(-x, 0) +
+    log(1 + e^-|x|), stable for any x and exact at 0.
+    """
+
+    def forward(self, x):
+        t, w, pw = self.target, self.weight, self.pos_weight
+        softplus = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+        losses = (1 - t) * x + (softplus if pw is None else (1 + (pw - 1) * t) * softplus)
+        if w is not None:
+            losses = losses * w
+        self.save(x=INPUT(0))
+        if self.reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / losses.size if self.reduction == "mean" else total
+
+    def vjp(self, g):
+        t, w, pw = self.target, self.weight, self.pos_weight
+        s = generic.sigmoid(self.x)
+        d = s - t if pw is None else s * (1 + (pw - 1) * t) - pw * t
+        if w is not None:
+            d = d * w
+        return d * (g / d.size if self.reduction == "mean" else g)
+
+
+class BinaryCrossEntropy(Op):
+    """l = -w [t log(p) + (1 - t) log(1 - p)], each log clamped at -100;
+    dp = g * w (p - t) / max(p (1 - p), eps)
+
+    PyTorch's rule for probabilities p in [0, 1]: the clamps keep the loss finite at p = 0
+    and p = 1 (a sigmoid saturates there in float32) and the gradient finite, where a
+    composition through log would give inf and NaN. ``target`` t and ``weight`` w (None
+    for 1) are constants of the op.
+    """
+
+    eps = float(np.float32(1e-12))  # PyTorch's EPSILON, a C float: 9.99999996e-13
+
+    def forward(self, p):
+        t, w = self.target, self.weight
+        with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped
+            losses = (t - 1) * np.maximum(np.log1p(-p), -100) - t * np.maximum(np.log(p), -100)
+        if w is not None:
+            losses = losses * w
+        self.save(p=INPUT(0))
+        if self.reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / losses.size if self.reduction == "mean" else total
+
+    def vjp(self, g):
+        p, t, w, eps = self.p, self.target, self.weight, self.eps
+        spread = p * (1 - p)
+        floor = maximum(spread, eps) if isinstance(p, Tensor) else np.maximum(spread, eps)
+        d = (p - t) / floor
+        if w is not None:
+            d = d * w
+        return d * (g / d.size if self.reduction == "mean" else g)
+
+
 # --- public functions (used by nn.functional) ----------------------------------------------
 
 
@@ -111,3 +232,18 @@ def mse_loss(pred, target, reduction="mean"):
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     return apply(BCEWithLogits, logits, target=target, reduction=reduction)
+
+
+def soft_cross_entropy(logits, q, denom: float, counted: bool, reduction="mean"):
+    return apply(SoftCrossEntropy, logits, q, denom=denom, counted=counted,
+                 reduction=reduction)
+
+
+def weighted_binary_cross_entropy_with_logits(logits, target, weight, pos_weight,
+                                              reduction="mean"):
+    return apply(WeightedBCEWithLogits, logits, target=target, weight=weight,
+                 pos_weight=pos_weight, reduction=reduction)
+
+
+def binary_cross_entropy(probs, target, weight, reduction="mean"):
+    return apply(BinaryCrossEntropy, probs, target=target, weight=weight, reduction=reduction)
