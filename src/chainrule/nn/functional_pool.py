@@ -41,12 +41,9 @@ def _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, what):
     s = k if stride is None else _pair(stride, what, "stride", 1)
     p = _pair(padding, what, "padding", 0)
     d = _pair(dilation, what, "dilation", 1)
-    for ki, pi, di in zip(k, p, d):
-        if pi > (di * (ki - 1) + 1) // 2:
-            raise ValueError(f"{what}: padding {p} is more than half the window {k}"
-                             + (f" dilated by {d}" if d != (1, 1) else "")
-                             + ": a window could hold padding only (PyTorch refuses it "
-                               "too). help: pad at most kernel_size // 2")
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{what}: padding {p} is more than half the window {k}, as PyTorch "
+                         "refuses too. help: pad at most kernel_size // 2")
     if not p[0] and not p[1] and (x.shape[2] < d[0] * (k[0] - 1) + 1
                                   or x.shape[3] < d[1] * (k[1] - 1) + 1):
         raise ShapeError(f"{what}: window {k[0]}x{k[1]} is larger than the input's "
