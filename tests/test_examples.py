@@ -39,3 +39,11 @@ def test_from_pytorch_example_gives_the_same_logits():
     assert out.returncode == 0, out.stderr
     assert "missing [] unexpected []" in out.stdout
     assert "largest logit difference" in out.stdout
+
+
+def test_conv_options_example_learns_the_digits():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "conv_options.py")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("test accuracy ")[1].split()[0])
+    assert accuracy > 0.85, out.stdout  # 0.947 here; chance is 0.1
