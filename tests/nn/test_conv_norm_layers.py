@@ -197,3 +197,26 @@ def test_new_layers_state_dict_names_match_torch():
                             m.LayerNorm(3, elementwise_affine=False))
 
     assert list(build(nn).state_dict()) == list(build(tnn).state_dict())
+
+
+def test_functional_batch_norm_updates_running_statistics_like_torch():
+    import chainrule.nn.functional as F
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 3, 5)) * 3 + 2
+    rm, rv = cr.zeros(3, dtype=cr.float64), cr.ones(3, dtype=cr.float64)
+    trm, trv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    version = rm._vc[0]
+    y = F.batch_norm(x, rm, rv, training=True, momentum=0.3)
+    ty = torch.nn.functional.batch_norm(torch.tensor(x), trm, trv, training=True, momentum=0.3)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(rm.numpy(), trm.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(rv.numpy(), trv.numpy(), rtol=1e-12)
+    assert rm._vc[0] > version  # written in place: a saved copy of it would be caught
+    np.testing.assert_allclose(F.batch_norm(x, rm, rv).numpy(),
+                               torch.nn.functional.batch_norm(torch.tensor(x), trm, trv).numpy(),
+                               rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="training=False normalises with running_mean"):
+        F.batch_norm(x, None, None)
+    with pytest.raises(cr.ShapeError, match=r"running_mean has shape \(4,\)"):
+        F.batch_norm(x, cr.zeros(4), cr.ones(4), training=True)
