@@ -151,6 +151,22 @@ def test_interpolate_nearest_matches_torch_for_any_size(h, w, how, mode, seed):
                         lambda a: tf.interpolate(a, mode=mode, **how), [x], seed)
 
 
+@pytest.mark.parametrize("shape", [(2, 2, 2), (1, 2, 3, 2, 4)], ids=["1d", "3d"])
+@pytest.mark.parametrize("factor", [1.3, 2.2, 0.6, 1.02])
+def test_interpolate_nearest_1d_and_3d_match_torch_and_their_own_gradient(shape, factor):
+    """Values as PyTorch's (whose 1-d and 3-d kernels take no shortcut at an output of the
+    input's size or twice it). NOTE: there PyTorch's backward does take it, so its gradient
+    disagrees with its own forward (torch.autograd.gradcheck fails on factor 1.3); the
+    gradient here is the derivative of the forward, checked by finite differences."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    k = len(shape) - 2
+    out = F.interpolate(cr.tensor(x), scale_factor=(factor,) * k).numpy()
+    expected = tf.interpolate(torch.tensor(x), scale_factor=(factor,) * k).numpy()
+    np.testing.assert_array_equal(out, expected)
+    assert cr.gradcheck(lambda a: F.interpolate(a, scale_factor=(factor,) * k),
+                        [cr.tensor(x, requires_grad=True)])
+
+
 def test_max_pool_padding_never_takes_the_gradient():
     """A window whose real elements are all -inf: its maximum is -inf, tied by the -inf
     padding; the gradient goes to the first real element, as PyTorch's."""

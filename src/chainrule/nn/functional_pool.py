@@ -254,21 +254,29 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
             raise ShapeError(f"interpolate: scale_factor {scale_factor} leaves no output for "
                              f"the input {x.shape}. help: use a larger scale_factor")
         scales = [None] * k if recompute_scale_factor else list(factors)
-    index = [_nearest(n, o, f, mode == "nearest-exact") for n, o, f in zip(spatial, out, scales)]
+    index = [_nearest(n, o, f, mode == "nearest-exact", k == 2)
+             for n, o, f in zip(spatial, out, scales)]
     return x[(slice(None), slice(None)) + np.ix_(*index)]
 
 
-def _nearest(n: int, out: int, factor, exact: bool) -> np.ndarray:
+def _nearest(n: int, out: int, factor, exact: bool, shortcuts: bool) -> np.ndarray:
     """The input index each output index copies, along one axis (PyTorch's nearest_idx and
     nearest_exact_idx: the scale rounded to float32; the product in float32 for 'nearest',
-    in float64 for 'nearest-exact', as its kernel's C++ types make them)."""
-    if not exact and out == n:
+    in float64 then rounded to float32 (floorf's argument) for 'nearest-exact', as its
+    kernel's C++ types make them).
+
+    NOTE: PyTorch's 2-d 'nearest' kernel copies straight through when the output size is
+    the input's, or twice it, whatever the scale factor (1.3 on 2 pixels: both kept); its
+    1-d and 3-d kernels compute those cases from the scale too (1.3 on 2: pixel 0 twice).
+    ``shortcuts`` follows it, found by comparing every small case with PyTorch 2.13.
+    """
+    if shortcuts and not exact and out == n:
         return np.arange(n)
-    if not exact and out == 2 * n:
+    if shortcuts and not exact and out == 2 * n:
         return np.arange(out) >> 1
     scale = np.float32(1.0 / factor) if factor is not None else np.float32(n) / np.float32(out)
     if exact:
-        src = (np.arange(out) + 0.5) * np.float64(scale)
+        src = ((np.arange(out) + 0.5) * np.float64(scale)).astype(np.float32)
     else:
         src = np.arange(out, dtype=np.float32) * scale
     return np.minimum(np.floor(src).astype(np.intp), n - 1)
