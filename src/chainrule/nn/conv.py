@@ -50,7 +50,7 @@ class _ConvNd(Module):
     def forward(self, x):
         if x.ndim != self.dims + 2 or x.shape[1] != self.in_channels:
             raise ShapeError(
-                f"expected {self.layout.replace('C', str(self.in_channels))}; check "
+                f"expected {self.layout.replace('C', str(self.in_channels))}. help: check "
                 "in_channels and the previous layer, or reshape the input to "
                 f"{self.layout}")
         conv = FC.conv2d if self.dims == 2 else FC.conv1d
