@@ -48,3 +48,11 @@ def test_loss_options_example_trains_the_pixel_classifier():
     accuracy = float(out.stdout.split("pixel accuracy on labelled pixels")[1].split()[0])
     assert accuracy > 0.8, out.stdout
     assert "ignored row sums to 0.0" in out.stdout
+
+
+def test_conv_options_example_learns_the_digits():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "conv_options.py")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("test accuracy ")[1].split()[0])
+    assert accuracy > 0.85, out.stdout  # 0.947 here; chance is 0.1

@@ -175,8 +175,8 @@ def test_batchnorm_refuses_one_value_per_channel_in_training():
         bn(cr.randn(1, 3))
     bn.eval()
     assert bn(cr.randn(1, 3)).shape == (1, 3)
-    with pytest.raises(cr.ShapeError, match=r"expected \(N, C\) with C = 3 channels, got shape "
-                                            r"\(2, 4\)"):
+    with pytest.raises(cr.ShapeError, match=r"expected \(N, C\) or \(N, C, L\) with C = 3 "
+                                            r"channels, got shape \(2, 4\)"):
         nn.Sequential(nn.BatchNorm1d(3))(cr.randn(2, 4))
 
 

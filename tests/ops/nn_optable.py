@@ -11,6 +11,7 @@ import numpy as np
 import chainrule as cr
 import chainrule.nn.functional as F
 
+from .nn_conv_optable import ROWS as CONV_ROWS
 from .optable import Row
 
 
@@ -328,3 +329,4 @@ ROWS = [
         lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
         ((5, 3), (3,), (3,))),
 ]
+ROWS += CONV_ROWS  # conv, pooling and normalization options: nn_conv_optable.py

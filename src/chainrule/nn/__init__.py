@@ -1,19 +1,14 @@
 """Neural-network building blocks: Module, Parameter, layers, losses, initialisers."""
 
 from chainrule.nn import functional, init, utils
+from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.layers import (
     GELU,
-    AvgPool2d,
-    BatchNorm1d,
-    BatchNorm2d,
-    Conv2d,
     Dropout,
     Embedding,
     Flatten,
-    LayerNorm,
     LeakyReLU,
     Linear,
-    MaxPool2d,
     ReLU,
     Sigmoid,
     Softmax,
@@ -37,4 +32,14 @@ from chainrule.nn.module import (
     Parameter,
     Sequential,
     StateDictError,
+)
+from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.pool import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    Upsample,
 )

@@ -26,37 +26,41 @@ def _is_tensor(x) -> bool:
 # runs of only C elements; measured 3-5x slower for Fold with C = 8, 2x for Unfold.
 
 
-def _windows(x, kh, kw, sh, sw, writeable=False):
-    """(N, C, H, W) -> a view (N, C, Ho, Wo, kh, kw) of every window, strides (sh, sw)."""
-    v = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3), writeable=writeable)
-    return v[:, :, ::sh, ::sw]
+def _windows(x, kh, kw, sh, sw, writeable=False, dh=1, dw=1):
+    """(N, C, H, W) -> a view (N, C, Ho, Wo, kh, kw) of every window, strides (sh, sw),
+    the window's taps (dh, dw) apart (dilation)."""
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    v = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3), writeable=writeable)
+    v = v[:, :, ::sh, ::sw]
+    return v if dh == dw == 1 else v[..., ::dh, ::dw]
 
 
-def out_size(n: int, k: int, s: int) -> int:
-    """How many windows of size k at stride s fit in n (PyTorch's floor mode)."""
-    return (n - k) // s + 1
+def out_size(n: int, k: int, s: int, d: int = 1) -> int:
+    """How many windows of k taps d apart, at stride s, fit in n (PyTorch's floor mode)."""
+    return (n - d * (k - 1) - 1) // s + 1
 
 
 class Unfold(Op):
-    """im2col: y[(c, u, v), (n, i, j)] = x[n, c, i*sh + u, j*sw + v];  dx = fold(g)
+    """im2col: y[(c, u, v), (n, i, j)] = x[n, c, i*sh + u*dh, j*sw + v*dw];  dx = fold(g)
 
     Turns a convolution into one matrix product W (O, C*kh*kw) @ y: one BLAS call per
     layer. Rows are in PyTorch's weight order (c, u, v), so the weight needs only a reshape.
+    (dh, dw) is the dilation (1: contiguous windows).
     """
 
     def forward(self, x):
         self.in_shape = x.shape
         kh, kw = self.kh, self.kw
-        win = _windows(x, kh, kw, self.sh, self.sw)
+        win = _windows(x, kh, kw, self.sh, self.sw, dh=self.dh, dw=self.dw)
         n, c, ho, wo = win.shape[:4]
         return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
 
     def vjp(self, g):
-        return fold(g, self.in_shape, self.kh, self.kw, self.sh, self.sw)
+        return fold(g, self.in_shape, self.kh, self.kw, self.sh, self.sw, self.dh, self.dw)
 
 
 class Fold(Op):
-    """col2im, Unfold's adjoint: x[n, c, i*sh + u, j*sw + v] += cols[(c, u, v), (n, i, j)]
+    """col2im, Unfold's adjoint: x[n, c, i*sh + u*dh, j*sw + v*dw] += cols[(c, u, v), (n, i, j)]
     (where windows overlap, their entries add up);  dx = unfold(g)
 
     One strided add per kernel offset (u, v), into a channels-first (C, N, H, W) buffer
@@ -65,17 +69,18 @@ class Fold(Op):
 
     def forward(self, cols):
         n, c, h, w = self.shape
-        kh, kw, sh, sw = self.kh, self.kw, self.sh, self.sw
-        ho, wo = out_size(h, kh, sh), out_size(w, kw, sw)
+        kh, kw, sh, sw, dh, dw = self.kh, self.kw, self.sh, self.sw, self.dh, self.dw
+        ho, wo = out_size(h, kh, sh, dh), out_size(w, kw, sw, dw)
         blocks = cols.reshape(c, kh, kw, n, ho, wo)
         out = np.zeros((c, n, h, w), dtype=cols.dtype)
         for u in range(kh):
             for v in range(kw):
-                out[:, :, u:u + sh * ho:sh, v:v + sw * wo:sw] += blocks[:, u, v]
+                i, j = u * dh, v * dw
+                out[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += blocks[:, u, v]
         return out.transpose(1, 0, 2, 3)
 
     def vjp(self, g):
-        return unfold(g, self.kh, self.kw, self.sh, self.sw)
+        return unfold(g, self.kh, self.kw, self.sh, self.sw, self.dh, self.dw)
 
 
 class Affine(Op):
@@ -102,18 +107,20 @@ class Affine(Op):
         return dw, dx, db
 
 
-def unfold(x, kh, kw, sh=1, sw=1):
+def unfold(x, kh, kw, sh=1, sw=1, dh=1, dw=1):
     """im2col of x (N, C, H, W): (C*kh*kw, N*Ho*Wo). Recorded for tensors, plain for arrays."""
+    params = dict(kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw)
     if _is_tensor(x):
-        return apply(Unfold, x, kh=kh, kw=kw, sh=sh, sw=sw)
-    return Unfold.forward(_bare(Unfold, kh=kh, kw=kw, sh=sh, sw=sw), x)
+        return apply(Unfold, x, **params)
+    return Unfold.forward(_bare(Unfold, **params), x)
 
 
-def fold(cols, shape, kh, kw, sh=1, sw=1):
+def fold(cols, shape, kh, kw, sh=1, sw=1, dh=1, dw=1):
     """col2im back to ``shape`` (N, C, H, W). Recorded for tensors, plain for arrays."""
+    params = dict(shape=tuple(shape), kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw)
     if _is_tensor(cols):
-        return apply(Fold, cols, shape=tuple(shape), kh=kh, kw=kw, sh=sh, sw=sw)
-    return Fold.forward(_bare(Fold, shape=tuple(shape), kh=kh, kw=kw, sh=sh, sw=sw), cols)
+        return apply(Fold, cols, **params)
+    return Fold.forward(_bare(Fold, **params), cols)
 
 
 def _bare(cls, **params):
@@ -124,7 +131,7 @@ def _bare(cls, **params):
 
 
 class MaxPool2d(Op):
-    """y[n, c, i, j] = max over the window x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw];
+    """y[n, c, i, j] = max over the window x[n, c, i*sh + u*dh, j*sw + v*dw] (u < kh, v < kw);
     dx = g routed to each window's first maximum (row-major order)
 
     As PyTorch: exactly one element per window gets the gradient, even at ties (common
@@ -133,10 +140,14 @@ class MaxPool2d(Op):
     the backward finds each window's first maximum again from the saved x and y.
     NOTE: y and the backward's work arrays take x's memory layout (``empty_like`` of a
     view): with channels-first activations a C-ordered y made every pass 1.5-2x slower.
+    (dh, dw) is the dilation. ``valid`` = (top, h, left, w), when x arrives padded with -inf
+    (pooling's padding and ceil mode): only x[:, :, top:top + h, left:left + w] is real, and
+    a padding element never takes the gradient, even tied with a real -inf (PyTorch's
+    windows skip the padding).
     """
 
     def forward(self, x):
-        win = _windows(x, self.kh, self.kw, self.sh, self.sw)
+        win = _windows(x, self.kh, self.kw, self.sh, self.sw, dh=self.dh, dw=self.dw)
         y = np.empty_like(win[..., 0, 0])  # x's layout, not C order
         np.copyto(y, win[..., 0, 0])
         for u, v in self.offsets()[1:]:
@@ -147,6 +158,17 @@ class MaxPool2d(Op):
     def offsets(self) -> list:
         return [(u, v) for u in range(self.kh) for v in range(self.kw)]
 
+    def real(self, ho, wo):
+        """Per window offset (u, v): a (Ho, Wo) boolean, True where the tap is a real
+        element and not padding; None where every tap at that offset is real."""
+        top, h, left, w = self.valid
+        rows = [(top <= r) & (r < top + h) for r in
+                (np.arange(ho) * self.sh + u * self.dh for u in range(self.kh))]
+        cols = [(left <= c) & (c < left + w) for c in
+                (np.arange(wo) * self.sw + v * self.dw for v in range(self.kw))]
+        return {(u, v): None if rows[u].all() and cols[v].all()
+                else rows[u][:, None] & cols[v][None, :] for u, v in self.offsets()}
+
     def first_maxima(self, x, y):
         """For each window offset (u, v): a boolean like y, True where the element at that
         offset is its window's first maximum. (The same array is reused: use it at once.)
@@ -154,8 +176,9 @@ class MaxPool2d(Op):
         NOTE: in a window holding NaN (y is NaN there) the gradient goes to its *last* NaN,
         as PyTorch's kernel does (its scan keeps any NaN it meets).
         """
-        win = _windows(x, self.kh, self.kw, self.sh, self.sw)
+        win = _windows(x, self.kh, self.kw, self.sh, self.sw, dh=self.dh, dw=self.dw)
         offsets = self.offsets()
+        real = None if self.valid is None else self.real(*y.shape[2:])
         last_nan = None
         if np.isnan(y).any():
             last_nan = np.full(y.shape, -1, dtype=np.int32)
@@ -167,23 +190,26 @@ class MaxPool2d(Op):
             np.equal(win[..., u, v], y, out=hit)  # never true where y is NaN
             if last_nan is not None:
                 hit |= last_nan == i
+            if real is not None and real[u, v] is not None:
+                hit &= real[u, v]  # padding (-inf) ties only a real -inf: never pick it
             hit &= free
             free ^= hit
             yield u, v, hit
 
     def vjp(self, g):
         x, y = generic.constant(self.x), generic.constant(self.y)
-        kh, kw, sh, sw = self.kh, self.kw, self.sh, self.sw
+        kh, kw, sh, sw, dh, dw = self.kh, self.kw, self.sh, self.sw, self.dh, self.dw
         if _is_tensor(g):  # create_graph: route g through a recorded fold, masks constant
             masks = [hit.copy() for _, _, hit in self.first_maxima(x, y)]
             mask = np.stack(masks, axis=1).astype(g.dtype)  # (N, kh*kw, C, Ho, Wo)
             n, c, ho, wo = y.shape
             cols = g.reshape(n, 1, c, ho, wo) * mask.reshape(n, kh * kw, c, ho, wo)
             cols = cols.transpose(2, 1, 0, 3, 4).reshape(c * kh * kw, n * ho * wo)
-            return fold(cols, x.shape, kh, kw, sh, sw)
+            return fold(cols, x.shape, kh, kw, sh, sw, dh, dw)
         dx = np.zeros_like(x)  # x's memory layout (often channels-first)
-        dwin = _windows(dx, kh, kw, sh, sw, writeable=True)
-        disjoint = sh >= kh and sw >= kw  # each element in one window at most: assign
+        dwin = _windows(dx, kh, kw, sh, sw, writeable=True, dh=dh, dw=dw)
+        # each element in one window at most: assign
+        disjoint = sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
         routed = np.empty_like(y, dtype=g.dtype)
         for u, v, hit in self.first_maxima(x, y):
             np.multiply(g, hit, out=routed)
@@ -201,5 +227,7 @@ def affine(w, x, b=None):
     return apply(Affine, w, x) if b is None else apply(Affine, w, x, b)
 
 
-def max_pool2d(x, kh, kw, sh, sw):
-    return apply(MaxPool2d, x, kh=kh, kw=kw, sh=sh, sw=sw)
+def max_pool2d(x, kh, kw, sh, sw, dh=1, dw=1, valid=None):
+    """Max pooling of x (N, C, H, W); ``valid`` marks x's real part when x arrives padded
+    with -inf (see MaxPool2d)."""
+    return apply(MaxPool2d, x, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, valid=valid)
