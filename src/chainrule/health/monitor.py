@@ -20,7 +20,8 @@ pre-hook, a copy of every parameter (the data before the update); at each activa
 module's forward hook, its input z and output a; at ``step()``, after the optimizer has
 stepped, each parameter's gradient and its change. The forward that is measured is the
 first one in training mode with gradients on (an evaluation pass in between, under
-``no_grad`` or in eval mode, is skipped), in the thread that began it.
+``no_grad`` or in eval mode, is skipped) run by the thread that steps the monitor (the
+one that made it, until ``step()`` is called from another).
 
 Activations are seen through activation modules (``nn.ReLU``, ``nn.Tanh``, ``nn.Sigmoid``,
 ``nn.LeakyReLU``, ``nn.GELU``): a ``F.relu`` call inside a ``forward`` has no module to
@@ -30,6 +31,10 @@ Threads: a Monitor belongs to one model, and one model to one monitor at a time 
 second is refused until the first is closed). Its state is its own (no module-level
 mutable state), so two threads may each train their own model with their own monitor;
 a forward pass that another thread runs on the same model is never measured.
+
+Off means off: with ``enabled=False`` (or no monitor at all) nothing is registered, and
+the training computes bitwise the same numbers with a monitor as without one (it only
+reads arrays, and copies what it keeps).
 """
 
 from __future__ import annotations
@@ -123,6 +128,7 @@ class Monitor:
         self._dead: dict = {}  # ReLU layer -> stats.DeadCount
         self._handles: list = []
         self._capture: _Capture | None = None
+        self._owner = threading.get_ident()  # the thread whose forward passes are measured
         self._closed = not self.enabled
         if self.enabled:
             self._claim()
@@ -160,8 +166,9 @@ class Monitor:
         self._handles = []
 
     def _begin(self, module, args):
-        if not (module.training and is_grad_enabled()):
-            return  # an evaluation pass: wait for the training step's forward
+        if not (module.training and is_grad_enabled()) or \
+                threading.get_ident() != self._owner:
+            return  # an evaluation pass, or another thread's: wait for the training step's
         self._capture = _Capture({name: p.data.copy()
                                   for name, p in module.named_parameters()})
 
@@ -224,6 +231,7 @@ class Monitor:
                 raise RuntimeError("Monitor.step: this monitor is closed. help: make a new "
                                    "Monitor(model) to watch again")
             return None
+        self._owner = threading.get_ident()
         s = self._step
         self._step += 1
         record = self._record(s, loss, optimizer) if self._is_sampled(s) else None

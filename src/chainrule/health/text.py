@@ -28,6 +28,8 @@ _EN = {
     "fix.update_ratio": "lower the learning rate",
     "msg.vanishing": "{where}: gradient {times} times smaller than at layer {last} (RMS {rms} "
     "vs {last_rms}): the early layers barely learn (vanishing gradients)",
+    "msg.vanishing_zero": "{where}: gradient 0 (at layer {last}: RMS {last_rms}): no gradient "
+    "reaches the early layers (vanishing gradients)",
     "fix.vanishing": "ReLU instead of sigmoid/tanh, batch norm, or a better initialization",
     "msg.exploding": "{where}: gradient {times} times larger than at layer {last} (RMS {rms} "
     "vs {last_rms}): exploding gradients",
@@ -88,6 +90,8 @@ _ZH = {
     "fix.update_ratio": "减小学习率",
     "msg.vanishing": "{where}：梯度比第 {last} 层小 {times} 倍（RMS {rms} 对 {last_rms}）："
     "前面的层几乎学不到东西（梯度消失）",
+    "msg.vanishing_zero": "{where}：梯度为 0（第 {last} 层的 RMS 为 {last_rms}）：梯度到不了前面的层"
+    "（梯度消失）",
     "fix.vanishing": "用 ReLU 代替 sigmoid/tanh、批归一化，或更好的初始化",
     "msg.exploding": "{where}：梯度比第 {last} 层大 {times} 倍（RMS {rms} 对 {last_rms}）："
     "梯度爆炸",
@@ -167,11 +171,14 @@ def message(finding: Finding, lang: str = "en") -> str:
         facts["value"] = f"{f.value:.1f}"
         facts["pct"] = num(100 * 10 ** f.value, 2)
     elif f.signal in ("vanishing", "exploding") and "rms" in f.facts:
-        ratio = f.value if f.signal == "exploding" else 1 / f.value
+        ratio = f.value if f.signal == "exploding" or f.value == 0 else 1 / f.value
         facts.update(times=f"{ratio:.2g}", rms=num(f.facts["rms"]),
                      last_rms=num(f.facts["last_rms"]))
     elif f.signal == "initial_loss":
         facts.update(loss=num(f.value), expected=num(f.facts["expected"]))
-    key = "msg.exploding_nan" if f.signal == "exploding" and "rms" not in f.facts \
-        else f"msg.{f.signal}"
+    key = f"msg.{f.signal}"
+    if f.signal == "exploding" and "rms" not in f.facts:
+        key = "msg.exploding_nan"  # a gradient that is NaN or infinite: no ratio
+    elif f.signal == "vanishing" and f.value == 0:
+        key = "msg.vanishing_zero"
     return T[key].format(**facts) + T["help"] + T[f"fix.{f.signal}"]
