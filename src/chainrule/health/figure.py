@@ -42,6 +42,7 @@ def make_figure(records: list, run: str, lang: str = "en"):
     """The figure as a matplotlib ``Figure`` (e.g. to show in a notebook)."""
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     lang, families = figure_lang(lang)
     T = text(lang)
@@ -49,7 +50,7 @@ def make_figure(records: list, run: str, lang: str = "en"):
     if families:
         rc["font.family"] = families
     with matplotlib.rc_context(rc), quiet_fonts():
-        fig = Figure(figsize=(12, 8))
+        fig = Figure(figsize=(13, 8))
         axes = fig.subplots(2, 2).ravel()
         warnings = [w for r in records for w in r.get("warnings", ())]
         _activation_panel(axes[0], records, ("tanh", "sigmoid"), "saturated",
@@ -61,11 +62,21 @@ def make_figure(records: list, run: str, lang: str = "en"):
         for ax in axes:
             ax.set_xlabel(T["fig_step"])
             ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            if records:
+                ax.set_xlim(*_span([r["step"] for r in records]))
         fig.suptitle(T["fig_title"].format(run=run))
         fig.text(0.01, 0.01, T["fig_warnings"].format(n=len(warnings)) if warnings
                  else T["fig_no_warnings"], color=WARN if warnings else "#333333")
         fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
+
+
+def _span(steps: list) -> tuple[float, float]:
+    """The x range of the steps, with a margin (and some width for a single step)."""
+    lo, hi = min(steps), max(steps)
+    pad = max((hi - lo) * 0.03, 0.5)
+    return lo - pad, hi + pad
 
 
 def _colours(n: int) -> list:
@@ -87,7 +98,12 @@ def _series(records: list, key: str, name_key: str, name: str, field: str):
 
 
 def _legend(ax, n: int) -> None:
-    ax.legend(fontsize=7, ncol=2 if n > 6 else 1, loc="best")
+    """Inside the panel while it is short; beside it, where no line runs, when long."""
+    if n <= 6:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        ax.legend(fontsize=7, ncol=1 + n // 14, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0)
 
 
 def _activation_panel(ax, records, kinds, field, threshold, title, T, warnings) -> None:

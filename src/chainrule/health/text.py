@@ -90,8 +90,8 @@ _ZH = {
     "fix.update_ratio": "减小学习率",
     "msg.vanishing": "{where}：梯度比第 {last} 层小 {times} 倍（RMS {rms} 对 {last_rms}）："
     "前面的层几乎学不到东西（梯度消失）",
-    "msg.vanishing_zero": "{where}：梯度为 0（第 {last} 层的 RMS 为 {last_rms}）：梯度到不了前面的层"
-    "（梯度消失）",
+    "msg.vanishing_zero": "{where}：梯度为 0（第 {last} 层的 RMS 为 {last_rms}）："
+    "梯度到不了前面的层（梯度消失）",
     "fix.vanishing": "用 ReLU 代替 sigmoid/tanh、批归一化，或更好的初始化",
     "msg.exploding": "{where}：梯度比第 {last} 层大 {times} 倍（RMS {rms} 对 {last_rms}）："
     "梯度爆炸",
