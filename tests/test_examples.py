@@ -39,3 +39,13 @@ def test_from_pytorch_example_gives_the_same_logits():
     assert out.returncode == 0, out.stderr
     assert "missing [] unexpected []" in out.stdout
     assert "largest logit difference" in out.stdout
+
+
+def test_health_vanishing_example_flags_the_sigmoid_stack_and_not_the_fix():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "health_vanishing.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    sigmoid, fixed = out.stdout.split("== ReLU + batch norm")
+    assert "test accuracy 0.1" in sigmoid and "(vanishing gradients); help: " in sigmoid
+    assert float(fixed.split("test accuracy ")[1].split(",")[0]) > 0.85
+    assert "no warnings" in fixed
