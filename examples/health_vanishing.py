@@ -58,8 +58,8 @@ def train(model, x, y) -> Monitor:
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     monitor = Monitor(model, every=20, log=None)
     order = np.random.default_rng(0)
-    for epoch in range(EPOCHS):
-        monitor.new_epoch()
+    for epoch in range(1, EPOCHS + 1):
+        monitor.new_epoch(epoch)
         idx = order.permutation(len(x))
         for i in range(0, len(x), BATCH):
             b = idx[i:i + BATCH]

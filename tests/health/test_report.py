@@ -158,3 +158,16 @@ def test_nan_statistics_are_drawn_as_gaps(tmp_path, planted):
     recs[1]["activations"][0]["dead"] = None
     with open(draw(recs, tmp_path / "gaps.png", "x"), "rb") as f:  # drawn, not raised
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_docs_describe_every_field_of_a_record(planted):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "health.md").read_text()
+    section = doc[doc.index("## health.jsonl"):doc.index("## health.png")]
+    documented = set(re.findall(r"`(\w+)`", section))
+    first = planted[0]
+    fields = set(first) | set(first["activations"][0]) | set(first["params"][0]) \
+        | set(first["warnings"][0]) | {"loss", "expected", "classes"}
+    assert fields - documented == set()
