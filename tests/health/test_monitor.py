@@ -262,3 +262,28 @@ def test_the_amplifier_is_pytorchs_derivative(make, torch_fn):
     record = step(model, optim.SGD(model.parameters(), lr=0.1), monitor, x, yb)
     got = record["activations"][0]["amplifier"]
     assert got == pytest.approx(slope.numpy().mean(), rel=1e-12, abs=1e-15)
+
+
+def test_a_wrong_loss_argument_is_refused_with_help_on_any_step():
+    model = mlp([64, 8], nn.ReLU)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    monitor = Monitor(model, every=50, log=None)
+    with pytest.raises(TypeError, match="got SGD. help: monitor.step\\(loss, optimizer\\)"):
+        monitor.step(opt)  # the arguments swapped
+    with pytest.raises(ValueError, match="shape \\(3,\\). help: pass the loss"):
+        monitor.step(cr.tensor([1.0, 2.0, 3.0]), opt)
+    monitor.step(1.5, opt)
+    assert monitor.step(np.float32(2.0), opt) is None  # step 1: not sampled
+
+
+def test_the_users_own_hooks_stay_and_closing_frees_the_model():
+    model = mlp([64, 8], nn.ReLU)
+    seen = []
+    handle = model[2].register_forward_hook(lambda m, a, o: seen.append(o.shape))
+    monitor = Monitor(model, every=1, log=None)
+    step(model, optim.SGD(model.parameters(), lr=0.1), monitor, *batch(0))
+    monitor.close()
+    assert hooks_on(model) == 1 and "_health_monitor" not in model.__dict__
+    model(batch(1)[0])
+    assert seen == [(32, 8), (32, 8)]
+    handle.remove()

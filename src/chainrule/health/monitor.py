@@ -232,6 +232,7 @@ class Monitor:
                                    "Monitor(model) to watch again")
             return None
         self._owner = threading.get_ident()
+        _loss_value(loss)  # a wrong argument fails on every step, not one in `every`
         s = self._step
         self._step += 1
         record = self._record(s, loss, optimizer) if self._is_sampled(s) else None
@@ -244,8 +245,7 @@ class Monitor:
         if cap is not None and not cap.done:
             cap = None  # a forward that never finished: nothing measured is whole
         self._disarm()
-        value = stats.finite(loss.item() if isinstance(loss, Tensor) else loss) \
-            if loss is not None else None
+        value = _loss_value(loss)
         groups = getattr(optimizer, "param_groups", None)
         record = {"step": s, "epoch": self.epoch, "loss": value,
                   "lr": float(groups[0]["lr"]) if groups else None,
@@ -301,6 +301,9 @@ class Monitor:
         self._disarm()
         self._capture = None
         self._closed = True
+        held = self.model.__dict__.get("_health_monitor")
+        if held is not None and held() is self:
+            del self.model.__dict__["_health_monitor"]
 
     def __enter__(self) -> Monitor:
         return self
@@ -313,6 +316,23 @@ class Monitor:
         state = "closed" if self._closed else f"every {self.every} steps"
         return (f"Monitor({type(self.model).__name__}, {state}, {len(self.records)} records, "
                 f"{len(self.warnings)} warnings)")
+
+
+def _loss_value(loss) -> float | None:
+    """The step's loss as a float (None: not given, or not finite)."""
+    if loss is None:
+        return None
+    if isinstance(loss, Tensor):
+        if loss.size != 1:
+            raise ValueError(f"Monitor.step: the loss must be one number, got a tensor of "
+                             f"shape {tuple(loss.shape)}. help: pass the loss you call "
+                             "backward() on (a mean or sum)")
+        return stats.finite(loss.item())
+    if isinstance(loss, bool) or not isinstance(loss, (int, float, np.number)):
+        raise TypeError(f"Monitor.step: the loss must be a number or a one-number tensor, got "
+                        f"{type(loss).__name__}. help: monitor.step(loss, optimizer), after "
+                        "optimizer.step()")
+    return stats.finite(loss)
 
 
 def _engine_derivative(module):
