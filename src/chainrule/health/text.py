@@ -168,7 +168,7 @@ def message(finding: Finding, lang: str = "en") -> str:
         facts["pct"] = f"{100 * f.value:.0f}"
         facts["gain"] = _GAIN.get(f.facts.get("kind"), "")
     elif f.signal == "update_ratio":
-        facts["value"] = f"{f.value:.1f}"
+        facts["value"] = f"{f.value:.2f}"
         facts["pct"] = num(100 * 10 ** f.value, 2)
     elif f.signal in ("vanishing", "exploding") and "rms" in f.facts:
         ratio = f.value if f.signal == "exploding" or f.value == 0 else 1 / f.value
