@@ -56,3 +56,13 @@ def test_conv_options_example_learns_the_digits():
     assert out.returncode == 0, out.stderr
     accuracy = float(out.stdout.split("test accuracy ")[1].split()[0])
     assert accuracy > 0.85, out.stdout  # 0.947 here; chance is 0.1
+
+
+def test_health_vanishing_example_flags_the_sigmoid_stack_and_not_the_fix():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "health_vanishing.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    sigmoid, fixed = out.stdout.split("== ReLU + batch norm")
+    assert "test accuracy 0.1" in sigmoid and "(vanishing gradients); help: " in sigmoid
+    assert float(fixed.split("test accuracy ")[1].split(",")[0]) > 0.85
+    assert "no warnings" in fixed

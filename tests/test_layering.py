@@ -85,6 +85,15 @@ def test_ops_never_reach_the_backward_engine():
                 assert not name.startswith("chainrule.autograd"), f"{path}:{line}: {name}"
 
 
+def test_health_sits_below_train():
+    """train imports health (`chainrule train --health`); health never imports train, so
+    a monitor works around any loop, the user's own included."""
+    for path, module in _modules():
+        if _top(module) == "health":
+            for line, name in _imports(path, module):
+                assert not name.startswith("chainrule.train"), f"{path}:{line}: {name}"
+
+
 def test_no_source_file_over_450_lines():
     long = [f"{p.relative_to(SRC.parent)}: {n}" for p, _ in _modules()
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450]

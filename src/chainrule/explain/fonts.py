@@ -7,7 +7,8 @@ glyphs its figures draw (``cjk_font/``, made by ``tools/subset_cjk_font.py`` fro
 with matplotlib's font manager when a Chinese figure is drawn.
 
 ``figure_charset()`` is the contract between the figures and the font: every character a
-figure can draw from its own words (both phrase tables of ``text.py``, ASCII, and the
+figure can draw from its own words (both phrase tables of ``text.py`` and of the health
+report's ``chainrule.health.text``, which draws with this font too; ASCII, and the
 symbols the figure code writes itself). The subsetting script keeps exactly those glyphs,
 and a test fails when a phrase gains a character the shipped font lacks.
 
@@ -25,6 +26,7 @@ import warnings
 from pathlib import Path
 
 from chainrule.explain.text import TEXT
+from chainrule.health.text import TEXT as HEALTH_TEXT
 
 #: Where the shipped subset lives, its family name and its files (one per weight).
 FONT_DIR = Path(__file__).with_name("cjk_font")
@@ -55,7 +57,7 @@ class FontWarning(UserWarning):
 def figure_charset() -> str:
     """Every character a figure can draw from its own words, sorted, as one string."""
     chars = set(ASCII) | set(FIGURE_SYMBOLS)
-    for table in TEXT.values():
+    for table in [*TEXT.values(), *HEALTH_TEXT.values()]:
         for phrase in table.values():
             chars.update(phrase)
     chars.discard("\n")

@@ -166,6 +166,13 @@ def _add_run_options(p) -> None:
                    help="stop at the first op whose forward or backward makes NaN/Inf, and "
                    "name it (slower)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--health", action="store_true",
+                   help="watch the training health (saturated and dead units, update-to-data "
+                   "ratios, gradient norms by layer, the initial loss): writes health.jsonl "
+                   "and health.png, warns when a signal crosses its threshold; see "
+                   "`chainrule health RUN`")
+    p.add_argument("--health-every", type=_whole, metavar="N",
+                   help="with --health: sample one step in N; default: 50")
 
 
 def _register_evaluate(sub) -> None:
@@ -211,6 +218,7 @@ def train_command(args) -> int:
     from chainrule.train.recipes import model_name, recipe_for
 
     overrides = {k: getattr(args, k) for k in _RECIPE_OPTIONS}
+    health_every = _health_every(args)
     if args.resume:
         # --epochs alone may come along: the new total (an extension)
         given = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
@@ -235,7 +243,8 @@ def train_command(args) -> int:
             result = run(recipe, out_dir, resume=bool(args.resume), overwrite=args.overwrite,
                          show_progress=not args.no_progress,
                          keep_checkpoints=args.keep_checkpoints,
-                         epochs=args.epochs if args.resume else None)
+                         epochs=args.epochs if args.resume else None,
+                         health_every=health_every)
     except _input_errors() as e:
         raise UsageError(" ".join(str(e).split())) from None
     except MemoryError:
@@ -248,6 +257,17 @@ def train_command(args) -> int:
     if result.interrupted:
         return 130 if result.interrupted == "SIGINT" else 143
     return 0
+
+
+def _health_every(args) -> int:
+    """The sampling interval of --health (0: off)."""
+    if args.health_every is None:
+        return 50 if args.health else 0
+    if not args.health:
+        raise UsageError("--health-every sets how often --health samples. help: add --health")
+    if args.health_every < 1:
+        raise UsageError(f"--health-every must be at least 1, got {args.health_every}")
+    return args.health_every
 
 
 def _input_errors() -> tuple:

@@ -52,8 +52,12 @@ __all__ = ["fit", "run", "RunResult", "EpochSums", "RunState", "train_step", "ev
 
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # see Trainer.train's NOTE
 def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs: int,
-        batch_size: int = 32, scheduler=None, seed: int = 0, log=print) -> list[dict]:
+        batch_size: int = 32, scheduler=None, seed: int = 0, log=print,
+        monitor=None) -> list[dict]:
     """Train ``model`` for ``epochs`` on arrays ``train_data = (x, y)``; returns the history.
+
+    ``monitor``: a ``chainrule.health.Monitor`` of ``model``, stepped after every
+    optimizer step (and told of every new epoch).
 
     Raises ``DivergedError`` (naming the epoch and step) as soon as the loss is NaN or inf.
     Sets the C allocator to keep freed memory for the rest of the process (``_allocator``).
@@ -66,8 +70,12 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
         hint = f"lower the learning rate (it is {lr:g})"
         model.train()
         loader = steps.batches(*train_data, batch_size, seed, epoch)
+        if monitor is not None:
+            monitor.new_epoch(epoch + 1)
         for i, (xb, yb) in enumerate(loader):
             loss = steps.train_step(model, optimizer, xb, yb, sums)
+            if monitor is not None:
+                monitor.step(loss, optimizer)
             if not math.isfinite(loss):
                 raise steps.diverged(epoch + 1, i + 1, len(loader), loss, "the training loss",
                                      hint)
@@ -116,7 +124,7 @@ def _threads(n: int):
 
 def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bool = False,
         console=None, show_progress: bool = True, keep_checkpoints: int = 5,
-        epochs: int | None = None) -> RunResult:
+        epochs: int | None = None, health_every: int = 0) -> RunResult:
     """Train from ``recipe`` into ``out_dir`` (or continue the run there, with ``resume``).
 
     ``out_dir=None`` makes a new run directory: ``runs/DATASET-MODEL``, or ``-2``, ``-3``...
@@ -134,8 +142,9 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
     those are kept (0: all), besides ``last`` and ``best`` (the highest validation
     accuracy). A loss that becomes NaN or inf stops the run with ``DivergedError``; a write
     that fails (disk full) stops it with ``CheckpointWriteError``; either way ``last`` keeps
-    the last good state. Sets the C allocator to keep freed memory for the rest of the
-    process (``_allocator``).
+    the last good state. ``health_every`` > 0 watches the training health of one step
+    in that many (``--health``: health.jsonl, health.png; train/healthlog.py). Sets the C
+    allocator to keep freed memory for the rest of the process (``_allocator``).
     """
     from rich.console import Console
 
@@ -159,7 +168,8 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
                 held.callback(lock.release)
             _announce(console, setup, out_dir, lock)
             trainer = Trainer(setup, Path(out_dir), state, console, show_progress,
-                              keep_checkpoints, saved=state.position() if resume else None)
+                              keep_checkpoints, saved=state.position() if resume else None,
+                              health_every=health_every)
             return trainer.train()
 
 

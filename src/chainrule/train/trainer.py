@@ -84,7 +84,8 @@ class Trainer:
     """One run's training: the epochs, their checkpoints and the checks on them."""
 
     def __init__(self, setup: Setup, out_dir: Path, state: RunState, console,
-                 show_progress: bool = True, keep: int = 5, saved: str | None = None):
+                 show_progress: bool = True, keep: int = 5, saved: str | None = None,
+                 health_every: int = 0):
         self.recipe, self.data, self.model = setup.recipe, setup.data, setup.model
         self.optimizer, self.scheduler = setup.optimizer, setup.scheduler
         self.out_dir, self.state = out_dir, state
@@ -93,13 +94,23 @@ class Trainer:
         data = setup.data
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
+        self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
+        if health_every:
+            from chainrule.train.healthlog import HealthLog
+
+            per_epoch = -(-data.train_size // self.recipe.batch_size)
+            self.health = HealthLog(self.model, health_every, out_dir, console,
+                                    data.num_classes, state.epoch * per_epoch + state.batch)
 
     def train(self) -> RunResult:
         state, stop = self.state, StopRequest()
         state.start_clock()
         # NOTE: NumPy's overflow warnings are silenced: a non-finite loss or weight stops
         # the run below with one line naming the epoch and step, which says more.
-        with stop.installed(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with stop.installed(), np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                contextlib.ExitStack() as held:
+            if self.health is not None:
+                held.callback(self.health.close)
             while state.epoch < self.recipe.epochs and state.stopped is None:
                 start = time.perf_counter()
                 lr = self.optimizer.param_groups[0]["lr"]
@@ -118,6 +129,8 @@ class Trainer:
         signal stopped it (then ``last`` holds the state after the step it finished)."""
         state, recipe = self.state, self.recipe
         state.begin_epoch()
+        if self.health is not None:
+            self.health.new_epoch(state.epoch + 1)
         sums = state.partial
         self.model.train()
         loader = steps.batches(self.data.x_train, self.data.y_train, recipe.batch_size,
@@ -130,6 +143,8 @@ class Trainer:
                 if i < state.batch:
                     continue  # done before the interruption
                 loss = steps.train_step(self.model, self.optimizer, xb, yb, sums)
+                if self.health is not None:
+                    self._write(self.health.path, self.health.step, loss, self.optimizer)
                 if not math.isfinite(loss):
                     raise self._diverged(steps.diverged(
                         state.epoch + 1, i + 1, len(loader), loss, "the training loss",
@@ -196,8 +211,9 @@ class Trainer:
                 f"{metrics['best_test_accuracy']:.4f}: {best_file}")
         else:
             lines.append(f"best model: the last epoch (no validation set); {best_file}")
-        lines.append(f"wrote {show(self.out_dir)}/metrics.json, history.csv, curves.png, "
-                     f"checkpoints/ ({metrics['seconds']:.1f} s)")
+        health = ", health.jsonl, health.png" if self.health is not None else ""
+        lines.append(f"wrote {show(self.out_dir)}/metrics.json, history.csv, curves.png"
+                     f"{health}, checkpoints/ ({metrics['seconds']:.1f} s)")
         return lines
 
     # --- stopping on divergence ---------------------------------------------------------
@@ -273,6 +289,8 @@ class Trainer:
         self._write(self.out_dir / "curves.png", plot_curves, history,
                     f"chainrule: {model_name(self.recipe.model)} on {self.recipe.dataset}",
                     best["epoch"] if best else None)
+        if self.health is not None:
+            self._write(self.health.figure, self.health.finish, show(self.out_dir))
         return metrics
 
     def _metrics(self) -> dict:
