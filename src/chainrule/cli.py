@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "chainrule.train.cli",  # train, evaluate, predict
     "chainrule.explain.cli",  # explain
     "chainrule.viz.cli",  # graph
+    "chainrule.playground.cli",  # playground
 )
 
 
