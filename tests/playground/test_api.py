@@ -77,7 +77,8 @@ def test_csv_upload(client):
     st = r.json()
     assert r.status_code == 200 and st["config"]["dataset"] == "csv"
     assert st["task"] == "multiclass" and st["classes"] == 3 and len(st["points"]) == 60
-    bad = client.post("/api/data?session=t1", content="1,2\n", headers={"Content-Type": "text/csv"})
+    bad = client.post("/api/data?session=t1", content="1,2\n",
+                      headers={"Content-Type": "text/csv"})
     assert bad.status_code == 400 and bad.json()["field"] == "csv"
     assert client.get("/api/state", params=S).json()["points"] == st["points"]  # kept
 
@@ -150,19 +151,22 @@ def test_bodies_must_be_json_and_small(client):
     r = client.post("/api/config?session=t1", content='{"lr": 0.1}',
                     headers={"Content-Type": "text/plain"})
     assert r.status_code == 415 and "application/json" in r.json()["error"]
-    r = client.post("/api/config?session=t1", content="{", headers={"Content-Type": "application/json"})
+    as_json = {"Content-Type": "application/json"}
+    r = client.post("/api/config?session=t1", content="{", headers=as_json)
     assert r.status_code == 400 and "invalid JSON" in r.json()["error"]
     huge = json.dumps({"features": ["x1"] * 100_000})
-    r = client.post("/api/config?session=t1", content=huge, headers={"Content-Type": "application/json"})
+    r = client.post("/api/config?session=t1", content=huge, headers=as_json)
     assert r.status_code == 413
-    r = client.post("/api/data?session=t1", content="0,0,1\n" * 200_000, headers={"Content-Type": "text/csv"})
+    r = client.post("/api/data?session=t1", content="0,0,1\n" * 200_000,
+                    headers={"Content-Type": "text/csv"})
     assert r.status_code == 413 and r.json()["field"] == "csv"
-    r = client.post("/api/data?session=t1", content="0,0,1\n", headers={"Content-Type": "application/json"})
+    r = client.post("/api/data?session=t1", content="0,0,1\n", headers=as_json)
     assert r.status_code == 415
 
 
 def test_a_diverged_network_answers_409_with_help(client):
-    post(client, "/api/config", {"dataset": "plane", "activation": "linear", "hidden": [8, 8], "lr": 10})
+    post(client, "/api/config", {"dataset": "plane", "activation": "linear", "hidden": [8, 8],
+                                 "lr": 10})
     r = post(client, "/api/step", {"steps": 30})
     assert r.status_code == 409 and "help: lower lr" in r.json()["error"]
     st = client.get("/api/state", params=S).json()
@@ -182,7 +186,8 @@ def test_only_the_served_host_is_answered():
 
     from chainrule.playground.server import LOOPBACK_HOSTS, create_app
 
-    with TestClient(create_app(allowed_hosts=LOOPBACK_HOSTS), base_url="http://127.0.0.1:8765") as c:
+    app = create_app(allowed_hosts=LOOPBACK_HOSTS)
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
         assert c.get("/api/state").status_code == 200
         assert c.get("/api/state", headers={"Host": "evil.example"}).status_code == 400
 

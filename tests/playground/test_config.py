@@ -68,7 +68,8 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("changes, field, says", BAD, ids=[str(b[1]) + str(i) for i, b in enumerate(BAD)])
+@pytest.mark.parametrize("changes, field, says", BAD,
+                         ids=[f"{b[1]}-{i}" for i, b in enumerate(BAD)])
 def test_bad_settings_name_their_field(changes, field, says):
     with pytest.raises(ConfigError) as e:
         merge(DEFAULTS, changes)
