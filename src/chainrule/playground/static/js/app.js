@@ -17,6 +17,7 @@ const page = { state: null, view: "forward", sample: null, selected: null, playi
   pending: null, ws: null, frames: 0, fps: 0, lastLedger: 0, ledgerBusy: false };
 // For tests and the frame-rate benchmark: read through Selenium.
 window.playground = page;
+page.session = api.session;
 
 function message(text, isError = false) {
   const m = $("message");
