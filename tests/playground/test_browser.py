@@ -7,11 +7,17 @@ import json
 import time
 import urllib.request
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from chainrule.cli import main
 from tests.playground.browser import chromium, server
+
+
+def _all(driver, testid):
+    return driver.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
 
 
 def _id(driver, testid):
@@ -64,21 +70,22 @@ def test_the_playground_in_a_real_browser(tmp_path, capsys):
         sample = next(i for i, p in enumerate(state["points"]) if p[3] == 1 and i > 5)
         _id(d, f"point-{sample}").click()
         _id(d, "neuron-1-2").click()
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="ledger-row"]')) == 7)
+        wait.until(lambda d: len(_all(d, "ledger-row")) == 7)
         ledger = _get(api % "ledger" + f"&sample={sample}")
         box = _id(d, "ledger")
-        assert (box.get_attribute("data-layer"), box.get_attribute("data-sample")) == ("1", str(sample))
+        where = (box.get_attribute("data-layer"), box.get_attribute("data-sample"))
+        assert where == ("1", str(sample))
         neuron = next(n for n in ledger["neurons"] if (n["layer"], n["index"]) == (1, 2))
         for attr, key in [("data-z", "z"), ("data-a", "a"), ("data-sigma-prime", "sigma_prime"),
                           ("data-dl-dz", "dl_dz")]:
             assert float(box.get_attribute(attr)) == neuron[key], attr
-        rows = d.find_elements(By.CSS_SELECTOR, '[data-testid="ledger-row"]')
+        rows = _all(d, "ledger-row")
         incoming = [w for w in ledger["weights"] if (w["layer"], w["to"]) == (1, 2)]
         assert [r.get_attribute("data-from") for r in rows] == [str(w["from"]) for w in incoming]
         for row, w in zip(rows, incoming):
-            for attr, key in [("data-value", "value"), ("data-dz-dw", "dz_dw"), ("data-dl-dz", "dl_dz"),
-                              ("data-dl-dw", "dl_dw"), ("data-autograd", "autograd"),
-                              ("data-numeric", "numeric")]:
+            for attr, key in [("data-value", "value"), ("data-dz-dw", "dz_dw"),
+                              ("data-dl-dz", "dl_dz"), ("data-dl-dw", "dl_dw"),
+                              ("data-autograd", "autograd"), ("data-numeric", "numeric")]:
                 assert float(row.get_attribute(attr)) == w[key], (attr, w)
         batch = _get(api % "ledger" + f"&sample={sample}&batch=1")
         for row, w in zip(rows, [w for w in batch["weights"] if (w["layer"], w["to"]) == (1, 2)]):
@@ -93,8 +100,9 @@ def test_the_playground_in_a_real_browser(tmp_path, capsys):
         assert d.execute_script("return document.documentElement.lang") == "zh-CN"
         assert _id(d, "play").get_attribute("title") == "运行"
         assert "情况 二：隐藏层" in _id(d, "ledger-case").text
-        rows = d.find_elements(By.CSS_SELECTOR, '[data-testid="ledger-row"]')
-        assert [float(r.get_attribute("data-dl-dw")) for r in rows] == [w["dl_dw"] for w in incoming]
+        rows = _all(d, "ledger-row")
+        shown = [float(r.get_attribute("data-dl-dw")) for r in rows]
+        assert shown == [w["dl_dw"] for w in incoming]
         assert "lang=zh" in d.current_url
         d.save_screenshot(str(tmp_path / "playground-zh.png"))
 
@@ -111,10 +119,52 @@ def test_the_playground_in_a_real_browser(tmp_path, capsys):
 
         # the backward view: dl/dz and the amplifiers of the same point
         _id(d, "view").click()
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="neuron-1-2"] .grad-text').text)
-        shown = d.find_element(By.CSS_SELECTOR, '[data-testid="neuron-1-2"] .grad-text').text
+        grad = '[data-testid="neuron-1-2"] .grad-text'
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, grad).text)
+        shown = d.find_element(By.CSS_SELECTOR, grad).text
         assert float(shown) == float(f"{neuron['dl_dz']:.3g}")
         d.save_screenshot(str(tmp_path / "playground-backward-zh.png"))
 
-        errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        # the hover card reads a weight and edits it
+        _id(d, "view").click()  # back to the forward view
+        ActionChains(d).move_to_element(_id(d, "bias-2-0")).perform()
+        card = _id(d, "weight-card")
+        wait.until(lambda d: card.is_displayed())
+        assert card.text.startswith("第 2 层：b[0]")
+        value = _id(d, "weight-input")
+        assert float(value.get_attribute("value")) == _get(api % "state")["layers"][2]["bias"][0]
+        value.click()
+        value.send_keys(Keys.CONTROL, "a")
+        value.send_keys("0.625", Keys.ENTER)
+        wait.until(lambda d: _get(api % "state")["layers"][2]["bias"][0] == 0.625)
+
+        # your own CSV: a bad file gets a message and changes nothing; a good one is used
+        bad = tmp_path / "bad.csv"
+        bad.write_text("x1,x2,label\n1,2\n")
+        _id(d, "csv-input").send_keys(str(bad))
+        wait.until(lambda d: "bad.csv: csv: line 2" in _id(d, "message").text)
+        assert _get(api % "state")["config"]["dataset"] == "xor"
+        good = tmp_path / "good.csv"
+        good.write_text("\n".join(f"{i % 9 - 4},{i % 7 - 3},{i % 3}" for i in range(90)))
+        d.execute_script("document.getElementById('csv-input').value = ''")
+        _id(d, "csv-input").send_keys(str(good))
+        wait.until(lambda d: _get(api % "state")["config"]["dataset"] == "csv")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid^="point-"]')) == 90)
+        assert _id(d, "message").text == ""
+        assert len(d.find_elements(By.CSS_SELECTOR, '[data-testid^="neuron-2-"]')) == 3  # softmax
+
+        # a second tab is a session of its own
+        first_tab = d.current_window_handle
+        d.switch_to.new_window("tab")
+        d.get(url + "#dataset=gauss")
+        wait.until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+        assert d.execute_script("return window.playground.session") != session
+        assert _id(d, "epoch").text == "000,000"
+        assert _get(api % "state")["config"]["dataset"] == "csv"  # the first tab's, untouched
+        d.close()
+        d.switch_to.window(first_tab)
+
+        # the one failed request was the bad CSV's 400, answered on the page
+        errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"
+                  and not ("/api/data" in e["message"] and "400" in e["message"])]
         assert not errors, errors
