@@ -84,3 +84,19 @@ def test_a_page_from_elsewhere_cannot_connect(client):
 def test_the_page_own_origin_is_let_in(client):
     with client.websocket_connect("/ws", headers={"Origin": "http://testserver"}) as ws:
         assert ws.receive_json()["type"] == "hello"
+
+
+def test_a_failing_step_is_reported_and_the_server_lives_on(client, monkeypatch):
+    from chainrule.playground import protocol
+
+    def broken(session, sample):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(protocol, "step", broken)
+    with client.websocket_connect("/ws?session=err") as ws:
+        ws.receive_json()
+        ws.send_json({"type": "play"})
+        err, paused = ws.receive_json(), ws.receive_json()
+    assert err["type"] == "error" and "boom" in err["error"] and "bug" in err["error"]
+    assert paused == {"type": "paused", "version": 1, "reason": "error"}
+    assert client.get("/api/state?session=err").status_code == 200

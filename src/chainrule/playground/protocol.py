@@ -12,7 +12,7 @@ intents, the server answers with numbers:
                      {"type": "step", "step", "loss", "test_loss", "accuracy",
                       "test_accuracy", "layers", "heatmaps", "sample", "neurons", "ms"}
                      {"type": "paused", "reason": "user" | "stop_epochs" | "stop_loss" |
-                      "diverged"}
+                      "diverged" | "error"}
                      {"type": "error", "error": message, "field": name}
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import time
 
+from chainrule.explain.spec import SpecError
 from chainrule.playground.config import ConfigError
 from chainrule.playground.session import Session
 
@@ -71,6 +72,8 @@ def step(session: Session, sample: int | None) -> tuple[str, str | None]:
             neurons = session.neurons(sample)
         except ConfigError:  # the point went away with a rebuild: the page re-selects
             sample = None
+        except SpecError:  # its numbers overflow: the step message says so (diverged)
+            neurons = None
     msg = message("step", **numbers, sample=sample, neurons=neurons,
                   ms=round((time.perf_counter() - start) * 1000, 3))
     return encode(msg), reason

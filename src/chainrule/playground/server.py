@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -235,8 +236,17 @@ async def _play_socket(socket: WebSocket, sessions: Sessions) -> None:
     async def play() -> None:
         while True:
             start = time.perf_counter()
-            text, reason = await run_in_threadpool(protocol.step, session, selected["sample"])
-            await send(text)
+            try:
+                text, reason = await run_in_threadpool(protocol.step, session,
+                                                       selected["sample"])
+            except Exception as e:  # a bug: say so on the page and stop, the server lives on
+                logging.getLogger("chainrule.playground").exception("a step failed")
+                await send(protocol.encode(protocol.message(
+                    "error", error=f"the step failed: {e}. help: this is a bug, please report "
+                    "it", field="(step)")))
+                text, reason = None, "error"
+            if text is not None:
+                await send(text)
             if reason:
                 await send(protocol.encode(protocol.message("paused", reason=reason)))
                 return

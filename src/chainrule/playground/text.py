@@ -52,7 +52,8 @@ _EN = {
     "pg.sample": "point {i}", "pg.class": "class {c}",
     "pg.paused.stop_epochs": "Paused: epoch {n} reached", "pg.paused.stop_loss":
     "Paused: training loss ≤ {v}", "pg.paused.diverged": "Paused: the weights overflowed. "
-    "Lower the learning rate and reset.",
+    "Lower the learning rate and reset.", "pg.paused.error": "Paused: a step failed (a bug: "
+    "the server's log has the details).",
     "pg.weight_card": "layer {layer}: w[{to}←{from}]", "pg.bias_card": "layer {layer}: b[{to}]",
     "pg.edit": "edit, then Enter",
     "pg.fps": "{fps} frames/s", "pg.ms": "engine {ms} ms/epoch",
@@ -99,6 +100,7 @@ _ZH = {
     "pg.sample": "点 {i}", "pg.class": "类别 {c}",
     "pg.paused.stop_epochs": "已暂停：达到第 {n} 轮", "pg.paused.stop_loss":
     "已暂停：训练损失 ≤ {v}", "pg.paused.diverged": "已暂停：权重溢出。请降低学习率并重置。",
+    "pg.paused.error": "已暂停：这一步出错了（程序错误，详情见服务器日志）。",
     "pg.weight_card": "第 {layer} 层：w[{to}←{from}]", "pg.bias_card": "第 {layer} 层：b[{to}]",
     "pg.edit": "修改后按回车",
     "pg.fps": "每秒 {fps} 帧", "pg.ms": "引擎每轮 {ms} 毫秒",
