@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from chainrule.cli import main
 from chainrule.explain import trace
-from chainrule.playground import Session, model
+from chainrule.explain.spec import SpecError
+from chainrule.playground import Diverged, Session, model
 from chainrule.playground.config import ACTIVATIONS, FEATURES
 
 
@@ -86,8 +87,14 @@ def test_any_network_the_page_builds_exports_a_file_explain_checks(hidden, featu
                                                                     dataset, sample):
     s = Session({"dataset": dataset, "hidden": hidden, "features": features,
                  "activation": activation, "points": 100})
-    s.step(1)
-    doc = s.ledger(sample)
+    try:
+        s.step(1)
+        doc = s.ledger(sample)
+    except (Diverged, SpecError) as e:
+        # A linear network on X1^2 (up to 36) with lr 0.03 blows up: that is the lesson,
+        # told in one line (the server answers 409 with it), never a NaN in a ledger.
+        assert "overflow" in str(e)
+        return
     assert doc["sizes"] == [len(features), *hidden, 3 if dataset == "gauss3" else 1]
     assert doc["checks"]["agree"] or doc["checks"]["relu_kinks"]
     # the ledger's output is what the playground's own network computes for that point
