@@ -16,7 +16,8 @@ FLOORS = [
     ["tensor", "ops", "factories"],  # tensor <-> ops: the one natural loop, as PyTorch's
     ["autograd"],
     ["nn", "optim", "data", "serialization"],
-    ["train", "explain", "viz", "health", "playground", "distributed"],
+    ["train", "explain", "viz", "health", "distributed"],
+    ["playground"],  # serves explain's ledger for the networks it trains
     ["cli", "__main__"],
 ]
 FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}

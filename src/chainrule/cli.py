@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     "chainrule.explain.cli",  # explain
     "chainrule.viz.cli",  # graph
     "chainrule.health.cli",  # health
+    "chainrule.playground.cli",  # playground
 )
 
 

@@ -1,0 +1,17 @@
+"""examples/playground_api.py runs and prints the ledger it says."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "playground_api.py"
+
+
+def test_the_api_example_trains_and_exports(tmp_path):
+    out = tmp_path / "net.json"
+    run = subprocess.run([sys.executable, str(EXAMPLE), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "they agree" in run.stdout and "at epoch 40" in run.stdout
+    assert len(json.loads(out.read_text())["layers"]) == 3
