@@ -15,8 +15,9 @@ FLOORS = [
     ["graph"],
     ["tensor", "ops", "factories"],  # tensor <-> ops: the one natural loop, as PyTorch's
     ["autograd"],
-    ["nn", "optim", "data", "serialization"],
-    ["train", "explain", "viz", "health", "playground", "distributed"],
+    # distributed sits beside nn and data (DESIGN.md): nn.parallel and the sampler use it
+    ["nn", "optim", "data", "serialization", "distributed"],
+    ["train", "explain", "viz", "health", "playground"],
     ["cli", "__main__"],
 ]
 FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}
