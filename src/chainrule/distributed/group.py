@@ -44,7 +44,7 @@ class _World:
         self.peers: list = []  # (host, pid) of every rank
         self.timeout = DEFAULT_TIMEOUT
         self.mpi = None  # the mpi4py.MPI module
-        self.busy = threading.Lock()  # held while a collective is under way
+        self.busy = threading.RLock()  # held while a collective is under way
         self.busy_owner: str | None = None
 
 
@@ -173,21 +173,30 @@ def peer_line() -> str:
 
 @contextlib.contextmanager
 def exclusive(what: str):
-    """One collective at a time in this process: MPI matches collectives by their order
-    on each rank, which two threads calling at once would make differ between ranks."""
-    me = threading.current_thread().name
+    """One thread at a time issues collectives in this process: MPI matches collectives by
+    their order on each rank, which two threads calling at once would make differ between
+    ranks. The thread holding it may nest (a backward pass that all-reduces inside the
+    hooks of a DistributedDataParallel model)."""
+    acquire(what)
+    try:
+        yield
+    finally:
+        release()
+
+
+def acquire(what: str) -> None:
     if not world.busy.acquire(blocking=False):
+        me = threading.current_thread().name
         raise DistributedError(
             f"{what}: thread {me!r} called a collective while thread {world.busy_owner!r} "
             "is inside one; MPI pairs collectives by their order on each rank, which two "
             "threads cannot keep. help: run collectives (and the backward pass of a "
             "DistributedDataParallel model) from one thread at a time")
-    world.busy_owner = me
-    try:
-        yield
-    finally:
-        world.busy_owner = None
-        world.busy.release()
+    world.busy_owner = threading.current_thread().name
+
+
+def release() -> None:
+    world.busy.release()
 
 
 def abort(message: str, code: int = 1) -> None:

@@ -1,6 +1,6 @@
 """Neural-network building blocks: Module, Parameter, layers, losses, initialisers."""
 
-from chainrule.nn import functional, init, utils
+from chainrule.nn import functional, init, parallel, utils
 from chainrule.nn.layers import (
     GELU,
     AvgPool2d,
