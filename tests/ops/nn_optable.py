@@ -33,6 +33,18 @@ B34 = (np.arange(12).reshape(3, 4) % 2).astype(np.float64)  # binary targets
 P34 = np.linspace(0.05, 0.95, 12).reshape(3, 4)  # soft targets (probabilities)
 
 
+def sync_bn(x, w, b, weighting=1.0):
+    from chainrule.nn.sync_batchnorm import sync_batch_norm
+
+    return sync_batch_norm(x, w, b, 1e-5, weighting)[0]
+
+
+def all_reduce_sum(x, weight=1.0):
+    from chainrule.nn.sync_batchnorm import all_reduce_sum
+
+    return all_reduce_sum(x, weight)
+
+
 def bn(x, w, b, axes):
     from chainrule.ops.norm import batch_norm
 
@@ -138,4 +150,15 @@ ROWS = [
     Row("batch_norm_1d", ("BatchNorm",), lambda x, w, b: bn(x, w, b, (0,)),
         lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
         ((5, 3), (3,), (3,))),
+    # In the test process (a world of 1) the synchronised statistics are the batch's own:
+    # PyTorch's batch_norm is the oracle; tests/distributed checks them across ranks.
+    Row("sync_batch_norm_2d", ("BatchNormSync", "AllReduceSum"),
+        lambda x, w, b: sync_bn(x, w, b, weighting=4.0),
+        lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
+        ((4, 3, 2, 2), (3,), (3,))),
+    Row("sync_batch_norm_1d", ("BatchNormSync", "AllReduceSum"), lambda x, w, b: sync_bn(x, w, b),
+        lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
+        ((5, 3), (3,), (3,))),
+    Row("all_reduce_sum_weighted", ("AllReduceSum",), lambda x: all_reduce_sum(x, 3.0),
+        lambda x: x * 1, ((2, 3),)),
 ]

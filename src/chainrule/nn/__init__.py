@@ -29,3 +29,4 @@ from chainrule.nn.module import (
     Sequential,
     StateDictError,
 )
+from chainrule.nn.sync_batchnorm import SyncBatchNorm

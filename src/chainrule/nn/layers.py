@@ -176,7 +176,6 @@ class _BatchNorm(Module):
             raise ShapeError(f"expected {self.expected} with C = {self.num_features} "
                              f"channels, got shape {x.shape}. help: check num_features and "
                              "the previous layer")
-        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training:
             m = x.size // self.num_features  # values per channel
             if m < 2:
@@ -184,15 +183,24 @@ class _BatchNorm(Module):
                                  f"per channel, got input of shape {x.shape}. help: use a "
                                  "batch of at least 2, or call model.eval()")
             y, mean, var = batch_norm(x, self.weight, self.bias, self.axes, self.eps)
-            self.num_batches_tracked.data += 1
-            f = (1 / int(self.num_batches_tracked.data) if self.momentum is None
-                 else self.momentum)
-            rm, rv = self.running_mean.data, self.running_var.data
-            rm *= 1 - f
-            rm += f * mean
-            rv *= 1 - f
-            rv += (f * m / (m - 1)) * var  # the running variance is unbiased
+            self._update_running(mean, var, m)
             return y
+        return self._evaluate(x)
+
+    def _update_running(self, mean, var, m: int) -> None:
+        """The running statistics, after a batch of ``m`` values per channel."""
+        self.num_batches_tracked.data += 1
+        f = (1 / int(self.num_batches_tracked.data) if self.momentum is None
+             else self.momentum)
+        rm, rv = self.running_mean.data, self.running_var.data
+        rm *= 1 - f
+        rm += f * mean
+        rv *= 1 - f
+        rv += (f * m / (m - 1)) * var  # the running variance is unbiased
+
+    def _evaluate(self, x):
+        """Eval mode: normalise with the running statistics."""
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         mean = self.running_mean.data.reshape(shape)
         inv = 1 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
         xhat = (x - mean.astype(x.dtype)) * inv.astype(x.dtype)

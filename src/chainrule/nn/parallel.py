@@ -45,6 +45,7 @@ from chainrule.distributed import group
 from chainrule.distributed.errors import DistributedError, MismatchError
 from chainrule.graph import accumulate, grad_mode
 from chainrule.nn.module import Module
+from chainrule.nn.sync_batchnorm import SyncBatchNorm
 from chainrule.tensor import _wrap
 
 
@@ -113,6 +114,9 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_options", {"broadcast_buffers": broadcast_buffers,
                                               "mean": loss_reduction == "mean",
                                               "find_unused_parameters": find_unused_parameters})
+        for layer in module.modules():
+            if isinstance(layer, SyncBatchNorm):  # its gradient weights ranks as DDP does
+                layer.weighting = "samples" if loss_reduction == "mean" else "none"
         params = [p for p in module.parameters() if p.requires_grad]
         object.__setattr__(self, "_buckets", _make_buckets(params, bucket_cap_mb))
         object.__setattr__(self, "_bucket_of", {
