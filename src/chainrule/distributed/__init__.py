@@ -19,6 +19,7 @@ from chainrule.distributed.collectives import (
     all_reduce,
     barrier,
     broadcast,
+    broadcast_object,
 )
 from chainrule.distributed.errors import DistributedError, MismatchError, RankFailedError
 from chainrule.distributed.group import (

@@ -258,3 +258,19 @@ def all_gather_object(obj) -> list:
              "all_gather_object")
     # NOTE: pickle, from the other ranks of this job only: the same program, not a file
     return [pickle.loads(out[o:o + n].tobytes()) for o, n in zip(offsets, sizes)]
+
+
+def broadcast_object(obj, src: int = 0):
+    """Rank ``src``'s picklable ``obj`` on every rank (a checkpoint, a decision)."""
+    _check_src(src, "broadcast_object")
+    if world.comm is None:
+        return obj
+    mine = world.rank == src
+    data = pickle.dumps(obj) if mine else b""
+    size = np.array([len(data)], dtype=np.int64)
+    with exclusive("broadcast_object"):
+        wait([world.comm.Ibcast(size, root=src)], "broadcast_object")
+        buffer = (np.frombuffer(data, dtype=np.uint8).copy() if mine
+                  else np.empty(int(size[0]), dtype=np.uint8))
+        wait([world.comm.Ibcast(buffer, root=src)], "broadcast_object")
+    return obj if mine else pickle.loads(buffer.tobytes())

@@ -128,6 +128,10 @@ def _exchange_peers() -> None:
     from chainrule.distributed.collectives import all_gather_object
 
     world.peers = all_gather_object((socket.gethostname(), os.getpid()))
+    if world.rank == 0:
+        from chainrule.distributed.launch import write_rank_table
+
+        write_rank_table(world.peers)
 
 
 def destroy_process_group() -> None:

@@ -166,6 +166,10 @@ def _add_run_options(p) -> None:
                    help="stop at the first op whose forward or backward makes NaN/Inf, and "
                    "name it (slower)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--nproc", type=_whole, metavar="N",
+                   help="train data-parallel on N processes: runs this command under the "
+                   "bundled mpiexec (as `mpiexec -n N chainrule train ...`); --batch-size is "
+                   "per process. default: 1 (docs/distributed.md)")
 
 
 def _register_evaluate(sub) -> None:
@@ -205,6 +209,51 @@ _RECIPE_OPTIONS = ("hidden", "channels", "batch_norm", "dropout", "epochs", "bat
 
 
 def train_command(args) -> int:
+    if args.nproc is not None and args.nproc != 1:
+        return _launch(args)
+    from chainrule.distributed import launched_by_mpi
+
+    if not launched_by_mpi():
+        return _train(args)
+    try:
+        return _train(args)
+    except Exception as e:  # noqa: BLE001 - one rank's failure must stop every rank
+        from chainrule.train.ranks import fail
+
+        return fail(e)
+
+
+def _launch(args) -> int:
+    """``--nproc N``: this same command on N ranks under mpiexec."""
+    from chainrule.distributed import launch, launched_by_mpi
+
+    if args.nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
+    if launched_by_mpi():
+        raise UsageError("--nproc starts mpiexec, and this process already runs under an MPI "
+                         "launcher. help: drop --nproc (mpiexec -n N chosen the ranks)")
+    from chainrule.distributed import DistributedError
+
+    try:
+        launch.mpiexec()
+    except DistributedError as e:
+        raise UsageError(str(e)) from None
+    return launch.run(args.nproc, _without_nproc(args.argv), "chainrule train")
+
+
+def _without_nproc(argv: list) -> list:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _train(args) -> int:
     from chainrule.graph.anomaly import AnomalyError, detect_anomaly
     from chainrule.train.errors import DivergedError
     from chainrule.train.loop import run
@@ -242,12 +291,22 @@ def train_command(args) -> int:
         raise UsageError("out of memory while training. help: use a smaller --batch-size or "
                          "a smaller model (--hidden, --channels)") from None
     except (AnomalyError, DivergedError) as e:
+        if getattr(e, "agreed", False) and _rank():
+            return 1  # every rank stops alike; rank 0 says why
+        if _rank():
+            raise
         # The run started and went wrong: exit 1, as distinct from input refused (2).
         print(f"chainrule train: error: {e}", file=sys.stderr)
         return 1
     if result.interrupted:
         return 130 if result.interrupted == "SIGINT" else 143
     return 0
+
+
+def _rank() -> int:
+    from chainrule.distributed.group import world
+
+    return world.rank
 
 
 def _input_errors() -> tuple:
