@@ -12,6 +12,7 @@ this host), or the group's timeout. A hang becomes an error that names the rank.
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 
@@ -31,20 +32,28 @@ class ReduceOp:
 
 
 _OPS = ("sum", "mean", "max")
-#: Seconds a wait spins before it sleeps between polls; then the sleeps, growing to
-#: _MAX_NAP, and how often the peers are checked.
-_SPIN, _MAX_NAP, _CHECK_EVERY = 2e-3, 2e-3, 0.25
+#: Seconds a wait polls without sleeping (yielding the core to any other runnable
+#: process between polls); then it naps between polls, up to _MAX_NAP, and checks the
+#: peers every _CHECK_EVERY. MPI moves a collective on only inside MPI calls, so a
+#: message sent in pieces needs a poll per piece: naps early on would stretch a 1 MB
+#: all-reduce from 2 ms to 7 (measured).
+_SPIN, _MAX_NAP, _CHECK_EVERY = 0.2, 1e-3, 0.25
+_POLLS = 200  # polls before the first yield: a step's small all-reduce is done by then
 
 
 def wait(requests: list, what: str) -> None:
     """Wait for MPI ``requests`` to complete, or raise RankFailedError naming the rank that
     will never answer (see the module docstring)."""
     test_all = world.mpi.Request.Testall
+    for _ in range(_POLLS):
+        if test_all(requests):
+            return
     start = time.perf_counter()
     while time.perf_counter() - start < _SPIN:
         if test_all(requests):
             return
-    nap, checked = 5e-5, time.perf_counter()
+        os.sched_yield()
+    nap, checked = 1e-4, start
     while not test_all(requests):
         time.sleep(nap)
         nap = min(nap * 2, _MAX_NAP)
@@ -85,8 +94,6 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     except OSError:
-        import os
-
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

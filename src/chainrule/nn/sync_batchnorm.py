@@ -163,5 +163,7 @@ class SyncBatchNorm(_BatchNorm):
         for name, child in list(module.named_children()):
             converted = cls.convert_sync_batchnorm(child)
             if converted is not child:
-                setattr(module, name, converted)
+                # NOTE: in place, not setattr: a Sequential runs its layers in this order
+                module._modules[name] = converted
+                object.__setattr__(module, name, converted)
         return module
