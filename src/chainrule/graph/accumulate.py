@@ -29,16 +29,21 @@ def register(tensor, fn) -> HookHandle:
     key = id(tensor)
     entry = registry.get(key)
     if entry is None or entry[0]() is not tensor:
-        entry = (weakref.ref(tensor, lambda ref, key=key: _forget(key, ref)), [])
+        entry = (weakref.ref(tensor, _forgetter(key)), [])
         registry[key] = entry
     entry[1].append(fn)
     return HookHandle(entry[1], fn)
 
 
-def _forget(key: int, ref) -> None:
-    entry = registry.get(key)
-    if entry is not None and entry[0] is ref:
-        del registry[key]
+def _forgetter(key: int):
+    """The weak reference's callback: drop the entry once its tensor is gone. (The
+    registry is bound now: at interpreter exit this module's globals may be gone first.)"""
+    def forget(ref, registry=registry):
+        entry = registry.get(key)
+        if entry is not None and entry[0] is ref:
+            del registry[key]
+
+    return forget
 
 
 def hooks_of(tensor) -> list:
