@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from chainrule.distributed.errors import DistributedError
@@ -28,6 +29,8 @@ from chainrule.distributed.errors import DistributedError
 _BAD_PID = re.compile(r"PID (\d+) RUNNING AT (\S+)")
 _EXIT_CODE = re.compile(r"EXIT CODE: (\d+)")
 _SIGNAL = re.compile(r"\(signal (\d+)\)")
+#: A rank's own last line when it stops on an error (group.abort)
+_TOLD = re.compile(r"rank (\d+) of \d+: ")
 
 
 def mpiexec() -> str:
@@ -62,29 +65,51 @@ def run(nproc: int, argv: list, what: str = "chainrule") -> int:
     line on stderr names it (rank, pid, how it ended)."""
     with tempfile.TemporaryDirectory(prefix="chainrule-ranks-") as tmp:
         table = os.path.join(tmp, "ranks.json")
-        cmd = command(nproc, argv)
-        process = subprocess.Popen(cmd, env=environment(nproc, table), stderr=subprocess.PIPE,
-                                   text=True, errors="replace", bufsize=1)
-        failed_pid, exit_code, signal = None, None, None
+        process = subprocess.Popen(command(nproc, argv), env=environment(nproc, table),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   errors="replace", bufsize=1)
+        report = _Report()
+        # NOTE: both streams are relayed, line by line: Hydra writes its report of a dead
+        # process to stdout. (The ranks' output reaches mpiexec through pipes anyway.)
+        relays = [threading.Thread(target=report.relay, args=(stream, out), daemon=True)
+                  for stream, out in ((process.stdout, sys.stdout),
+                                      (process.stderr, sys.stderr))]
+        for relay in relays:
+            relay.start()
         try:
-            for line in process.stderr:
-                sys.stderr.write(line)
-                match = _BAD_PID.search(line)
-                if match and failed_pid is None:
-                    failed_pid = int(match.group(1))
-                match = _EXIT_CODE.search(line)
-                if match and exit_code is None:
-                    exit_code = int(match.group(1))
-                match = _SIGNAL.search(line)
-                if match and signal is None:
-                    signal = int(match.group(1))
             code = process.wait()
         except KeyboardInterrupt:
             # mpiexec has the Ctrl-C too and passes it to the ranks: wait for them to save
             code = process.wait()
-        if failed_pid is not None:
-            sys.stderr.write(_failure_line(what, table, failed_pid, exit_code, signal) + "\n")
+        for relay in relays:
+            relay.join()
+        if report.pid is not None and report.told is None:
+            sys.stderr.write(_failure_line(what, table, report.pid, report.exit_code,
+                                           report.signal) + "\n")
         return code
+
+
+class _Report:
+    """What mpiexec said about a process that ended badly (the first one)."""
+
+    def __init__(self):
+        self.pid = self.exit_code = self.signal = None
+        self.told = None  # the rank that said itself why it stopped (group.abort's line)
+
+    def relay(self, stream, out) -> None:
+        for line in stream:
+            out.write(line)
+            out.flush()
+            match = _TOLD.match(line)
+            if match and self.told is None:
+                # NOTE: then mpiexec's report may name another rank, the one it stopped
+                # first in its cleanup: the rank's own line is the one to believe
+                self.told = int(match.group(1))
+            for name, pattern in (("pid", _BAD_PID), ("exit_code", _EXIT_CODE),
+                                  ("signal", _SIGNAL)):
+                match = pattern.search(line)
+                if match and getattr(self, name) is None:
+                    setattr(self, name, int(match.group(1)))
 
 
 def _failure_line(what: str, table: str, pid: int, exit_code: int | None,

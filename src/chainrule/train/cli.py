@@ -231,7 +231,7 @@ def _launch(args) -> int:
         raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
     if launched_by_mpi():
         raise UsageError("--nproc starts mpiexec, and this process already runs under an MPI "
-                         "launcher. help: drop --nproc (mpiexec -n N chosen the ranks)")
+                         "launcher. help: drop --nproc (mpiexec -n N has started the ranks)")
     from chainrule.distributed import DistributedError
 
     try:
@@ -312,10 +312,12 @@ def _rank() -> int:
 def _input_errors() -> tuple:
     """What `train` and `evaluate` report as one line with exit code 2."""
     from chainrule.data import DataError
+    from chainrule.distributed import MismatchError
     from chainrule.serialization import CheckpointError
     from chainrule.train.errors import CheckpointWriteError, RecipeError, RunDirError
 
-    return (DataError, CheckpointError, RecipeError, RunDirError, CheckpointWriteError)
+    return (DataError, CheckpointError, RecipeError, RunDirError, CheckpointWriteError,
+            MismatchError)
 
 
 def _check_resume_path(path: Path) -> None:

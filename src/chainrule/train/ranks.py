@@ -144,8 +144,8 @@ def check_resume(world: World, contents: dict, state, file, batch_size: int) -> 
             f"help: resume with {runs(saved)} (chainrule train --resume DIR --nproc {saved})"))
     return (f"note: the run trained on {runs(saved)} (global batch {saved * batch_size}); "
             f"it goes on with {runs(world.size)} (global batch {world.size * batch_size}) "
-            "from this epoch: the same recipe, but no longer the same steps as an "
-            f"uninterrupted {runs(saved)} run")
+            "from this epoch: the same recipe, but no longer the steps of a run on "
+            f"{runs(saved)} throughout")
 
 
 def rng_states(world: World) -> list:
@@ -223,9 +223,9 @@ def fail(error: BaseException) -> int:
         if group.world.rank == 0:
             raise error
         return code
-    if isinstance(error, (UsageError, RankFailedError)):
-        message = f"chainrule train: error: {error}"
-    else:
-        message = "".join(traceback.format_exception(error)).rstrip()
-    group.abort(message, code)
+    if not isinstance(error, (UsageError, RankFailedError)):
+        traceback.print_exception(error)  # a bug or an unexpected failure: where it was
+        error = f"{type(error).__name__}: {error}"
+    stops = "" if isinstance(error, RankFailedError) else "; every rank stops"
+    group.abort(f"chainrule train: error: {error}{stops}", code)
     return code
