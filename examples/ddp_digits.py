@@ -10,8 +10,6 @@ the built-in recipes, with checkpoints (docs/distributed.md).
 
 import argparse
 
-import numpy as np
-
 import chainrule as cr
 import chainrule.distributed as dist
 import chainrule.nn.functional as F

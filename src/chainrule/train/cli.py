@@ -209,9 +209,12 @@ _RECIPE_OPTIONS = ("hidden", "channels", "batch_norm", "dropout", "epochs", "bat
 
 
 def train_command(args) -> int:
-    if args.nproc is not None and args.nproc != 1:
-        return _launch(args)
     from chainrule.distributed import launched_by_mpi
+
+    if args.nproc is not None and args.nproc != 1:
+        from chainrule.train.ranks import launch
+
+        return launch(args.nproc, args.argv)
 
     if not launched_by_mpi():
         return _train(args)
@@ -221,36 +224,6 @@ def train_command(args) -> int:
         from chainrule.train.ranks import fail
 
         return fail(e)
-
-
-def _launch(args) -> int:
-    """``--nproc N``: this same command on N ranks under mpiexec."""
-    from chainrule.distributed import launch, launched_by_mpi
-
-    if args.nproc < 1:
-        raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
-    if launched_by_mpi():
-        raise UsageError("--nproc starts mpiexec, and this process already runs under an MPI "
-                         "launcher. help: drop --nproc (mpiexec -n N has started the ranks)")
-    from chainrule.distributed import DistributedError
-
-    try:
-        launch.mpiexec()
-    except DistributedError as e:
-        raise UsageError(str(e)) from None
-    return launch.run(args.nproc, _without_nproc(args.argv), "chainrule train")
-
-
-def _without_nproc(argv: list) -> list:
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == "--nproc":
-            skip = True
-        elif not a.startswith("--nproc="):
-            out.append(a)
-    return out
 
 
 def _train(args) -> int:

@@ -229,3 +229,33 @@ def fail(error: BaseException) -> int:
     stops = "" if isinstance(error, RankFailedError) else "; every rank stops"
     group.abort(f"chainrule train: error: {error}{stops}", code)
     return code
+
+
+def launch(nproc: int, argv: list) -> int:
+    """``chainrule train --nproc N ...``: the same command on N ranks under mpiexec."""
+    from chainrule.distributed import DistributedError, launched_by_mpi
+    from chainrule.distributed import launch as launcher
+    from chainrule.errors import UsageError
+
+    if nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, got {nproc}")
+    if launched_by_mpi():
+        raise UsageError("--nproc starts mpiexec, and this process already runs under an MPI "
+                         "launcher. help: drop --nproc (mpiexec -n N has started the ranks)")
+    try:
+        launcher.mpiexec()
+    except DistributedError as e:
+        raise UsageError(str(e)) from None
+    return launcher.run(nproc, _without_nproc(argv), "chainrule train")
+
+
+def _without_nproc(argv: list) -> list:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
