@@ -15,7 +15,8 @@ cnn` (random data of its shape: the step's time does not depend on the values):
    benchmarks/workloads.py) against the memory-bandwidth bound: an all-reduce of B bytes
    over shared memory moves at least 2 B per rank (its own data out, the other's in);
 4. a projection, on paper, for 8 and 64 machines on a 10 Gb/s network: the measured
-   compute time plus a ring all-reduce, 2 (N - 1) / N * bytes / bandwidth.
+   compute time plus a ring all-reduce, 2 (N - 1) / N * bytes / bandwidth, plus
+   2 (N - 1) message latencies (50 us each, TCP on 10 GbE, assumed).
 
 Each configuration runs in its own processes; the parent prints the table. Timings on a
 shared machine move by tens of percent: read the ratios, and run it on a quiet machine.
@@ -103,15 +104,21 @@ def worker(args) -> dict:
         w1 = np.zeros(784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10, np.float32)
         out["w1_allreduce"] = _time_allreduce(C, w1, args.steps)
         out["w1_bytes"] = w1.nbytes
-        a = np.ones(2**23, np.float32)  # 32 MB: past the caches, to memory and back
-        b = np.empty_like(a)
-        copies = []
-        for _ in range(args.steps):
-            t = time.perf_counter()
-            np.copyto(b, a)
-            copies.append(time.perf_counter() - t)
-        out["copy_bandwidth"] = 2 * a.nbytes / float(np.median(copies))  # read + write
+        out["cache_bandwidth"] = _copy_bandwidth(w1.size, args.steps)  # W1's size: cached
+        out["copy_bandwidth"] = _copy_bandwidth(2**23, args.steps)  # 32 MB: to memory
     return out if rank == 0 else {}
+
+
+def _copy_bandwidth(size: int, steps: int) -> float:
+    """Bytes per second through np.copyto (read + write) of ``size`` float32."""
+    a = np.ones(size, np.float32)
+    b = np.empty_like(a)
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        np.copyto(b, a)
+        times.append(time.perf_counter() - t)
+    return 2 * a.nbytes / float(np.median(times))
 
 
 def _time_allreduce(C, buffer, steps) -> float:
@@ -172,17 +179,21 @@ def report(args, one, two, compute) -> None:
           f"step); {two['early']} of its {two['buckets']} buckets started while backward "
           f"still ran; at the end of backward the step waited {waited * 1e3:.3f} ms (the last "
           "buckets, and the slower rank)")
-    w1, nbytes, bw = two["w1_allreduce"], two["w1_bytes"], two["copy_bandwidth"]
-    bound = 2 * nbytes / bw
-    print(f"W1 all-reduce, {nbytes / 1e6:.2f} MB float32 on 2 processes: {w1 * 1e3:.3f} ms = "
-          f"{nbytes / w1 / 1e9:.2f} GB/s; memory copy here {bw / 1e9:.1f} GB/s, so the bound "
-          f"(2 x bytes through memory) is {bound * 1e3:.3f} ms: {w1 / bound:.1f}x the bound")
+    w1, nbytes = two["w1_allreduce"], two["w1_bytes"]
+    print(f"W1 all-reduce, {nbytes / 1e6:.2f} MB float32 on 2 processes: {w1 * 1e3:.3f} ms "
+          f"({nbytes / w1 / 1e9:.2f} GB/s of gradient); bound: 2 x bytes through memory")
+    for name, key in (("in the caches (a 1 MB copy)", "cache_bandwidth"),
+                      ("to DRAM (a 32 MB copy)", "copy_bandwidth")):
+        bound = 2 * nbytes / two[key]
+        print(f"  copying {name}: {two[key] / 1e9:.1f} GB/s, bound {bound * 1e3:.3f} ms: the "
+              f"all-reduce takes {w1 / bound:.1f}x it")
     net = 10e9 / 8
     grads = two["params"] * 4
     print(f"projection, batch {args.batch} per machine, 10 Gb/s ring all-reduce of "
-          f"{grads / 1e3:.0f} KB (no overlap counted):")
+          f"{grads / 1e3:.0f} KB, 50 us per message (no overlap counted):")
     for n in (2, 8, 64):
-        comm = 2 * (n - 1) / n * grads / net
+        # bandwidth term, plus 2 (N - 1) message latencies of 50 us (TCP on 10 GbE)
+        comm = 2 * (n - 1) / n * grads / net + 2 * (n - 1) * 50e-6
         t = compute["step"] + comm
         print(f"  {n:3d} machines: {compute['step'] * 1e3:.2f} ms compute + {comm * 1e3:.3f} "
               f"ms all-reduce = {t * 1e3:.2f} ms/step, {n * args.batch / t:8.0f} samples/s "
