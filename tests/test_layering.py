@@ -15,8 +15,9 @@ FLOORS = [
     ["graph"],
     ["tensor", "ops", "factories"],  # tensor <-> ops: the one natural loop, as PyTorch's
     ["autograd"],
-    ["nn", "optim", "data", "serialization"],
-    ["train", "explain", "viz", "health", "distributed"],
+    # distributed sits beside nn and data (DESIGN.md): nn.parallel and the sampler use it
+    ["nn", "optim", "data", "serialization", "distributed"],
+    ["train", "explain", "viz", "health"],
     ["playground"],  # serves explain's ledger for the networks it trains
     ["cli", "__main__"],
 ]

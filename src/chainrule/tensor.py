@@ -21,6 +21,7 @@ import numpy as np
 from chainrule import _backend as B
 from chainrule import _tensor_inplace, _tensor_interop, _tensor_methods, _tensor_torch_ops
 from chainrule.errors import BackwardError
+from chainrule.graph import accumulate as _accumulate_hooks
 from chainrule.graph.node import HookHandle
 
 _new = object.__new__
@@ -180,6 +181,17 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
             hooks = self._hooks
         hooks.append(fn)
         return HookHandle(hooks, fn)
+
+    def register_post_accumulate_grad_hook(self, fn):
+        """Call ``fn(self)`` once backward has accumulated this leaf's gradient into
+        ``.grad``, while the rest of the backward pass still runs (PyTorch's name)."""
+        if not self._rg or self._node is not None:
+            raise BackwardError(
+                "register_post_accumulate_grad_hook: only a leaf that requires grad (a "
+                "parameter) accumulates a .grad. help: for a non-leaf tensor, use "
+                "register_hook(fn), which receives its gradient"
+            )
+        return _accumulate_hooks.register(self, fn)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves keep it anyway)."""

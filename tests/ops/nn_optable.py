@@ -88,6 +88,18 @@ def _kl(a, b, **kw):
         return F.kl_div(a, b, **kw)
 
 
+def sync_bn(x, w, b, weighting=1.0):
+    from chainrule.nn.sync_batchnorm import sync_batch_norm
+
+    return sync_batch_norm(x, w, b, 1e-5, weighting)[0]
+
+
+def all_reduce_sum(x, weight=1.0):
+    from chainrule.nn.sync_batchnorm import all_reduce_sum
+
+    return all_reduce_sum(x, weight)
+
+
 def bn(x, w, b, axes):
     from chainrule.ops.norm import batch_norm
 
@@ -328,5 +340,16 @@ ROWS = [
     Row("batch_norm_1d", ("BatchNorm",), lambda x, w, b: bn(x, w, b, (0,)),
         lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
         ((5, 3), (3,), (3,))),
+    # In the test process (a world of 1) the synchronised statistics are the batch's own:
+    # PyTorch's batch_norm is the oracle; tests/distributed checks them across ranks.
+    Row("sync_batch_norm_2d", ("BatchNormSync", "AllReduceSum"),
+        lambda x, w, b: sync_bn(x, w, b, weighting=4.0),
+        lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
+        ((4, 3, 2, 2), (3,), (3,))),
+    Row("sync_batch_norm_1d", ("BatchNormSync", "AllReduceSum"), lambda x, w, b: sync_bn(x, w, b),
+        lambda x, w, b: _tf().batch_norm(x, None, None, w, b, training=True),
+        ((5, 3), (3,), (3,))),
+    Row("all_reduce_sum_weighted", ("AllReduceSum",), lambda x: all_reduce_sum(x, 3.0),
+        lambda x: x * 1, ((2, 3),)),
 ]
 ROWS += CONV_ROWS  # conv, pooling and normalization options: nn_conv_optable.py

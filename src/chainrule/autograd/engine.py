@@ -8,7 +8,10 @@
    (that sum is the chain rule's "sum over paths"), or, for a leaf, collect it.
 3. Free each node's saved arrays once used, unless ``retain_graph``.
 4. Finally run the leaves' hooks and accumulate into ``.grad`` (summing over calls, as
-   L = sum of l^n requires when each l^n is backpropagated on its own).
+   L = sum of l^n requires when each l^n is backpropagated on its own). A leaf with
+   post-accumulate-grad hooks is accumulated as soon as its last edge has sent its
+   gradient, and its hooks run then, while the walk goes on (graph/accumulate.py);
+   callbacks queued during the pass run after it.
 
 The engine knows nothing about any particular op: only ``Node``'s interface.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import BackwardError
-from chainrule.graph import anomaly, grad_mode
+from chainrule.graph import accumulate, anomaly, grad_mode
 from chainrule.graph.node import Node
 from chainrule.graph.node import clock as write_clock
 from chainrule.tensor import Tensor, _wrap, register_engine
@@ -121,7 +124,19 @@ def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None
 
     With ``capture`` (a tuple of tensors), return their gradients instead of accumulating
     into any ``.grad``: a dict keyed by ``id(t)`` for a leaf and by its node otherwise.
+    Then the callbacks that hooks queued during the pass (``accumulate.queue_callback``).
     """
+    queued = accumulate.open_pass()
+    try:
+        out = _run(root, seed, retain_graph, create_graph, capture)
+    finally:
+        accumulate.close_pass()
+    for callback in queued:
+        callback()
+    return out
+
+
+def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture):
     with grad_mode.set_grad_enabled(create_graph):
         leaf_grads: dict[int, list] = {}
         captured = None
@@ -148,6 +163,9 @@ def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None
                 g = _run_hooks(leaf._hooks, g, create_graph)
                 owned = False
             _accumulate(leaf, g, create_graph, owned)
+            if accumulate.registry:  # a leaf as the root itself: its hooks run here
+                for hook in list(accumulate.hooks_of(leaf)):
+                    hook(leaf)
     return None
 
 
@@ -155,6 +173,8 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
           captured: dict | None = None):
     deps = _dependencies(root)
     anomaly_on = anomaly.state.enabled
+    # leaves with post-accumulate hooks: how many gradients each still waits for
+    waiting = _leaf_counts(deps) if accumulate.registry and captured is None else None
     ready = [(root, seed)]  # nodes whose gradient is complete, with that gradient
     pending = {}  # partial sums for nodes still waiting for some of their consumers
     # Hot loop (one pass per node): locals and inlined checks, measured to matter on
@@ -198,6 +218,8 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                     _check_leaf_shape(node, p, gp.shape)
                     gp = _conform(gp, p.data.shape, p.data.dtype, node)
                 _collect_leaf(leaf_grads, p, gp)
+                if waiting and id(p) in waiting:
+                    _finish_leaf(p, leaf_grads, waiting, create_graph)
                 continue
             if gp.shape != p.out_shape or gp.dtype != p.out_dtype:
                 gp = _conform(gp, p.out_shape, p.out_dtype, node)
@@ -209,6 +231,37 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
             else:
                 deps[p] = left - 1
                 pending[p] = pending[p] + gp if p in pending else gp
+
+
+def _leaf_counts(deps: dict) -> dict:
+    """id(leaf) -> the number of edges that send it a gradient, for every leaf reachable
+    that has post-accumulate-grad hooks."""
+    counts: dict = {}
+    hooked = accumulate.registry
+    for node in deps:
+        for p in node.parents:
+            if p is not None and not isinstance(p, Node) and id(p) in hooked \
+                    and accumulate.hooks_of(p):
+                counts[id(p)] = counts.get(id(p), 0) + 1
+    return counts
+
+
+def _finish_leaf(leaf: Tensor, leaf_grads: dict, waiting: dict, create_graph: bool) -> None:
+    """Once ``leaf``'s last gradient of the pass has arrived: run its hooks, accumulate, and
+    run its post-accumulate hooks now (the final loop in ``_run`` then skips it)."""
+    key = id(leaf)
+    waiting[key] -= 1
+    if waiting[key]:
+        return
+    _, g, owned = leaf_grads.pop(key)
+    if not leaf._rg:
+        return  # frozen after the forward: no .grad, as in the final loop
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g, create_graph)
+        owned = False
+    _accumulate(leaf, g, create_graph, owned)
+    for hook in list(accumulate.hooks_of(leaf)):
+        hook(leaf)
 
 
 def _vjp_composed(node: Node, g) -> tuple:

@@ -13,4 +13,5 @@ from chainrule.data.loader import (
     get_worker_info,
 )
 from chainrule.data.registry import NAMES, DatasetInfo, load_dataset
+from chainrule.data.sampler import DistributedSampler
 from chainrule.data.synthetic import make_circles, make_moons, make_spirals, make_xor

@@ -35,6 +35,7 @@ class DataLoader:
     ``shuffle`` draws a new order every epoch (every ``iter``) from ``generator`` (a NumPy
     Generator), or from one seeded by ``seed``, or from chainrule's global generator
     (``cr.manual_seed``). ``drop_last`` drops a final batch smaller than ``batch_size``.
+    ``sampler`` (e.g. a ``DistributedSampler``) gives the indices instead, in its order.
 
     PyTorch's multiprocessing arguments, with its meanings:
     ``num_workers`` worker processes fetch and collate the batches (0: this process);
@@ -50,7 +51,7 @@ class DataLoader:
                  drop_last: bool = False, seed: int | None = None, generator=None, *,
                  num_workers: int = 0, pin_memory: bool = False, timeout: float = 0,
                  worker_init_fn=None, multiprocessing_context=None, prefetch_factor: int = 2,
-                 persistent_workers: bool = False):
+                 persistent_workers: bool = False, sampler=None):
         _check_count("batch_size", batch_size, 1,
                      "it is the number of samples per batch, e.g. batch_size=32")
         _check_count("num_workers", num_workers, 0,
@@ -70,6 +71,11 @@ class DataLoader:
             raise DataLoaderError("DataLoader: persistent_workers=True needs num_workers > 0, "
                                   "got num_workers=0. help: set num_workers=N, or drop "
                                   "persistent_workers (there are no workers to keep)")
+        if sampler is not None and shuffle:
+            raise DataLoaderError("DataLoader: sampler and shuffle=True both choose the order. "
+                                  "help: drop shuffle (a DistributedSampler shuffles itself: "
+                                  "DistributedSampler(dataset, shuffle=True))")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -90,14 +96,18 @@ class DataLoader:
         self._pool = None  # the workers kept between epochs when persistent_workers
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.sampler if self.sampler is not None else self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
         n = len(self.dataset)
         if self.num_workers:
             base_seed = self._worker_seed()  # before the shuffle draws: it does not draw
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            n = len(order)
+        else:
+            order = self.generator.permutation(n) if self.shuffle else np.arange(n)
         self.epoch += 1
         stop = len(self) * self.batch_size
         starts = range(0, min(stop, n), self.batch_size)

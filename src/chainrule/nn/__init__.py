@@ -1,6 +1,6 @@
 """Neural-network building blocks: Module, Parameter, layers, losses, initialisers."""
 
-from chainrule.nn import functional, init, utils
+from chainrule.nn import functional, init, parallel, utils
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.layers import (
     GELU,
@@ -43,3 +43,4 @@ from chainrule.nn.pool import (
     MaxPool2d,
     Upsample,
 )
+from chainrule.nn.sync_batchnorm import SyncBatchNorm

@@ -52,17 +52,26 @@ class _BatchNorm(Module):
             raise ShapeError(f"expected {self.expected} with C = {self.num_features} "
                              f"channels, got shape {x.shape}. help: check num_features and "
                              "the previous layer")
-        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         if self.training or self.running_mean is None:
             y, mean, var = FN.batch_statistics(x, self.weight, self.bias, self.eps,
                                                type(self).__name__)
-            if self.training and self.running_mean is not None:
-                self.num_batches_tracked.data += 1
-                f = (1 / int(self.num_batches_tracked.data) if self.momentum is None
-                     else self.momentum)
-                FN.update_running(self.running_mean.data, self.running_var.data, mean, var,
-                                  x.size // self.num_features, f)
+            if self.training:
+                self._update_running(mean, var, x.size // self.num_features)
             return y
+        return self._evaluate(x)
+
+    def _update_running(self, mean, var, m: int) -> None:
+        """The running statistics (if tracked), after a batch of ``m`` values per channel;
+        SyncBatchNorm calls it with the statistics of every rank's batch together."""
+        if self.running_mean is None:
+            return
+        self.num_batches_tracked.data += 1
+        f = 1 / int(self.num_batches_tracked.data) if self.momentum is None else self.momentum
+        FN.update_running(self.running_mean.data, self.running_var.data, mean, var, m, f)
+
+    def _evaluate(self, x):
+        """Eval mode: normalise with the running statistics."""
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         return FN.normalize_with(x, self.running_mean.data, self.running_var.data,
                                  self.weight, self.bias, shape, self.eps)
 

@@ -9,6 +9,9 @@ A checkpoint is a ``cr.save`` state dict (safetensors + JSON metadata, atomic wr
      "rng": the global generator's state (dropout draws),
      "inputs": {"shape": one sample's shape, "classes": number of classes}}
 
+``distributed`` ({"world_size": N, "rng_ranks": [every rank's generator state]}) is
+there only for a run on several ranks (train/ranks.py).
+
 ``inputs`` came later: a checkpoint without it still loads (``evaluate`` then finds a
 wrong image size from the weights' shapes instead).
 
@@ -56,8 +59,10 @@ def set_rng_state(state: dict) -> None:
 
 
 def write(path: Path, recipe, model, optimizer, scheduler, state: RunState,
-          inputs: dict | None = None) -> None:
-    """Save a run at ``state``: its recipe, weights, optimizer, scheduler, random generator."""
+          inputs: dict | None = None, distributed: dict | None = None) -> None:
+    """Save a run at ``state``: its recipe, weights, optimizer, scheduler, random generator
+    (and, for a run on several ranks, ``distributed``: its world size and every rank's
+    random generator, ranks.py)."""
     contents = {
         "format": FORMAT,
         "version": VERSION,
@@ -69,6 +74,8 @@ def write(path: Path, recipe, model, optimizer, scheduler, state: RunState,
         "rng": rng_state(),
         "inputs": inputs or {},
     }
+    if distributed:
+        contents["distributed"] = distributed
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save(contents, path)
 

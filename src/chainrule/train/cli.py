@@ -173,6 +173,10 @@ def _add_run_options(p) -> None:
                    "`chainrule health RUN`")
     p.add_argument("--health-every", type=_whole, metavar="N",
                    help="with --health: sample one step in N; default: 50")
+    p.add_argument("--nproc", type=_whole, metavar="N",
+                   help="train data-parallel on N processes: runs this command under the "
+                   "bundled mpiexec (as `mpiexec -n N chainrule train ...`); --batch-size is "
+                   "per process. default: 1 (docs/distributed.md)")
 
 
 def _register_evaluate(sub) -> None:
@@ -212,6 +216,24 @@ _RECIPE_OPTIONS = ("hidden", "channels", "batch_norm", "dropout", "epochs", "bat
 
 
 def train_command(args) -> int:
+    from chainrule.distributed import launched_by_mpi
+
+    if args.nproc is not None and args.nproc != 1:
+        from chainrule.train.ranks import launch
+
+        return launch(args.nproc, args.argv)
+
+    if not launched_by_mpi():
+        return _train(args)
+    try:
+        return _train(args)
+    except Exception as e:  # noqa: BLE001 - one rank's failure must stop every rank
+        from chainrule.train.ranks import fail
+
+        return fail(e)
+
+
+def _train(args) -> int:
     from chainrule.graph.anomaly import AnomalyError, detect_anomaly
     from chainrule.train.errors import DivergedError
     from chainrule.train.loop import run
@@ -251,6 +273,10 @@ def train_command(args) -> int:
         raise UsageError("out of memory while training. help: use a smaller --batch-size or "
                          "a smaller model (--hidden, --channels)") from None
     except (AnomalyError, DivergedError) as e:
+        if getattr(e, "agreed", False) and _rank():
+            return 1  # every rank stops alike; rank 0 says why
+        if _rank():
+            raise
         # The run started and went wrong: exit 1, as distinct from input refused (2).
         print(f"chainrule train: error: {e}", file=sys.stderr)
         return 1
@@ -270,13 +296,21 @@ def _health_every(args) -> int:
     return args.health_every
 
 
+def _rank() -> int:
+    from chainrule.distributed.group import world
+
+    return world.rank
+
+
 def _input_errors() -> tuple:
     """What `train` and `evaluate` report as one line with exit code 2."""
     from chainrule.data import DataError
+    from chainrule.distributed import MismatchError
     from chainrule.serialization import CheckpointError
     from chainrule.train.errors import CheckpointWriteError, RecipeError, RunDirError
 
-    return (DataError, CheckpointError, RecipeError, RunDirError, CheckpointWriteError)
+    return (DataError, CheckpointError, RecipeError, RunDirError, CheckpointWriteError,
+            MismatchError)
 
 
 def _check_resume_path(path: Path) -> None:

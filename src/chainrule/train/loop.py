@@ -32,7 +32,7 @@ import numpy as np
 import chainrule as cr
 from chainrule import _allocator, nn, optim
 from chainrule.data import DataError
-from chainrule.train import checkpoint, limits, rundir, steps
+from chainrule.train import checkpoint, limits, ranks, rundir, steps
 from chainrule.train import resume as resuming
 from chainrule.train.datasets import load_split
 from chainrule.train.errors import RecipeError
@@ -149,28 +149,50 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
     from rich.console import Console
 
     console = console or Console(soft_wrap=True)  # long lines stay whole in logs
-    out_dir = _check_request(recipe, out_dir, resume, overwrite, keep_checkpoints, epochs)
+    world = ranks.join()  # under mpiexec: this rank's place (ranks.py); else a world of 1
+    if not world.writer:
+        console = Console(quiet=True)
+    out_dir = world.agree(lambda: _check_request(recipe, out_dir, resume, overwrite,
+                                                 keep_checkpoints, epochs))
     with contextlib.ExitStack() as held:
         resumed = None
         if resume:
-            lock = rundir.RunLock.acquire(out_dir)
-            held.callback(lock.release)
-            resumed = resuming.read(out_dir, recipe, epochs)
+            resumed, stale = world.agree(lambda: _read_locked(out_dir, recipe, epochs, held))
             recipe = resumed.recipe
-        with _threads(recipe.threads):
+        with _threads(world.threads(recipe.threads)):
             _allocator.keep_freed_memory()
             setup = _build(recipe, resume)
+            ranks.check_same(world, setup.recipe, setup.model, setup.data)
+            if health_every and world.size > 1:
+                raise RecipeError("--health watches one process's training; with "
+                                  f"{world.size} processes it is not supported yet. help: "
+                                  "run --health on one process (the signals are the same)")
             if resumed is not None:
-                state = _continue(resumed, setup, out_dir, console)
+                state = _continue(resumed, setup, out_dir, console, world)
             else:
+                ranks.seed_rank(world, recipe.seed)
                 state = RunState()
-                out_dir, lock = _claim(recipe, out_dir, overwrite)
-                held.callback(lock.release)
-            _announce(console, setup, out_dir, lock)
-            trainer = Trainer(setup, Path(out_dir), state, console, show_progress,
-                              keep_checkpoints, saved=state.position() if resume else None,
-                              health_every=health_every)
+                out_dir, stale = world.agree(lambda: _claim(recipe, out_dir, overwrite, held))
+            _announce(console, setup, out_dir, stale, world)
+            if world.size > 1:
+                from chainrule.train.ranks_trainer import DistributedTrainer
+
+                trainer = DistributedTrainer(setup, Path(out_dir), state, console, show_progress,
+                                             keep_checkpoints, state.position() if resume
+                                             else None, world=world)
+            else:
+                trainer = Trainer(setup, Path(out_dir), state, console, show_progress,
+                                  keep_checkpoints, saved=state.position() if resume else None,
+                                  health_every=health_every)
             return trainer.train()
+
+
+def _read_locked(out_dir: Path, recipe, epochs, held: contextlib.ExitStack) -> tuple:
+    """(the run in ``out_dir`` to resume, the pid a killed run left in its lock), with the
+    directory locked until ``held`` closes."""
+    lock = rundir.RunLock.acquire(out_dir)
+    held.callback(lock.release)
+    return resuming.read(out_dir, recipe, epochs), lock.stale_pid
 
 
 def _check_request(recipe, out_dir, resume, overwrite, keep_checkpoints, epochs):
@@ -217,36 +239,51 @@ def _build(recipe: Recipe, resume: bool) -> Setup:
     return Setup(recipe, data, model, optimizer, make_scheduler(recipe, optimizer))
 
 
-def _continue(resumed: resuming.Resumed, setup: Setup, out_dir: Path, console) -> RunState:
+def _continue(resumed: resuming.Resumed, setup: Setup, out_dir: Path, console,
+              world: ranks.World) -> RunState:
     """Restore the checkpoint into ``setup``; the state to go on from (said in a line)."""
     checkpoint.restore(resumed.contents, resumed.file, setup.model, setup.optimizer,
                        setup.scheduler)
+    ranks.restore_rng(world, resumed.contents, setup.recipe.seed)
     state = resumed.state
-    resuming.check_batches(state, resumed.file, setup.data.train_size, setup.recipe.batch_size)
+    note = ranks.check_resume(world, resumed.contents, state, resumed.file,
+                              setup.recipe.batch_size)
+    resuming.check_batches(state, resumed.file, world.shard_size(setup.data.train_size),
+                           setup.recipe.batch_size)
     for line in resuming.continue_from(state, resumed.extension, setup.recipe, setup.optimizer,
                                        setup.scheduler, out_dir):
         console.print(line)
+    if note:
+        console.print(note)
     return state
 
 
-def _claim(recipe: Recipe, out_dir: Path | None, overwrite: bool) -> tuple:
-    """(the new run's directory, its lock)."""
+def _claim(recipe: Recipe, out_dir: Path | None, overwrite: bool,
+           held: contextlib.ExitStack) -> tuple:
+    """(the new run's directory, the pid a killed run left in its lock), the directory
+    locked until ``held`` closes."""
     if out_dir is None:
-        return rundir.claim_new(Path("runs") / f"{recipe.dataset}-{model_name(recipe.model)}")
-    return out_dir, rundir.claim(out_dir, overwrite)
+        out_dir, lock = rundir.claim_new(
+            Path("runs") / f"{recipe.dataset}-{model_name(recipe.model)}")
+    else:
+        lock = rundir.claim(out_dir, overwrite)
+    held.callback(lock.release)
+    return out_dir, lock.stale_pid
 
 
-def _announce(console, setup: Setup, out_dir: Path, lock) -> None:
+def _announce(console, setup: Setup, out_dir: Path, stale_pid, world: ranks.World) -> None:
     recipe, data = setup.recipe, setup.data
-    if lock.stale_pid:
-        console.print(f"note: {show(lock.path)} was left by process {lock.stale_pid}, "
-                      "which is no longer running; taken over")
+    if stale_pid:
+        console.print(f"note: {show(Path(out_dir) / rundir.LOCK_NAME)} was left by process "
+                      f"{stale_pid}, which is no longer running; taken over")
     console.print(f"{recipe.dataset}: {data.train_size} train / "
                   + (f"{data.val_size} validation" if data.val_size else
                      "no validation") + f" / {data.test_size} test samples; "
                   f"{_model_label(recipe)} with {count_parameters(setup.model):,} "
                   f"parameters; run directory {show(out_dir)}")
     console.print(_selection_line(recipe, data))
+    if world.size > 1:
+        console.print(ranks.announce_line(world, recipe))
 
 
 def _model_label(recipe: Recipe) -> str:

@@ -91,6 +91,7 @@ class Trainer:
         self.out_dir, self.state = out_dir, state
         self.console, self.show_progress, self.keep = console, show_progress, keep
         self.saved = saved  # what checkpoints/last holds now (state.position()), for messages
+        self.writer = True  # this process writes the run's files (ranks.py: rank 0 only)
         data = setup.data
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
@@ -133,8 +134,7 @@ class Trainer:
             self.health.new_epoch(state.epoch + 1)
         sums = state.partial
         self.model.train()
-        loader = steps.batches(self.data.x_train, self.data.y_train, recipe.batch_size,
-                               recipe.seed, state.epoch)
+        loader = self._batches()
         with epoch_progress(self.console, self.show_progress) as bar:
             task = bar.add_task(f"epoch {state.epoch + 1}/{recipe.epochs}", total=len(loader),
                                 completed=state.batch, loss=sums.mean_loss(),
@@ -142,7 +142,7 @@ class Trainer:
             for i, (xb, yb) in enumerate(loader):
                 if i < state.batch:
                     continue  # done before the interruption
-                loss = steps.train_step(self.model, self.optimizer, xb, yb, sums)
+                loss = self._step(xb, yb, sums, stop)
                 if self.health is not None:
                     self._write(self.health.path, self.health.step, loss, self.optimizer)
                 if not math.isfinite(loss):
@@ -166,8 +166,8 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         # Validation chooses (best, early stop); the test set is only recorded.
-        val = steps.evaluate(self.model, data.x_val, data.y_val)[:2] if data.val_size else None
-        test_loss, test_acc, _ = steps.evaluate(self.model, data.x_test, data.y_test)
+        val = self._evaluate(data.x_val, data.y_val)[:2] if data.val_size else None
+        test_loss, test_acc, _ = self._evaluate(data.x_test, data.y_test)
         try:
             steps.check_weights(self.model, state.epoch + 1, n_steps, test_loss,
                                 self._hint(lr), self._after(), val_loss=val[0] if val else 0.0)
@@ -178,6 +178,18 @@ class Trainer:
         self.console.print(epoch_line(self.recipe.epochs, state.history[-1]))
         self._check_patience()
         self._save_epoch()
+
+    # --- what a run on several ranks does differently (ranks_trainer.py) ---------------
+
+    def _batches(self):
+        return steps.batches(self.data.x_train, self.data.y_train, self.recipe.batch_size,
+                             self.recipe.seed, self.state.epoch)
+
+    def _step(self, xb, yb, sums, stop: StopRequest) -> float:
+        return steps.train_step(self.model, self.optimizer, xb, yb, sums)
+
+    def _evaluate(self, x, y):
+        return steps.evaluate(self.model, x, y)
 
     # --- early stopping and the report ------------------------------------------------
 
@@ -233,16 +245,19 @@ class Trainer:
         """Record the divergence in metrics.json (best effort), and return the error."""
         note = {"epoch": error.epoch, "step": error.step, "loss": repr(error.loss)}
         history = self.state.history
-        with contextlib.suppress(OSError):
-            write_metrics(self.out_dir / "metrics.json",
-                          {**summary(history), "epochs": len(history), "history": history,
-                           "recipe": self.recipe.to_dict(), "complete": False,
-                           "diverged": note})
+        if self.writer:
+            with contextlib.suppress(OSError):
+                write_metrics(self.out_dir / "metrics.json",
+                              {**summary(history), "epochs": len(history), "history": history,
+                               "recipe": self.recipe.to_dict(), "complete": False,
+                               "diverged": note})
         return error
 
     # --- writing, where a failed write (disk full) stops the run in one line ------------
 
     def _write(self, path: Path, write, *args, **kwargs) -> None:
+        if not self.writer:
+            return
         try:
             write(path, *args, **kwargs)
         except OSError as e:
