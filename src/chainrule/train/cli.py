@@ -236,11 +236,12 @@ def train_command(args) -> int:
 def _train(args) -> int:
     from chainrule.graph.anomaly import AnomalyError, detect_anomaly
     from chainrule.train.errors import DivergedError
+    from chainrule.train.healthlog import sampling_interval
     from chainrule.train.loop import run
     from chainrule.train.recipes import model_name, recipe_for
 
     overrides = {k: getattr(args, k) for k in _RECIPE_OPTIONS}
-    health_every = _health_every(args)
+    health_every = sampling_interval(args.health, args.health_every)
     if args.resume:
         # --epochs alone may come along: the new total (an extension)
         given = sorted(k for k, v in overrides.items() if v is not None and k != "epochs")
@@ -283,17 +284,6 @@ def _train(args) -> int:
     if result.interrupted:
         return 130 if result.interrupted == "SIGINT" else 143
     return 0
-
-
-def _health_every(args) -> int:
-    """The sampling interval of --health (0: off)."""
-    if args.health_every is None:
-        return 50 if args.health else 0
-    if not args.health:
-        raise UsageError("--health-every sets how often --health samples. help: add --health")
-    if args.health_every < 1:
-        raise UsageError(f"--health-every must be at least 1, got {args.health_every}")
-    return args.health_every
 
 
 def _rank() -> int:

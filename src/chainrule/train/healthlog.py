@@ -11,8 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chainrule.errors import UsageError
 from chainrule.health import Monitor
 from chainrule.health import records as health_records
+
+
+def sampling_interval(health: bool, every: int | None) -> int:
+    """The interval of ``--health`` and ``--health-every N`` (0: off)."""
+    if every is None:
+        return 50 if health else 0
+    if not health:
+        raise UsageError("--health-every sets how often --health samples. help: add --health")
+    if every < 1:
+        raise UsageError(f"--health-every must be at least 1, got {every}")
+    return every
 
 
 class HealthLog:

@@ -174,17 +174,22 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
                 state = RunState()
                 out_dir, stale = world.agree(lambda: _claim(recipe, out_dir, overwrite, held))
             _announce(console, setup, out_dir, stale, world)
-            if world.size > 1:
-                from chainrule.train.ranks_trainer import DistributedTrainer
-
-                trainer = DistributedTrainer(setup, Path(out_dir), state, console, show_progress,
-                                             keep_checkpoints, state.position() if resume
-                                             else None, world=world)
-            else:
-                trainer = Trainer(setup, Path(out_dir), state, console, show_progress,
-                                  keep_checkpoints, saved=state.position() if resume else None,
-                                  health_every=health_every)
+            saved = state.position() if resume else None
+            trainer = _trainer(world, setup, Path(out_dir), state, console, show_progress,
+                               keep_checkpoints, saved, health_every)
             return trainer.train()
+
+
+def _trainer(world, setup, out_dir: Path, state, console, show_progress, keep, saved,
+             health_every: int) -> Trainer:
+    """This rank's Trainer: the plain one, or with several processes the distributed one."""
+    if world.size == 1:
+        return Trainer(setup, out_dir, state, console, show_progress, keep, saved=saved,
+                       health_every=health_every)
+    from chainrule.train.ranks_trainer import DistributedTrainer
+
+    return DistributedTrainer(setup, out_dir, state, console, show_progress, keep, saved,
+                              world=world)
 
 
 def _read_locked(out_dir: Path, recipe, epochs, held: contextlib.ExitStack) -> tuple:
