@@ -40,6 +40,11 @@ def _exposing(step, params):
     return step
 
 
+def _made(makers: dict, only: str | None) -> dict:
+    """Build the steps of every framework, or of ``only`` that one (no other imported)."""
+    return {name: make() for name, make in makers.items() if only in (None, name)}
+
+
 def _init(sizes, rng):
     """Weights (out, in) and biases, uniform +-1/sqrt(fan_in), float32."""
     params = []
@@ -156,12 +161,17 @@ def _numpy_mlp(params, X, y, lr, train):
     return _exposing(step, lambda: ps)
 
 
+def _torch_mlp_step(params, X, y, train):
+    import torch
+
+    return _torch_step(_torch_mlp(params, torch.nn.ReLU), torch.nn.functional.cross_entropy,
+                       X, y, 0.01, train)
+
+
 def mlp(batch: int, train: bool = True) -> Workload:
     sizes = [784, 256, 256, 10]
 
     def build(only=None):
-        import torch
-
         rng = np.random.default_rng(0)
         params = _init(sizes, rng)
         X = rng.standard_normal((batch, 784)).astype(np.float32)
@@ -169,13 +179,12 @@ def mlp(batch: int, train: bool = True) -> Workload:
         makers = {
             "chainrule": lambda: _cr_step(_cr_mlp(params, nn.ReLU), F.cross_entropy, X, y,
                                           0.01, train),
-            "torch": lambda: _torch_step(_torch_mlp(params, torch.nn.ReLU),
-                                         torch.nn.functional.cross_entropy, X, y, 0.01, train),
+            "torch": lambda: _torch_mlp_step(params, X, y, train),
             "numpy": lambda: _numpy_mlp(params, X, y, 0.01, train),
         }
         if jax_steps.available():
             makers["jax"] = lambda: jax_steps.mlp(params, X, y, 0.01, train)
-        return {k: make() for k, make in makers.items() if only in (None, k)}
+        return _made(makers, only)
 
     gemm = sum(2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:]))
     flops = gemm * (3 if train else 1) - (2 * batch * 784 * 256 if train else 0)
@@ -252,10 +261,20 @@ def _numpy_cnn(w1, b1, w2, b2, w3, b3, X, y, lr):
     return _exposing(step, lambda: ws)
 
 
-def cnn(batch: int = 64, train: bool = True) -> Workload:
-    def build():
-        import torch
+def _torch_cnn(arrays):
+    import torch
 
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                torch.nn.Conv2d(8, 16, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                torch.nn.Flatten(), torch.nn.Linear(400, 10))
+    with torch.no_grad():
+        for p, a in zip(model.parameters(), arrays):
+            p.copy_(torch.as_tensor(a))
+    return model
+
+
+def cnn(batch: int = 64, train: bool = True) -> Workload:
+    def build(only=None):
         rng = np.random.default_rng(0)
 
         def u(shape, fan_in):
@@ -264,28 +283,30 @@ def cnn(batch: int = 64, train: bool = True) -> Workload:
         w1, b1 = u((8, 1, 3, 3), 9), u(8, 9)
         w2, b2 = u((16, 8, 3, 3), 72), u(16, 72)
         w3, b3 = u((10, 400), 400), u(10, 400)
+        arrays = (w1, b1, w2, b2, w3, b3)
         X = rng.random((batch, 1, 28, 28), dtype=np.float32)
         y = rng.integers(0, 10, batch)
 
-        model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3),
-                              nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 10))
-        tmodel = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(),
-                                     torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 16, 3),
-                                     torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-                                     torch.nn.Linear(400, 10))
-        for p, tp, a in zip(model.parameters(), tmodel.parameters(), (w1, b1, w2, b2, w3, b3)):
-            p.data[...] = a
-            with torch.no_grad():
-                tp.copy_(torch.as_tensor(a))
-        steps = {
-            "chainrule": _cr_step(model, F.cross_entropy, X, y, 0.01, train),
-            "torch": _torch_step(tmodel, torch.nn.functional.cross_entropy, X, y, 0.01, train),
-        }
+        def chainrule_step():
+            model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                  nn.Linear(400, 10))
+            for p, a in zip(model.parameters(), arrays):
+                p.data[...] = a
+            return _cr_step(model, F.cross_entropy, X, y, 0.01, train)
+
+        def torch_step():
+            import torch
+
+            return _torch_step(_torch_cnn(arrays), torch.nn.functional.cross_entropy, X, y,
+                               0.01, train)
+
+        makers = {"chainrule": chainrule_step, "torch": torch_step}
         if train:
-            steps["numpy"] = _numpy_cnn(w1, b1, w2, b2, w3, b3, X, y, 0.01)
+            makers["numpy"] = lambda: _numpy_cnn(*arrays, X, y, 0.01)
         if jax_steps.available():
-            steps["jax"] = jax_steps.cnn([w1, b1, w2, b2, w3, b3], X, y, 0.01, train)
-        return steps
+            makers["jax"] = lambda: jax_steps.cnn(list(arrays), X, y, 0.01, train)
+        return _made(makers, only)
 
     conv = 2 * batch * (26 * 26 * 8 * 9 + 11 * 11 * 16 * 72) + 2 * batch * 400 * 10
     flops = conv * 3 if train else conv
@@ -299,21 +320,25 @@ def cnn(batch: int = 64, train: bool = True) -> Workload:
 def moons_tanh() -> Workload:
     """A 2-16-16-1 tanh MLP, full batch of 100 two-moons points, MSE, SGD."""
 
-    def build():
-        import torch
-
+    def build(only=None):
         x, labels = make_moons(100, noise=0.1, seed=0)
         y = (labels * 2.0 - 1.0).astype(np.float32)[:, None]
         params = _init([2, 16, 16, 1], np.random.default_rng(0))
-        steps = {
-            "chainrule": _cr_step(_cr_mlp(params, nn.Tanh), F.mse_loss, x, y, 0.05, True),
-            "torch": _torch_step(_torch_mlp(params, torch.nn.Tanh),
-                                 torch.nn.functional.mse_loss, x, y, 0.05, True),
-            "numpy": _numpy_tanh(params, x, y),
+
+        def torch_step():
+            import torch
+
+            return _torch_step(_torch_mlp(params, torch.nn.Tanh), torch.nn.functional.mse_loss,
+                               x, y, 0.05, True)
+
+        makers = {
+            "chainrule": lambda: _cr_step(_cr_mlp(params, nn.Tanh), F.mse_loss, x, y, 0.05, True),
+            "torch": torch_step,
+            "numpy": lambda: _numpy_tanh(params, x, y),
         }
         if jax_steps.available():
-            steps["jax"] = jax_steps.tanh_mlp(params, x, y, 0.05)
-        return steps
+            makers["jax"] = lambda: jax_steps.tanh_mlp(params, x, y, 0.05)
+        return _made(makers, only)
 
     def micrograd():
         import micrograd_step
@@ -353,9 +378,7 @@ def _numpy_tanh(params, X, y):
 def deep_chain(depth: int = 5000) -> Workload:
     """y = tanh(y) * 1.0001 + 0.001, 5,000 times on a 64-vector, then backward."""
 
-    def build():
-        import torch
-
+    def build(only=None):
         x0 = np.random.default_rng(0).standard_normal(64).astype(np.float32)
         grads = {}  # each framework's last d sum(y) / dx, for step.params()
 
@@ -368,6 +391,8 @@ def deep_chain(depth: int = 5000) -> Workload:
             grads["chainrule"] = x.grad.data
 
         def torch_step():
+            import torch
+
             x = torch.tensor(x0, requires_grad=True)
             y = x
             for _ in range(depth):
@@ -386,17 +411,26 @@ def deep_chain(depth: int = 5000) -> Workload:
                 g = g * 1.0001 * (1 - t * t)
             grads["numpy"] = g
 
-        steps = {"chainrule": cr_step, "torch": torch_step, "numpy": numpy_step}
-        if jax_steps.available():
+        def jax_grad():
             jax_step = jax_steps.deep_chain(x0, depth)
 
-            def jax_grad():
+            def step():
                 grads["jax"] = jax_step()
+            return step
 
-            steps["jax"] = jax_grad
-        return {k: _exposing(f, lambda k=k: [np.asarray(grads[k])]) for k, f in steps.items()}
+        makers = {"chainrule": lambda: cr_step, "torch": lambda: torch_step,
+                  "numpy": lambda: numpy_step}
+        if jax_steps.available():
+            makers["jax"] = jax_grad
+        return {k: _exposing(f, lambda k=k: [np.asarray(grads[k])])
+                for k, f in _made(makers, only).items()}
 
     return Workload(f"deep chain tanh x{depth}", build, repeat_scale=0.1)
+
+
+def by_key(key: str) -> Workload:
+    """The training-step workload of ``key`` (W1-W5), as benchmarks/revisions.py times it."""
+    return ALL[key]()[0]
 
 
 ALL = {

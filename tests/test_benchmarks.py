@@ -13,6 +13,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
 workloads = pytest.importorskip("workloads")
+import revisions  # noqa: E402  (benchmarks/ is on the path from here on)
+
 pytest.importorskip("torch")
 
 
@@ -42,3 +44,17 @@ def test_a_step_that_diverged_would_be_caught():
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(steps["chainrule"].params()[0], steps["numpy"].params()[0],
                                    rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("key", ["W1", "W2", "W3", "W4", "W5"])
+def test_a_workload_builds_one_framework_alone(key):
+    steps = workloads.by_key(key).build(only="chainrule")
+    assert set(steps) == {"chainrule"}
+    steps["chainrule"]()
+
+
+def test_revisions_compares_two_revisions_in_one_run(capsys):
+    assert revisions.main(["--base", "HEAD", "--workloads", "W4", "--rounds", "2",
+                           "--repeats", "3"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("W4: ") and "head/base" in line
