@@ -125,9 +125,9 @@ def _init_mpi() -> None:
 
 
 def _exchange_peers() -> None:
-    from chainrule.distributed.collectives import all_gather_object
-
-    world.peers = all_gather_object((socket.gethostname(), os.getpid()))
+    # A blocking exchange, not collectives.all_gather_object: the peer table is what the
+    # collectives' failure checks read, so it is built before any of them can run.
+    world.peers = world.comm.allgather((socket.gethostname(), os.getpid()))
     if world.rank == 0:
         from chainrule.distributed.launch import write_rank_table
 
