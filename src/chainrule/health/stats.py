@@ -90,6 +90,25 @@ def activation_stats(kind: str, z: np.ndarray, a: np.ndarray, slope: float = 0.0
     }
 
 
+def unit_stats(kind: str, z: np.ndarray, a: np.ndarray, slope: float = 0.01,
+               derivative=None) -> dict:
+    """Per unit (samples on axis 0, one column per unit) of a 2-d batch: the share of
+    samples saturated (None: no tails), dead (ReLU: never active on any sample; None for
+    the others) and the mean amplifier, each a list over units; the same definitions as
+    ``activation_stats`` and ``DeadCount``, column by column."""
+    a64 = np.asarray(a, dtype=np.float64)
+    if kind == "tanh":
+        sat = (np.abs(a64) > SATURATION).mean(axis=0).tolist()
+    elif kind == "sigmoid":
+        sat = ((a64 < 1 - SATURATION) | (a64 > SATURATION)).mean(axis=0).tolist()
+    else:
+        sat = None
+    amp = amplifier(kind, z, a64, slope, derivative).mean(axis=0)
+    return {"saturated": sat,
+            "dead": (~units_active(a64)).tolist() if kind == "relu" else None,
+            "amplifier": [finite(v) for v in amp]}
+
+
 def units_active(a: np.ndarray) -> np.ndarray:
     """Per unit (every position but the first, batch, axis): active (> 0) for any sample."""
     a = np.asarray(a)
