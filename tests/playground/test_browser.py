@@ -200,7 +200,8 @@ def test_a_planted_dead_layer_is_marked_on_the_page(tmp_path):
             tip = mark.find_element(By.CSS_SELECTOR, "title").get_attribute("textContent")
             assert tip.startswith("Dead: this ReLU is 0 on every training point") and "help:" in tip
         for j in range(3):  # the page shows exactly the server's marks
-            assert _id(d, f"health-1-{j}").get_attribute("data-mark") == (health[1][j]["mark"] or "")
+            shown = _id(d, f"health-1-{j}").get_attribute("data-mark")
+            assert shown == (health[1][j]["mark"] or "")
         d.save_screenshot(str(tmp_path / "playground-health-en.png"))
 
         _id(d, "lang").click()

@@ -18,6 +18,9 @@ An activation ``a = sigma(z)`` (the output of an activation module, ``z`` its in
   the engine), 1 or the negative slope (LeakyReLU), and for GELU the engine's own
   derivative.
 
+``unit_stats`` gives saturated, dead and amplifier per unit (column) of a 2-d batch, for
+the playground's per-neuron marks.
+
 A parameter ``w`` with gradient ``g``, before and after the optimizer's step:
 
 - ``grad_norm``: ||g||_2; ``grad_rms``: ||g||_2 / sqrt(size), comparable across layers
