@@ -168,3 +168,44 @@ def test_the_playground_in_a_real_browser(tmp_path, capsys):
         errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"
                   and not ("/api/data" in e["message"] and "400" in e["message"])]
         assert not errors, errors
+
+
+def _post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def test_a_planted_dead_layer_is_marked_on_the_page(tmp_path):
+    with server() as url, chromium(tmp_path / "profile", tmp_path) as d:
+        wait = WebDriverWait(d, 60)
+        d.get(url + "#dataset=circle&hidden=4,3&activation=relu")
+        wait.until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
+        api = f"{url}api/%s?session={d.execute_script('return window.playground.session')}"
+        marks = 'g[data-testid^="health-"]'
+        assert len(d.find_elements(By.CSS_SELECTOR, marks)) == 4 + 3  # hidden neurons only
+        assert not [m for m in d.find_elements(By.CSS_SELECTOR, marks) if m.is_displayed()]
+
+        for j in range(4):  # every bias of the first hidden layer to -10: no ReLU fires
+            _post(api % "weight", {"layer": 0, "to": j, "from": "bias", "value": -10})
+        _id(d, "step").click()  # one epoch: the dead stay dead (no gradient reaches them)
+        wait.until(lambda d: _number(_id(d, "epoch").text) == 1)
+        health = _get(api % "state")["health"]
+        assert [n["mark"] for n in health[0]] == ["dead"] * 4
+        for j in range(4):
+            mark = _id(d, f"health-0-{j}")
+            wait.until(lambda d, m=mark: m.is_displayed())
+            assert mark.get_attribute("data-mark") == "dead"
+            tip = mark.find_element(By.CSS_SELECTOR, "title").get_attribute("textContent")
+            assert tip.startswith("Dead: this ReLU is 0 on every training point") and "help:" in tip
+        for j in range(3):  # the page shows exactly the server's marks
+            shown = _id(d, f"health-1-{j}").get_attribute("data-mark")
+            assert shown == (health[1][j]["mark"] or "")
+        d.save_screenshot(str(tmp_path / "playground-health-en.png"))
+
+        _id(d, "lang").click()
+        mark = _id(d, "health-0-0")
+        wait.until(lambda d: mark.find_element(By.CSS_SELECTOR, "text").text == "死")
+        assert "help：" in mark.find_element(By.CSS_SELECTOR, "title").get_attribute("textContent")
+        d.save_screenshot(str(tmp_path / "playground-health-zh.png"))

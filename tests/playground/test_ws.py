@@ -3,6 +3,8 @@
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from chainrule.playground.protocol import VERSION
+
 
 def _until(ws, kind):
     seen = []
@@ -98,5 +100,5 @@ def test_a_failing_step_is_reported_and_the_server_lives_on(client, monkeypatch)
         ws.send_json({"type": "play"})
         err, paused = ws.receive_json(), ws.receive_json()
     assert err["type"] == "error" and "boom" in err["error"] and "bug" in err["error"]
-    assert paused == {"type": "paused", "version": 1, "reason": "error"}
+    assert paused == {"type": "paused", "version": VERSION, "reason": "error"}
     assert client.get("/api/state?session=err").status_code == 200

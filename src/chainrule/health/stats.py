@@ -18,6 +18,9 @@ An activation ``a = sigma(z)`` (the output of an activation module, ``z`` its in
   the engine), 1 or the negative slope (LeakyReLU), and for GELU the engine's own
   derivative.
 
+``unit_stats`` gives saturated, dead and amplifier per unit (column) of a 2-d batch, for
+the playground's per-neuron marks.
+
 A parameter ``w`` with gradient ``g``, before and after the optimizer's step:
 
 - ``grad_norm``: ||g||_2; ``grad_rms``: ||g||_2 / sqrt(size), comparable across layers
@@ -88,6 +91,25 @@ def activation_stats(kind: str, z: np.ndarray, a: np.ndarray, slope: float = 0.0
         "amplifier": finite(amplifier(kind, z, a64, slope, derivative).mean())
         if a64.size else None,
     }
+
+
+def unit_stats(kind: str, z: np.ndarray, a: np.ndarray, slope: float = 0.01,
+               derivative=None) -> dict:
+    """Per unit (samples on axis 0, one column per unit) of a 2-d batch: the share of
+    samples saturated (None: no tails), dead (ReLU: never active on any sample; None for
+    the others) and the mean amplifier, each a list over units; the same definitions as
+    ``activation_stats`` and ``DeadCount``, column by column."""
+    a64 = np.asarray(a, dtype=np.float64)
+    if kind == "tanh":
+        sat = (np.abs(a64) > SATURATION).mean(axis=0).tolist()
+    elif kind == "sigmoid":
+        sat = ((a64 < 1 - SATURATION) | (a64 > SATURATION)).mean(axis=0).tolist()
+    else:
+        sat = None
+    amp = amplifier(kind, z, a64, slope, derivative).mean(axis=0)
+    return {"saturated": sat,
+            "dead": (~units_active(a64)).tolist() if kind == "relu" else None,
+            "amplifier": [finite(v) for v in amp]}
 
 
 def units_active(a: np.ndarray) -> np.ndarray:

@@ -72,12 +72,16 @@ class Network:
     def parameters(self) -> list[nn.Parameter]:
         return [p for layer in self.layers for p in (layer.weight, layer.bias)]
 
-    def forward(self, x: cr.Tensor, keep: list | None = None) -> cr.Tensor:
+    def forward(self, x: cr.Tensor, keep: list | None = None,
+                keep_z: list | None = None) -> cr.Tensor:
         """The output: tanh or linear values, or for softmax the logits z (the loss takes
-        them). ``keep`` collects every layer's a (the output's softmax included)."""
+        them). ``keep`` collects every layer's a (the output's softmax included),
+        ``keep_z`` every layer's z."""
         a = x
         for layer, act in zip(self.layers, self.activations):
             z = layer(a)
+            if keep_z is not None:
+                keep_z.append(z)
             if act == "softmax":
                 if keep is not None:
                     keep.append(F.softmax(z, axis=-1))
@@ -141,6 +145,14 @@ class Network:
         with cr.no_grad():
             self.forward(cr.tensor(x), keep)
         return [a.numpy() for a in keep]
+
+    def hidden_on(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(z, a) of every hidden layer on the points ``x``, forward only (the health)."""
+        keep: list = []
+        keep_z: list = []
+        with cr.no_grad():
+            self.forward(cr.tensor(x), keep, keep_z)
+        return [(z.numpy(), a.numpy()) for z, a in zip(keep_z, keep)][:len(self.layers) - 1]
 
     def to_layers(self) -> list[dict]:
         """The network as the explain network file's ``layers``."""

@@ -10,7 +10,8 @@ intents, the server answers with numbers:
                                                       each step (the backward view); null: none
     server -> page   {"type": "hello", "session": id}
                      {"type": "step", "step", "loss", "test_loss", "accuracy",
-                      "test_accuracy", "layers", "heatmaps", "sample", "neurons", "ms"}
+                      "test_accuracy", "layers", "heatmaps", "health", "sample", "neurons",
+                      "ms"}
                      {"type": "paused", "reason": "user" | "stop_epochs" | "stop_loss" |
                       "diverged" | "error"}
                      {"type": "error", "error": message, "field": name}
@@ -25,7 +26,7 @@ from chainrule.explain.spec import SpecError
 from chainrule.playground.config import ConfigError
 from chainrule.playground.session import Session
 
-VERSION = 1
+VERSION = 2  # 2: step messages carry the per-neuron "health"
 INTENTS = ("play", "pause", "select")
 #: The longest intent the server reads; anything longer is refused unread.
 MAX_INTENT_BYTES = 4096

@@ -20,6 +20,7 @@ from chainrule.explain.tracing import trace
 from chainrule.playground import heatmaps
 from chainrule.playground.config import DEFAULTS, FEATURES, REBUILDS, ConfigError, merge
 from chainrule.playground.datasets import Points, generate, read_csv
+from chainrule.playground.health import neuron_health
 from chainrule.playground.model import Network, features, loss_name, targets
 
 #: Loss curves keep at most this many points; older ones are thinned to every other.
@@ -184,6 +185,7 @@ class Session:
             "diverged": self.diverged, "stopped": self.stopped,
             "layers": self.net.to_layers() if not self.diverged else None,
             "heatmaps": self.maps(),
+            "health": neuron_health(self.net, self.inputs[self.data.train]),
         }
 
     def state(self) -> dict:

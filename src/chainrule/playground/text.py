@@ -60,6 +60,20 @@ _EN = {
     "pg.amplifier": "σ'(z)", "pg.backward_hint": "The reversed network for point {i}: dl/dz "
     "flows from the output (left) back through each amplifier σ'(z).",
     "pg.error": "Error",
+    "pg.health.legend": "Neuron health (on the training points):",
+    "pg.health.legend.dead": "dead ReLU", "pg.health.legend.saturated": "saturated",
+    "pg.health.badge.dead": "D", "pg.health.badge.saturated": "S",
+    "pg.health.dead": "Dead: this ReLU is 0 on every training point, so no gradient reaches "
+    "its weights and it never learns again. help: smaller initial weights, a lower learning "
+    "rate, or leaky units",
+    "pg.health.saturated": "Saturated on {pct} % of the training points: the mean amplifier "
+    "σ'(z) is {amp}, so little gradient gets through. help: smaller initial weights, a lower "
+    "learning rate, or leaky units",
+    "pg.health.dead_fix": "never active on any training point: no gradient reaches its "
+    "weights. help: smaller initial weights, a lower learning rate, or leaky units",
+    "pg.health.saturated_fix": "over 50 % of the training points in σ's flat tails (|tanh| > "
+    "0.97, sigmoid outside [0.03, 0.97]). help: smaller initial weights, a lower learning "
+    "rate, or leaky units",
 }
 
 _ZH = {
@@ -106,6 +120,17 @@ _ZH = {
     "pg.fps": "每秒 {fps} 帧", "pg.ms": "引擎每轮 {ms} 毫秒",
     "pg.amplifier": "σ'(z)", "pg.backward_hint": "点 {i} 的反向网络：dl/dz 从输出层（左）出发，"
     "经过每个放大器 σ'(z) 向回传递。",
+    "pg.health.legend": "神经元健康（在训练点上）：",
+    "pg.health.legend.dead": "死亡的 ReLU", "pg.health.legend.saturated": "饱和",
+    "pg.health.badge.dead": "死", "pg.health.badge.saturated": "饱",
+    "pg.health.dead": "死亡：这个 ReLU 在每个训练点上都是 0，没有梯度能到达它的权重，它再也学"
+    "不动了。help：更小的初始权重、更低的学习率，或用 leaky 单元",
+    "pg.health.saturated": "在 {pct} % 的训练点上饱和：平均放大器 σ'(z) 为 {amp}，几乎没有梯"
+    "度能通过。help：更小的初始权重、更低的学习率，或用 leaky 单元",
+    "pg.health.dead_fix": "在任何训练点上都不激活：没有梯度到达它的权重。help：更小的初始权重、"
+    "更低的学习率，或用 leaky 单元",
+    "pg.health.saturated_fix": "超过 50 % 的训练点落在 σ 的平坦尾部（|tanh| > 0.97，sigmoid "
+    "在 [0.03, 0.97] 之外）。help：更小的初始权重、更低的学习率，或用 leaky 单元",
     "pg.error": "错误",
 }
 

@@ -106,7 +106,7 @@ function onMessage(msg) {
 
 function draw(msg) {
   page.state = { ...page.state, step: msg.step, loss: msg.loss, test_loss: msg.test_loss, accuracy: msg.accuracy,
-    test_accuracy: msg.test_accuracy, layers: msg.layers, heatmaps: msg.heatmaps };
+    test_accuracy: msg.test_accuracy, layers: msg.layers, heatmaps: msg.heatmaps, health: msg.health };
   showNumbers(msg);
   network.update(msg, msg.neurons);
   network.flow();

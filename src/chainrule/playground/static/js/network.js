@@ -115,12 +115,22 @@ export class NetworkView {
     const amp = el("polygon", { points: `-16,${S / 2 - 9} -16,${S / 2 + 9} -2,${S / 2}`, class: "amp" }, g);
     const ampText = el("text", { x: -9, y: S / 2 - 12, class: "amp-text", "text-anchor": "middle" }, g);
     const gradText = el("text", { x: S / 2, y: S + 11, class: "grad-text", "text-anchor": "middle" }, g);
+    // The health mark of a hidden neuron (hidden while it is healthy): ring, badge, tooltip.
+    const mark = k < this.sizes.length - 2 ? this.buildHealth(g, k, j) : {};
     const bias = el("rect", { x: -5, y: S - 5, width: 8, height: 8, class: "bias",
       "data-testid": `bias-${k}-${j}` }, g);
     bias.addEventListener("mouseenter", (ev) => this.showCard(ev, k, j, "bias"));
     bias.addEventListener("mouseleave", () => this.scheduleHide());
     g.addEventListener("click", (ev) => { if (ev.target !== bias) this.on.onNeuron(k, j); });
-    return { g, image, fill, amp, ampText, gradText, bias };
+    return { g, image, fill, amp, ampText, gradText, bias, ...mark };
+  }
+
+  buildHealth(g, k, j) {
+    const health = el("g", { class: "health", "data-testid": `health-${k}-${j}`, visibility: "hidden" }, g);
+    el("rect", { x: -4, y: -4, width: S + 8, height: S + 8, rx: 6, class: "health-ring" }, health);
+    el("circle", { cx: S + 2, cy: -2, r: 8, class: "health-badge" }, health);
+    const badge = el("text", { x: S + 2, y: 2, class: "health-badge-text", "text-anchor": "middle" }, health);
+    return { health, badge, tip: el("title", {}, health) };
   }
 
   buildLink(parent, k, j, i) {
@@ -180,6 +190,7 @@ export class NetworkView {
       }
     }
     if (this.view === "forward" && numbers.heatmaps) this.paintMaps(numbers.heatmaps);
+    if ("health" in numbers) this.paintHealth(numbers.health);
     if (this.state.feature_maps) {
       for (const name of FEATURES) {
         this.featureNodes[name].image.setAttribute("href", mapURL(this.state.feature_maps[name], this.state.heatmaps.neuron_grid));
@@ -196,6 +207,24 @@ export class NetworkView {
     this.nodes.forEach((layer, k) => layer.forEach((node, j) => {
       const b64 = maps.neurons[k][j];
       node.image.setAttribute("href", softmax && k === last ? classURL(b64, grid, j) : mapURL(b64, grid));
+    }));
+  }
+
+  // A dead or saturated hidden neuron (the server's chainrule.health numbers) gets a ring,
+  // a badge and a tooltip that says what it means and the fix; healthy ones none.
+  paintHealth(health) {
+    this.nodes.forEach((layer, k) => layer.forEach((node, j) => {
+      if (!node.health) return; // the output layer: not judged
+      const h = health?.[k]?.[j];
+      const mark = h?.mark ?? null;
+      node.health.setAttribute("visibility", mark ? "visible" : "hidden");
+      node.health.setAttribute("class", `health${mark ? ` ${mark}` : ""}`);
+      node.health.dataset.mark = mark ?? "";
+      node.g.classList.toggle("unhealthy", Boolean(mark));
+      if (!mark) return;
+      node.badge.textContent = t(`pg.health.badge.${mark}`);
+      node.tip.textContent = t(`pg.health.${mark}`, { pct: Math.round(100 * (h.saturated ?? 1)),
+        amp: num(h.amplifier, 3) });
     }));
   }
 
