@@ -9,6 +9,7 @@ import chainrule.nn as nn
 
 NORM_TYPES = [2.0, 1.0, float("inf")]
 MAX_NORMS = [0.5, 1e6]
+CLIP_VALUE = 1.0
 
 
 def _pair(dtype=np.float64):
@@ -37,8 +38,8 @@ def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
 
 def test_clip_grad_value_and_vectors_match_pytorch():
     ours, theirs = _pair()
-    nn.utils.clip_grad_value_(ours, 1.0)
-    torch.nn.utils.clip_grad_value_(theirs, 1.0)
+    nn.utils.clip_grad_value_(ours, CLIP_VALUE)
+    torch.nn.utils.clip_grad_value_(theirs, CLIP_VALUE)
     for p, q in zip(ours, theirs):
         np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
     v = nn.utils.parameters_to_vector(ours)

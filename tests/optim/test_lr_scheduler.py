@@ -18,6 +18,7 @@ from chainrule import optim
 torch = pytest.importorskip("torch")
 
 STEPS = 50
+EDIT_AT = 17  # the step before which a test sets group["lr"] by hand
 
 
 def _one_cycle_cos(m, o):
@@ -152,7 +153,7 @@ def test_alone(name):
 
 @pytest.mark.parametrize("name", SCHEDULERS)
 def test_with_a_manual_lr_edit(name):
-    walk(*pair(name), STEPS, edit_at=17, label=name)
+    walk(*pair(name), STEPS, edit_at=EDIT_AT, label=name)
 
 
 @pytest.mark.parametrize("partner", PARTNERS)
