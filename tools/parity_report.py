@@ -84,7 +84,7 @@ def entries() -> list[Entry]:
         ("conv1d", ("conv1d",)), ("pad(mode=reflect/replicate/circular)", ("pad_", "conv2d_ref")),
         ("max_pool2d(padding=, ceil_mode=, dilation=)", ("max_pool2d",)),
         ("max_pool1d", ("max_pool1d",)),
-        ("avg_pool2d(padding=, ceil_mode=, count_include_pad=, divisor_...)",
+        ("avg_pool2d(padding=, ceil_mode=, count_include_pad=, divisor_override=)",
          ("avg_pool2d",)), ("avg_pool1d", ("avg_pool1d",)),
         ("adaptive_avg_pool2d", ("adaptive_avg",)), ("adaptive_max_pool2d", ("adaptive_max",)),
         ("interpolate (nearest, nearest-exact)", ("interpolate",)))]
@@ -161,11 +161,11 @@ def entries() -> list[Entry]:
             Entry("from_pytorch", "examples/from_pytorch.py logits", pm.from_pytorch_cells)]
 
 
-NAME, CELL = 62, 18
+CELL = 18
 NOTES = {"schedulers": " (max |diff| of both param groups' lr and momentum, 50 steps, float64)",
          "silent differences": " (the scheduler lines: max |lr diff| over every scheduler)",
          "init and utils": " (init: the bound or std each library asks its generator for)"}
-HEADERS = {"schedulers": ("alone", "manual lr edit", "chained", "state-dict round trip"),
+HEADERS = {"schedulers": ("alone", "manual lr edit", "chained", "state dict saved"),
            "silent differences": ("float64 values", "float64 grads", "float32 values",
                                   "float32 grads")}
 
@@ -177,20 +177,23 @@ def main(argv=None) -> int:
     print(f"chainrule vs PyTorch {torch.__version__}: max |diff| (max rel. diff where "
           f"|PyTorch| >= {REL_FLOOR:g}); '-' where it does not apply")
     warnings.simplefilter("ignore")  # PyTorch's notes (padding='same' copies, ...)
+    table = entries()
+    labels = [f"{e.name} [{e.cases}]" if e.cases > 1 else e.name for e in table]
+    width = max(map(len, labels)) + 2
     group = None
-    for e in entries():
+    for e, label in zip(table, labels):
         if e.group != group:
             group = e.group
             head = HEADERS.get(group, HEADERS["silent differences"])
             print(f"\n== {group}" + NOTES.get(group, ""))
-            print(f"  {'[n]: cases':<{NAME}}" + "".join(f"{h:>{CELL}}" for h in head))
-        name = f"{e.name} [{e.cases}]" if e.cases > 1 else e.name
-        print(f"  {name:<{NAME}}" + "".join(f"{str(c) if c else '-':>{CELL}}" for c in e.run()))
+            print(f"  {'[n]: cases':<{width}}" + "".join(f"{h:>{CELL}}" for h in head))
+        print(f"  {label:<{width}}" + "".join(f"{str(c) if c else '-':>{CELL}}"
+                                              for c in e.run()))
     if args.rows:
         print("\n== every op-table row of issue 19")
         for row in [*LOSS_ROWS, *CONV_ROWS, *TENSOR_ROWS]:
-            print(f"  {row.id:<{NAME}}" + "".join(f"{str(c):>{CELL}}"
-                                                 for c in rows_cells([row])))
+            print(f"  {row.id:<{width}}" + "".join(f"{str(c):>{CELL}}"
+                                                  for c in rows_cells([row])))
     return 0
 
 
