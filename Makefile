@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo train test lint bench
+.PHONY: demo train test lint bench parity
 
 # Editable installs from pyproject.toml need pip >= 21.3; a newer one is left as it is.
 $(VENV)/.installed: pyproject.toml
@@ -44,3 +44,7 @@ $(VENV)/.bench-installed: $(VENV)/.test-installed
 
 bench: $(VENV)/.bench-installed
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/run.py
+
+# issue 19's additions, each with its largest difference from PyTorch (docs/pytorch.md)
+parity: $(VENV)/.test-installed
+	$(PY) tools/parity_report.py

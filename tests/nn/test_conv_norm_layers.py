@@ -1,6 +1,8 @@
 """The conv, pooling and normalization layers' options against torch.nn with copied
 weights: outputs, gradients, running statistics, state-dict names, and construction
-errors."""
+errors. The cases are data (CONV2DS, POOLS, ...) and each check a ``*_case`` function
+that takes a dtype and a ``compare``: tools/parity_report.py runs the same cases to
+measure the differences that these tests bound."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ torch = pytest.importorskip("torch")
 tnn = torch.nn
 
 
+def close(what, mine, theirs):
+    np.testing.assert_allclose(mine, theirs, rtol=1e-7, atol=1e-10, err_msg=what)
+
+
 def copy_into_torch(module, tmodule):
     mine, theirs = module.state_dict(), tmodule.state_dict()
     assert list(mine) == list(theirs)  # PyTorch's names, in PyTorch's order
@@ -22,30 +28,32 @@ def copy_into_torch(module, tmodule):
             theirs[name].copy_(torch.as_tensor(t.numpy()))
 
 
-def run_both(module, tmodule, x, steps=1):
-    """``steps`` forward/backward passes of each on the same float64 input (different each
-    step); outputs, input and parameter gradients, and state dicts must agree."""
+def run_both(module, tmodule, x, steps=1, compare=close):
+    """``steps`` forward/backward passes of each on the same input in x's dtype (different
+    each step); ``compare(what, mine, theirs)`` the outputs ("value"), the input and
+    parameter gradients ("grad ..."), and the state dicts ("state ...")."""
     copy_into_torch(module, tmodule)
     rng = np.random.default_rng(0)
     for _ in range(steps):
-        xs = x + rng.standard_normal(x.shape)
+        xs = (x + rng.standard_normal(x.shape)).astype(x.dtype)
         mine, theirs = cr.tensor(xs, requires_grad=True), torch.tensor(xs, requires_grad=True)
         out, tout = module(mine), tmodule(theirs)
-        np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-7, atol=1e-10)
-        g = rng.standard_normal(out.shape)
+        compare("value", out.numpy(), tout.detach().numpy())
+        g = rng.standard_normal(out.shape).astype(x.dtype)
         out.backward(g)
         tout.backward(torch.as_tensor(g))
-        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-7,
-                                   atol=1e-10)
+        compare("grad input", mine.grad.numpy(), theirs.grad.numpy())
         for (name, p), tp in zip(module.named_parameters(), tmodule.parameters()):
-            np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-7,
-                                       atol=1e-10, err_msg=name)
+            compare(f"grad {name}", p.grad.numpy(), tp.grad.numpy())
     for (name, t), tt in zip(module.state_dict().items(), tmodule.state_dict().values()):
-        np.testing.assert_allclose(t.numpy(), tt.numpy(), rtol=1e-7, atol=1e-10,
-                                   err_msg=name)
+        compare(f"state {name}", t.numpy(), tt.numpy())
 
 
-CONVS = [
+def _tdtype(dtype):
+    return getattr(torch, np.dtype(dtype).name)
+
+
+CONV2DS = [
     dict(in_channels=4, out_channels=6, kernel_size=3, groups=2, dilation=2, padding="same"),
     dict(in_channels=3, out_channels=6, kernel_size=(3, 2), groups=3, stride=(2, 1),
          padding=(1, 0), bias=False),
@@ -56,31 +64,40 @@ CONVS = [
          padding_mode="circular", dilation=(1, 2)),
     dict(in_channels=2, out_channels=4, kernel_size=3, padding="valid", bias=False),
 ]
-
-
-@pytest.mark.parametrize("kwargs", CONVS, ids=str)
-def test_conv2d_layer_options_match_torch(kwargs):
-    cr.manual_seed(0)
-    module = nn.Conv2d(**kwargs, dtype=cr.float64)
-    tmodule = tnn.Conv2d(**kwargs, dtype=torch.float64)
-    x = np.random.default_rng(1).standard_normal((2, kwargs["in_channels"], 7, 6))
-    run_both(module, tmodule, x)
-    assert (module.bias is None) == (kwargs.get("bias") is False)
-
-
-@pytest.mark.parametrize("kwargs", [
+CONV1DS = [
     dict(in_channels=4, out_channels=4, kernel_size=3, groups=4, padding="same", dilation=2),
     dict(in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=1,
          padding_mode="reflect"),
     dict(in_channels=2, out_channels=4, kernel_size=2, padding="same",
          padding_mode="circular", groups=2, bias=False),
-], ids=str)
-def test_conv1d_layer_options_match_torch(kwargs):
+]
+
+
+def conv2d_case(kwargs, dtype=np.float64, compare=close):
     cr.manual_seed(0)
-    module = nn.Conv1d(**kwargs, dtype=cr.float64)
-    tmodule = tnn.Conv1d(**kwargs, dtype=torch.float64)
-    run_both(module, tmodule, np.random.default_rng(1).standard_normal((3, kwargs[
-        "in_channels"], 9)))
+    module = nn.Conv2d(**kwargs, dtype=dtype)
+    tmodule = tnn.Conv2d(**kwargs, dtype=_tdtype(dtype))
+    x = np.random.default_rng(1).standard_normal((2, kwargs["in_channels"], 7, 6))
+    run_both(module, tmodule, x.astype(dtype), compare=compare)
+    assert (module.bias is None) == (kwargs.get("bias") is False)
+
+
+def conv1d_case(kwargs, dtype=np.float64, compare=close):
+    cr.manual_seed(0)
+    module = nn.Conv1d(**kwargs, dtype=dtype)
+    tmodule = tnn.Conv1d(**kwargs, dtype=_tdtype(dtype))
+    x = np.random.default_rng(1).standard_normal((3, kwargs["in_channels"], 9))
+    run_both(module, tmodule, x.astype(dtype), compare=compare)
+
+
+@pytest.mark.parametrize("kwargs", CONV2DS, ids=str)
+def test_conv2d_layer_options_match_torch(kwargs):
+    conv2d_case(kwargs)
+
+
+@pytest.mark.parametrize("kwargs", CONV1DS, ids=str)
+def test_conv1d_layer_options_match_torch(kwargs):
+    conv1d_case(kwargs)
 
 
 def test_conv_default_init_follows_the_group_fan_in():
@@ -91,76 +108,103 @@ def test_conv_default_init_follows_the_group_fan_in():
     assert np.abs(c.weight.numpy()).max() <= bound and np.abs(c.weight.numpy()).max() > 0.8 * bound
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: m.MaxPool2d(3, 2, padding=1, ceil_mode=True),
-    lambda m: m.MaxPool2d((2, 3), dilation=(2, 1), padding=(1, 1)),
-    lambda m: m.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False),
-    lambda m: m.AvgPool2d(2, padding=1, divisor_override=3),
-    lambda m: m.AdaptiveAvgPool2d((3, None)),
-    lambda m: m.AdaptiveMaxPool2d(4),
-    lambda m: m.Upsample(scale_factor=2),
-    lambda m: m.Upsample(size=(5, 9), mode="nearest-exact"),
-], ids=["max_ceil", "max_dilation", "avg_ceil_exclude", "avg_divisor", "adaptive_avg",
-        "adaptive_max", "upsample_2x", "upsample_size"])
-def test_pool_and_upsample_layers_match_torch(make):
-    x = np.random.default_rng(2).standard_normal((2, 3, 7, 6))
-    run_both(make(nn), make(tnn), x)
+POOLS = {  # each built by make(nn) and make(torch.nn)
+    "max_ceil": lambda m: m.MaxPool2d(3, 2, padding=1, ceil_mode=True),
+    "max_dilation": lambda m: m.MaxPool2d((2, 3), dilation=(2, 1), padding=(1, 1)),
+    "avg_ceil_exclude": lambda m: m.AvgPool2d(3, 2, padding=1, ceil_mode=True,
+                                              count_include_pad=False),
+    "avg_divisor": lambda m: m.AvgPool2d(2, padding=1, divisor_override=3),
+    "adaptive_avg": lambda m: m.AdaptiveAvgPool2d((3, None)),
+    "adaptive_max": lambda m: m.AdaptiveMaxPool2d(4),
+    "upsample_2x": lambda m: m.Upsample(scale_factor=2),
+    "upsample_size": lambda m: m.Upsample(size=(5, 9), mode="nearest-exact"),
+}
+POOLS_1D = {
+    "max1d": lambda m: m.MaxPool1d(3, 2, padding=1, ceil_mode=True),
+    "avg1d": lambda m: m.AvgPool1d(4, 3, padding=2, count_include_pad=False),
+    "upsample1d": lambda m: m.Upsample(scale_factor=1.5),
+}
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: m.MaxPool1d(3, 2, padding=1, ceil_mode=True),
-    lambda m: m.AvgPool1d(4, 3, padding=2, count_include_pad=False),
-    lambda m: m.Upsample(scale_factor=1.5),
-], ids=["max1d", "avg1d", "upsample1d"])
-def test_1d_pool_layers_match_torch(make):
-    run_both(make(nn), make(tnn), np.random.default_rng(3).standard_normal((2, 3, 10)))
+def pool_case(name, dtype=np.float64, compare=close):
+    make, shape, seed = ((POOLS[name], (2, 3, 7, 6), 2) if name in POOLS
+                         else (POOLS_1D[name], (2, 3, 10), 3))
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    run_both(make(nn), make(tnn), x, compare=compare)
 
 
-@pytest.mark.parametrize("kwargs, shape", [
+@pytest.mark.parametrize("name", [*POOLS, *POOLS_1D])
+def test_pool_and_upsample_layers_match_torch(name):
+    pool_case(name)
+
+
+BATCHNORM1DS = [
     (dict(), (6, 3, 5)),  # (N, C, L): statistics over N and L
     (dict(momentum=None), (6, 3, 5)),  # cumulative average
     (dict(affine=False), (6, 3)),
     (dict(affine=False), (6, 3, 4)),
     (dict(track_running_stats=False), (6, 3, 4)),
     (dict(affine=False, track_running_stats=False, momentum=None), (5, 3)),
-], ids=str)
-def test_batchnorm1d_options_match_torch_in_training_and_eval(kwargs, shape):
-    module = nn.BatchNorm1d(3, **kwargs, dtype=cr.float64)
-    tmodule = tnn.BatchNorm1d(3, **kwargs, dtype=torch.float64)
-    x = np.random.default_rng(4).standard_normal(shape) * 2 + 1
-    run_both(module, tmodule, x, steps=3)  # running statistics over three batches
+]
+
+
+def batchnorm1d_case(kwargs, shape, dtype=np.float64, compare=close):
+    module = nn.BatchNorm1d(3, **kwargs, dtype=dtype)
+    tmodule = tnn.BatchNorm1d(3, **kwargs, dtype=_tdtype(dtype))
+    x = (np.random.default_rng(4).standard_normal(shape) * 2 + 1).astype(dtype)
+    run_both(module, tmodule, x, steps=3, compare=compare)  # running stats over 3 batches
     module.eval()
     tmodule.eval()
-    run_both(module, tmodule, x)  # running ones, or the batch's without them
+    run_both(module, tmodule, x, compare=compare)  # running ones, or the batch's without them
     assert (module.weight is None) == (kwargs.get("affine") is False)
 
 
+@pytest.mark.parametrize("kwargs, shape", BATCHNORM1DS, ids=str)
+def test_batchnorm1d_options_match_torch_in_training_and_eval(kwargs, shape):
+    batchnorm1d_case(kwargs, shape)
+
+
+def batchnorm2d_untracked_case(dtype=np.float64, compare=close):
+    """BatchNorm2d(track_running_stats=False) in eval: the batch's statistics."""
+    module = nn.BatchNorm2d(2, track_running_stats=False, dtype=dtype).eval()
+    tmodule = tnn.BatchNorm2d(2, track_running_stats=False, dtype=_tdtype(dtype)).eval()
+    x = np.random.default_rng(5).standard_normal((3, 2, 4, 4)).astype(dtype)
+    run_both(module, tmodule, x, compare=compare)
+    return module
+
+
 def test_batchnorm2d_without_running_stats_uses_the_batch_in_eval():
-    module = nn.BatchNorm2d(2, track_running_stats=False, dtype=cr.float64).eval()
-    tmodule = tnn.BatchNorm2d(2, track_running_stats=False, dtype=torch.float64).eval()
-    run_both(module, tmodule, np.random.default_rng(5).standard_normal((3, 2, 4, 4)))
+    module = batchnorm2d_untracked_case()
     assert list(module.state_dict()) == ["weight", "bias"]  # no running statistics
     with pytest.raises(ValueError, match="more than one value per channel"):
         nn.BatchNorm1d(3, track_running_stats=False).eval()(cr.randn(1, 3))
 
 
-@pytest.mark.parametrize("make, shape", [
-    (lambda m: m.LayerNorm(5, elementwise_affine=False), (3, 5)),
-    (lambda m: m.LayerNorm((2, 5), bias=False), (3, 2, 5)),
-    (lambda m: m.LayerNorm((4, 3), eps=1e-3), (2, 4, 3)),
-    (lambda m: m.GroupNorm(2, 6), (3, 6, 4, 2)),
-    (lambda m: m.GroupNorm(3, 3, affine=False), (2, 3, 5)),
-    (lambda m: m.GroupNorm(1, 4, eps=1e-2), (2, 4, 3, 3)),
-], ids=["ln_no_affine", "ln_no_bias", "ln_eps", "gn", "gn_no_affine", "gn_one_group"])
-def test_layernorm_and_groupnorm_match_torch(make, shape):
-    module = make(nn).double()
-    tmodule = make(tnn).double()
+NORMS = {  # name: (make, input shape)
+    "ln_no_affine": (lambda m: m.LayerNorm(5, elementwise_affine=False), (3, 5)),
+    "ln_no_bias": (lambda m: m.LayerNorm((2, 5), bias=False), (3, 2, 5)),
+    "ln_eps": (lambda m: m.LayerNorm((4, 3), eps=1e-3), (2, 4, 3)),
+    "gn": (lambda m: m.GroupNorm(2, 6), (3, 6, 4, 2)),
+    "gn_no_affine": (lambda m: m.GroupNorm(3, 3, affine=False), (2, 3, 5)),
+    "gn_one_group": (lambda m: m.GroupNorm(1, 4, eps=1e-2), (2, 4, 3, 3)),
+}
+
+
+def norm_case(name, dtype=np.float64, compare=close):
+    make, shape = NORMS[name]
+    module, tmodule = make(nn).to(dtype), make(tnn).to(_tdtype(dtype))
+    torch.manual_seed(0)
     with torch.no_grad():  # weights away from 1 and 0, so that they are checked too
         for p in tmodule.parameters():
-            p.copy_(torch.randn(p.shape, dtype=torch.float64))
-    copy_back = {k: v.numpy() for k, v in tmodule.state_dict().items()}
-    module.load_state_dict(copy_back)
-    run_both(module, tmodule, np.random.default_rng(6).standard_normal(shape))
+            p.copy_(torch.randn(p.shape, dtype=p.dtype))
+    module.load_state_dict({k: v.numpy() for k, v in tmodule.state_dict().items()})
+    x = np.random.default_rng(6).standard_normal(shape).astype(dtype)
+    run_both(module, tmodule, x, compare=compare)
+
+
+@pytest.mark.parametrize("name", NORMS)
+def test_layernorm_and_groupnorm_match_torch(name):
+    norm_case(name)
 
 
 LAYER_ERRORS = [

@@ -79,11 +79,15 @@ def test_a_backward_hook_on_a_module_whose_input_needs_no_grad_sees_grad_output(
     assert seen == [((None,), (4, 2))]
 
 
-def test_dropout_with_p_1_gives_zeros_as_pytorch():
-    x = cr.ones((2, 3), requires_grad=True)
-    y = nn.Dropout(p=1.0)(x)
+def dropout_p_1(lib, nn_module, dtype):
+    """Dropout(p=1) in training (tools/parity_report.py runs it too): (output, x.grad)."""
+    x = lib.ones((2, 3), dtype=dtype, requires_grad=True)
+    y = nn_module.Dropout(p=1.0)(x)
     y.sum().backward()
-    t = torch.ones((2, 3), requires_grad=True)
-    u = torch.nn.Dropout(p=1.0)(t)
-    u.sum().backward()
-    assert y.tolist() == u.tolist() and x.grad.tolist() == t.grad.tolist()
+    return y, x.grad
+
+
+def test_dropout_with_p_1_gives_zeros_as_pytorch():
+    y, grad = dropout_p_1(cr, nn, cr.float32)
+    u, tgrad = dropout_p_1(torch, torch.nn, torch.float32)
+    assert y.tolist() == u.tolist() and grad.tolist() == tgrad.tolist()

@@ -47,11 +47,13 @@ def test_fans_of_layers_weights_equal_pytorchs():
             theirs.weight)
 
 
-@pytest.mark.parametrize("name,param", [
-    ("linear", None), ("conv1d", None), ("conv2d", None), ("conv3d", None),
-    ("conv_transpose2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-    ("selu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", 0),
-    ("leaky_relu", 3), ("leaky_relu", math.sqrt(5)), ("leaky_relu", 1e-3)])
+GAINS = [("linear", None), ("conv1d", None), ("conv2d", None), ("conv3d", None),
+         ("conv_transpose2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+         ("selu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", 0),
+         ("leaky_relu", 3), ("leaky_relu", math.sqrt(5)), ("leaky_relu", 1e-3)]
+
+
+@pytest.mark.parametrize("name,param", GAINS)
 def test_gains_equal_pytorchs(name, param):
     assert init.calculate_gain(name, param) == torch.nn.init.calculate_gain(name, param)
 
@@ -76,11 +78,13 @@ def _normal_ok(x, std, mean=0.0):
 
 
 SHAPE = (300, 200, 2)  # fan_in 400, fan_out 600
+MODES = ["fan_in", "fan_out"]
+NONLINEARITIES = [("leaky_relu", 0.0), ("leaky_relu", math.sqrt(5)), ("relu", 0.0), ("tanh", 0.0)]
+XAVIER_GAINS = [1.0, 5 / 3]
 
 
-@pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
-@pytest.mark.parametrize("nonlinearity,a", [("leaky_relu", 0.0), ("leaky_relu", math.sqrt(5)),
-                                            ("relu", 0.0), ("tanh", 0.0)])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nonlinearity,a", NONLINEARITIES)
 def test_kaiming_statistics(mode, nonlinearity, a):
     fan = 400 if mode == "fan_in" else 600
     gain = torch.nn.init.calculate_gain(nonlinearity, a)
@@ -90,7 +94,7 @@ def test_kaiming_statistics(mode, nonlinearity, a):
                gain / math.sqrt(fan))
 
 
-@pytest.mark.parametrize("gain", [1.0, 5 / 3])
+@pytest.mark.parametrize("gain", XAVIER_GAINS)
 def test_xavier_uniform_normal_statistics(gain):
     _uniform_ok(_draw(init.xavier_uniform_, SHAPE, gain=gain), gain * math.sqrt(6 / 1000))
     _normal_ok(_draw(init.xavier_normal_, SHAPE, gain=gain), gain * math.sqrt(2 / 1000))
@@ -134,24 +138,33 @@ def test_trunc_normal_statistics_and_bounds(mean, std, a, b, dtype):
     assert abs(x.std() / s - 1) < 0.01
 
 
+NDTRI_P = np.concatenate([np.logspace(-300, -1, 500), np.linspace(1e-4, 1 - 1e-4, 5001)])
+TRUNC_DRAW = dict(std=0.02, a=-0.04, b=0.04)  # drawn (400, 500) by both libraries
+QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
+
+
 def test_the_normal_quantile_behind_trunc_normal():
-    p = np.concatenate([np.logspace(-300, -1, 500), np.linspace(1e-4, 1 - 1e-4, 5001)])
+    p = NDTRI_P
     want = torch.special.ndtri(torch.tensor(p)).numpy()
     np.testing.assert_allclose(init._normal_quantile(p), want, rtol=1.2e-9, atol=1e-12)
 
 
 def test_trunc_normal_agrees_with_pytorchs_draws():
-    ours = _draw(init.trunc_normal_, (400, 500), std=0.02, a=-0.04, b=0.04)
+    ours = _draw(init.trunc_normal_, (400, 500), **TRUNC_DRAW)
     torch.manual_seed(0)
-    theirs = torch.nn.init.trunc_normal_(torch.empty(400, 500, dtype=torch.float64), std=0.02,
-                                         a=-0.04, b=0.04).numpy()
+    theirs = torch.nn.init.trunc_normal_(torch.empty(400, 500, dtype=torch.float64),
+                                         **TRUNC_DRAW).numpy()
     assert abs(ours.std() / theirs.std() - 1) < 0.01
-    qs = [0.05, 0.25, 0.5, 0.75, 0.95]
-    np.testing.assert_allclose(np.quantile(ours, qs), np.quantile(theirs, qs), atol=4e-4)
+    np.testing.assert_allclose(np.quantile(ours, QUANTILES), np.quantile(theirs, QUANTILES),
+                               atol=4e-4)
 
 
-@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (6, 6), (4, 2, 3, 3), (20, 2, 2)])
-@pytest.mark.parametrize("gain", [1.0, 2.0])
+ORTHOGONAL_SHAPES = [(3, 5), (5, 3), (6, 6), (4, 2, 3, 3), (20, 2, 2)]
+ORTHOGONAL_GAINS = [1.0, 2.0]
+
+
+@pytest.mark.parametrize("shape", ORTHOGONAL_SHAPES)
+@pytest.mark.parametrize("gain", ORTHOGONAL_GAINS)
 def test_orthogonal(shape, gain):
     w = _draw(init.orthogonal_, shape, gain=gain).reshape(shape[0], -1)
     gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
@@ -169,7 +182,10 @@ def _draw_seeded(fn, shape, seed, **kw):
     return fn(t, generator=np.random.default_rng(seed), **kw).numpy()
 
 
-@pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.5, 1.0])
+SPARSITIES = [0.0, 0.1, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("sparsity", SPARSITIES)
 def test_sparse(sparsity):
     x = _draw(init.sparse_, (50, 400), sparsity=sparsity, std=0.3)
     zeros = math.ceil(sparsity * 50)
@@ -178,9 +194,11 @@ def test_sparse(sparsity):
         _normal_ok(x[x != 0], 0.3)
 
 
-@pytest.mark.parametrize("shape,groups", [((3, 5), None), ((5, 3), None), ((4, 4), None),
-                                          ((4, 3, 5), 1), ((6, 4, 3, 3), 2), ((4, 4, 2, 3, 4), 1),
-                                          ((6, 2, 3, 2), 3)])
+EYE_DIRAC = [((3, 5), None), ((5, 3), None), ((4, 4), None), ((4, 3, 5), 1),
+             ((6, 4, 3, 3), 2), ((4, 4, 2, 3, 4), 1), ((6, 2, 3, 2), 3)]  # groups None: eye_
+
+
+@pytest.mark.parametrize("shape,groups", EYE_DIRAC)
 def test_eye_and_dirac_equal_pytorchs(shape, groups):
     t = nn.Parameter(np.full(shape, 7.0))
     ref = torch.full(shape, 7.0, dtype=torch.float64)

@@ -7,11 +7,16 @@ import torch
 import chainrule as cr
 import chainrule.nn as nn
 
+NORM_TYPES = [2.0, 1.0, float("inf")]
+MAX_NORMS = [0.5, 1e6]
+CLIP_VALUE = 1.0
 
-def _pair():
+
+def _pair(dtype=np.float64):
+    """The same two parameters with gradients in both libraries (tools/parity_report.py)."""
     rng = np.random.default_rng(0)
-    values = [rng.normal(size=(3, 4)), rng.normal(size=(4,))]
-    grads = [rng.normal(size=(3, 4)) * 5, rng.normal(size=(4,)) * 5]
+    values = [rng.normal(size=(3, 4)).astype(dtype), rng.normal(size=(4,)).astype(dtype)]
+    grads = [(rng.normal(size=(3, 4)) * 5).astype(dtype), (rng.normal(size=(4,)) * 5).astype(dtype)]
     ours = [nn.Parameter(v.copy()) for v in values]
     theirs = [torch.nn.Parameter(torch.tensor(v)) for v in values]
     for p, q, g in zip(ours, theirs, grads):
@@ -20,8 +25,8 @@ def _pair():
     return ours, theirs
 
 
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
-@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+@pytest.mark.parametrize("norm_type", NORM_TYPES)
+@pytest.mark.parametrize("max_norm", MAX_NORMS)
 def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
     ours, theirs = _pair()
     a = nn.utils.clip_grad_norm_(ours, max_norm, norm_type)
@@ -33,8 +38,8 @@ def test_clip_grad_norm_matches_pytorch(norm_type, max_norm):
 
 def test_clip_grad_value_and_vectors_match_pytorch():
     ours, theirs = _pair()
-    nn.utils.clip_grad_value_(ours, 1.0)
-    torch.nn.utils.clip_grad_value_(theirs, 1.0)
+    nn.utils.clip_grad_value_(ours, CLIP_VALUE)
+    torch.nn.utils.clip_grad_value_(theirs, CLIP_VALUE)
     for p, q in zip(ours, theirs):
         np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
     v = nn.utils.parameters_to_vector(ours)

@@ -18,6 +18,7 @@ from chainrule import optim
 torch = pytest.importorskip("torch")
 
 STEPS = 50
+EDIT_AT = 17  # the step before which a test sets group["lr"] by hand
 
 
 def _one_cycle_cos(m, o):
@@ -131,16 +132,18 @@ def pair(name, partner=None):
                 Run(torch.optim.lr_scheduler, topt, make, PARTNERS.get(partner)))
 
 
-def walk(ours, theirs, steps, edit_at=None, label=""):
-    same(lrs(ours.opt), lrs(theirs.opt), f"{label} after construction")
+def walk(ours, theirs, steps, edit_at=None, label="", compare=same):
+    """``compare(ours, theirs, what)`` at each step (tools/parity_report.py measures)."""
+    compare(lrs(ours.opt), lrs(theirs.opt), f"{label} after construction")
     for s in range(steps):
         if s == edit_at:
             for r in (ours, theirs):
                 r.opt.param_groups[0]["lr"] = 0.0123
         ours.step()
         theirs.step()
-        same(lrs(ours.opt), lrs(theirs.opt), f"{label} step {s + 1}")
-        same(ours.sched.get_last_lr(), theirs.sched.get_last_lr(), f"{label} last_lr {s + 1}")
+        compare(lrs(ours.opt), lrs(theirs.opt), f"{label} step {s + 1}")
+        compare(ours.sched.get_last_lr(), theirs.sched.get_last_lr(),
+                f"{label} last_lr {s + 1}")
 
 
 @pytest.mark.parametrize("name", SCHEDULERS)
@@ -150,7 +153,7 @@ def test_alone(name):
 
 @pytest.mark.parametrize("name", SCHEDULERS)
 def test_with_a_manual_lr_edit(name):
-    walk(*pair(name), STEPS, edit_at=17, label=name)
+    walk(*pair(name), STEPS, edit_at=EDIT_AT, label=name)
 
 
 @pytest.mark.parametrize("partner", PARTNERS)
@@ -161,20 +164,31 @@ def test_chained_with_another_scheduler(name, partner):
 
 @pytest.mark.parametrize("name", SCHEDULERS)
 def test_state_dict_round_trip_mid_way(name, tmp_path):
+    round_trip(name, tmp_path / "sched.safetensors")
+
+
+def round_trip(name, path, compare=same):
+    """23 steps, cr.save / cr.load of both state dicts into a new optimizer and scheduler,
+    the remaining steps against PyTorch's that went on uninterrupted."""
     ours, theirs = pair(name)
-    walk(ours, theirs, 23, label=name)
-    path = tmp_path / "sched.safetensors"
+    walk(ours, theirs, 23, label=name, compare=compare)
     cr.save({"opt": ours.opt.state_dict(), "sched": ours.sched.state_dict()}, path)
     opt, _ = optimizers()
     resumed = Run(optim.lr_scheduler, opt, SCHEDULERS[name])
     saved = cr.load(path)
     opt.load_state_dict(saved["opt"])
     resumed.sched.load_state_dict(saved["sched"])
-    walk(resumed, theirs, STEPS - 23, label=f"{name} resumed")
+    walk(resumed, theirs, STEPS - 23, label=f"{name} resumed", compare=compare)
 
 
 @pytest.mark.parametrize("edit", [None, 4])
 def test_reduce_lr_on_plateau(edit, tmp_path):
+    plateau(edit, tmp_path / "p.safetensors")
+
+
+def plateau(edit, path, compare=same):
+    """ReduceLROnPlateau over a noisy metric, with an lr edit at step ``edit`` (or none),
+    and a cr.save / cr.load round trip of its state at step 20."""
     metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.81, 0.82, 0.83, 0.84, 0.7] * 5
     opt, topt = optimizers()
     kw = dict(mode="min", factor=0.5, patience=2, cooldown=1, min_lr=[0.01, 0.002])
@@ -184,13 +198,13 @@ def test_reduce_lr_on_plateau(edit, tmp_path):
         if s == edit:
             opt.param_groups[1]["lr"] = topt.param_groups[1]["lr"] = 0.3
         if s == 20:
-            cr.save(sched.state_dict(), tmp_path / "p.safetensors")
+            cr.save(sched.state_dict(), path)
             sched = optim.lr_scheduler.ReduceLROnPlateau(opt)
-            sched.load_state_dict(cr.load(tmp_path / "p.safetensors"))
+            sched.load_state_dict(cr.load(path))
         sched.step(cr.tensor(metric))
         tsched.step(metric)
-        same(lrs(opt), lrs(topt), f"step {s + 1}")
-        same(sched.get_last_lr(), tsched.get_last_lr(), f"last_lr {s + 1}")
+        compare(lrs(opt), lrs(topt), f"step {s + 1}")
+        compare(sched.get_last_lr(), tsched.get_last_lr(), f"last_lr {s + 1}")
     assert sched.state_dict().keys() == tsched.state_dict().keys()
 
 
