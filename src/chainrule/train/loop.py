@@ -33,8 +33,8 @@ import chainrule as cr
 from chainrule import _allocator, nn, optim
 from chainrule.data import DataError
 from chainrule.train import checkpoint, limits, ranks, rundir, steps
-from chainrule.train import threads as _threads
 from chainrule.train import resume as resuming
+from chainrule.train import threads as _threads
 from chainrule.train.datasets import load_split
 from chainrule.train.errors import RecipeError
 from chainrule.train.metrics import best_row, epoch_row
