@@ -100,3 +100,13 @@ def test_writes_happen_on_another_thread_while_the_caller_goes_on():
     release.set()
     writes.wait()
     writes.close()  # nothing in flight, nothing failed: a no-op
+
+
+def test_the_switch_interval_is_short_while_writing_and_restored_after():
+    import sys
+
+    seen, writes = [], Writes()
+    before = sys.getswitchinterval()
+    writes.submit([("x", lambda: seen.append(sys.getswitchinterval()))])
+    writes.wait()
+    assert seen == [min(before, 0.0005)] and sys.getswitchinterval() == before
