@@ -108,3 +108,11 @@ def test_two_threads_choose_at_once():
     for w in workers:
         w.join()
     assert not errors and out == [(32 * 256 * 128, "32x256 by 256x128")] * 2
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5])
+def test_a_bad_thread_count_is_refused_with_help(bad):
+    from chainrule.train.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="threads must be a whole number >= 0.*help: "):
+        threads.choose(mlp((4,), (4,), 2), np.zeros((2, 4)), requested=bad)

@@ -52,6 +52,11 @@ def choose(model: nn.Module, batch, requested: int = 0, cores: int | None = None
     ``requested`` > 0 is taken as given; ``cores``: the cores this process may use (by
     default its CPU affinity's; a rank of a distributed run passes its share).
     """
+    if requested < 0 or requested != int(requested):
+        from chainrule.train.errors import RecipeError
+
+        raise RecipeError(f"threads must be a whole number >= 0, got {requested!r}. help: "
+                          "0 chooses by the work; N > 0 uses N BLAS threads")
     if requested:
         return Choice(requested, f"{requested} (--threads)")
     cores = cores or usable_cores()
