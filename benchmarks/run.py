@@ -134,6 +134,9 @@ def main(argv=None) -> int:
                         help="leave JAX out even if it is installed")
     parser.add_argument("--no-micrograd", dest="micrograd", action="store_false",
                         help="skip timing micrograd on W4 (about a second per step)")
+    parser.add_argument("--busy", action="store_true",
+                        help="measure a busy machine: a second process spins on the last "
+                        "core for the whole run (busy.py)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -148,6 +151,15 @@ def main(argv=None) -> int:
           f"chainrule {chainrule.__version__}, torch {torch.__version__}", flush=True)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         print(f"{var}={os.environ.get(var, '(unset)')}", flush=True)
+    from busy import spinning
+
+    with spinning(args.busy) as core:
+        if args.busy:
+            print(f"busy: a second process spins on core {core} for the whole run", flush=True)
+        return run_children(args)
+
+
+def run_children(args) -> int:
     for n in args.threads:
         if n > os.cpu_count():
             print(f"\n{n} threads: skipped, this machine has {os.cpu_count()} cores")

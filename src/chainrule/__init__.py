@@ -12,8 +12,7 @@ import numpy as _np
 
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
-# viz and health are cheap to import: matplotlib loads only when drawing.
-from chainrule import data, distributed, health, nn, ops, optim, viz
+from chainrule import distributed, nn, ops, optim
 
 # cr.autograd (the subpackage) holds PyTorch's form: cr.autograd.grad(outputs, inputs).
 from chainrule.autograd import (
@@ -115,3 +114,20 @@ float16, float32, float64 = _np.float16, _np.float32, _np.float64
 int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
 
 __version__ = "0.1.0"
+
+#: Subpackages loaded on first use (``cr.data.DataLoader``), so that ``import chainrule``
+#: stays light: the embedded datasets' resources, the loader's multiprocessing, the
+#: drawing code (tests/test_startup.py).
+_LAZY = ("data", "health", "viz")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"chainrule.{name}")  # which also binds it here
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -13,14 +13,19 @@ import sys
 
 from chainrule.errors import UsageError
 
-#: (module, what it adds). A module that is not there yet is skipped.
-SUBCOMMANDS = (
-    "chainrule.train.cli",  # train, evaluate, predict
-    "chainrule.explain.cli",  # explain
-    "chainrule.viz.cli",  # graph
-    "chainrule.health.cli",  # health
-    "chainrule.playground.cli",  # playground
-)
+#: The module that adds each subcommand. A module that is not there yet is skipped.
+#: `chainrule CMD ...` imports only CMD's module (the others import what they draw and
+#: serve with: explain's tables, the playground's server), so that `chainrule train
+#: --help` starts fast; `chainrule --help` and an unknown command import them all.
+SUBCOMMANDS = {
+    "train": "chainrule.train.cli",  # and evaluate, predict
+    "evaluate": "chainrule.train.cli",
+    "predict": "chainrule.train.cli",
+    "explain": "chainrule.explain.cli",
+    "graph": "chainrule.viz.cli",
+    "health": "chainrule.health.cli",
+    "playground": "chainrule.playground.cli",
+}
 
 
 
@@ -32,7 +37,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}. help: {self.prog} --help\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: with only its subcommand's module loaded, when it names one."""
     parser = _Parser(
         prog="chainrule",
         description="Error backpropagation, for real: train networks and see the chain rule.",
@@ -41,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    command = next((a for a in argv or () if not a.startswith("-")), None)
+    modules = dict.fromkeys(SUBCOMMANDS.values())  # each once, in order
+    for name in [SUBCOMMANDS[command]] if command in SUBCOMMANDS else modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -53,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # `train --nproc` runs it again
+    args.argv = argv  # `train --nproc` runs it again
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

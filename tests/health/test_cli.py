@@ -108,7 +108,9 @@ def test_a_run_without_health_registers_no_hook(tmp_path, monkeypatch):
     for name in ("register_forward_hook", "register_forward_pre_hook",
                  "register_full_backward_hook"):
         monkeypatch.setattr(nn.Module, name, refuse)
-    run(recipe_for("digits", "mlp", epochs=1, hidden=(8,)), tmp_path / "r",
+    # threads=1: with 0, the threads rule's probe (train/threads.py) measures the model
+    # through forward hooks, removed before training (tests/train/test_threads.py)
+    run(recipe_for("digits", "mlp", epochs=1, hidden=(8,), threads=1), tmp_path / "r",
         show_progress=False, console=_quiet())
     with pytest.raises(AssertionError, match="a hook was registered"):
         run(recipe_for("digits", "mlp", epochs=1, hidden=(8,)), tmp_path / "s",

@@ -12,7 +12,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.train import checkpoint, recipes, steps
+from chainrule.train import recipes, steps, trainer
 from chainrule.train.errors import DivergedError
 
 from .helpers import TINY, one_line, snapshot, train
@@ -117,20 +117,26 @@ def test_fit_raises_diverged_error_with_the_epoch_and_step():
 def fill_disk_after(monkeypatch, writes: int):
     """Checkpoint writes fail with ENOSPC after ``writes`` successful ones.
 
-    Patched at the checkpoint module's call of cr.save: whatever the writer does inside
-    (temporary file, fsync, rename), cr.save leaves the old file whole when it raises, as
-    tests/test_serialization.py checks; this test checks what the run does about it.
+    Patched where the run writes a checkpoint (its bytes, or another name for the file:
+    ``last`` and ``best`` are hard links of the epoch's file): whatever the writer does
+    inside (temporary file, fsync, rename), it leaves the old file whole when it raises,
+    as tests/test_serialization.py checks; this test checks what the run does about it.
+    Other files (metrics.json, history.csv) are written as usual.
     """
-    real = checkpoint.save
     done = []
 
-    def save(state, path):
-        if len(done) >= writes:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        done.append(path)
-        real(state, path)
+    def failing(real, target):
+        def write(*args):
+            path = target(args)
+            if path.parent.name == "checkpoints":
+                if len(done) >= writes:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done.append(path)
+            real(*args)
+        return write
 
-    monkeypatch.setattr(checkpoint, "save", save)
+    monkeypatch.setattr(trainer, "write_atomic", failing(trainer.write_atomic, lambda a: a[0]))
+    monkeypatch.setattr(trainer, "link_atomic", failing(trainer.link_atomic, lambda a: a[1]))
     return done
 
 

@@ -260,16 +260,18 @@ def test_a_failed_history_write_stops_the_run_in_one_line(tmp_path, monkeypatch,
     import errno
     import os
 
-    from chainrule.train import report
+    from chainrule.train import report, trainer
 
     real = report.write_atomic
 
-    def write_atomic(path, data):
+    def write_atomic(path, data, durable=True):
         if path.name == "history.csv":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(path, data)
+        real(path, data, durable)
 
+    # the final report's writer, and the epochs' (in the background, trainer.py)
     monkeypatch.setattr(report, "write_atomic", write_atomic)
+    monkeypatch.setattr(trainer, "write_atomic", write_atomic)
     run = tmp_path / "run"
     code, _, err = train(TINY + ["--epochs", "2", "--out", str(run)], capsys)
     assert code == 2 and "history.csv: cannot write it (No space left on device); the run " \

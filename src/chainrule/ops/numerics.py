@@ -5,6 +5,7 @@ Pure NumPy and math: no ops, no tensors.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 erf_exact = np.frompyfunc(math.erf, 1, 1)
 
 
+@functools.cache  # made on first use: it imports numpy.polynomial and calls math.erf 80 times
 def _erf_pieces(width: float = 0.5, degree: int = 9, top: float = 4.0) -> np.ndarray:
     """Polynomials for erf(a) / a on [0, top), one per piece of ``width``, highest power first.
 
@@ -31,9 +33,6 @@ def _erf_pieces(width: float = 0.5, degree: int = 9, top: float = 4.0) -> np.nda
     return np.array(rows).T.copy()  # (degree + 1, pieces): row j = every piece's j-th coefficient
 
 
-_ERF_PIECES = _erf_pieces()
-
-
 def erf_float32(x: np.ndarray) -> np.ndarray:
     """erf of a float32 array, correctly rounded on a 400,001-point grid over [-6, 6] and
     within 2e-7 relative for tiny arguments (tests/ops/test_erf.py), computed in float64
@@ -48,8 +47,9 @@ def erf_float32(x: np.ndarray) -> np.ndarray:
         piece = (a * 2).astype(np.intp)  # width 0.5
     u = a * 4
     u -= 2 * piece + 1  # position within the piece, in [-1, 1]
-    y = np.take(_ERF_PIECES[0], piece, mode="clip")
-    for coefficients in _ERF_PIECES[1:]:
+    pieces = _erf_pieces()
+    y = np.take(pieces[0], piece, mode="clip")
+    for coefficients in pieces[1:]:
         y *= u
         y += np.take(coefficients, piece, mode="clip")
     y *= a

@@ -34,9 +34,9 @@ package re-exports their public names, so ``chainrule.serialization.save`` and t
 stay where callers find them.
 """
 
-from chainrule.serialization.atomic import write_atomic
+from chainrule.serialization.atomic import link_atomic, write_atomic
 from chainrule.serialization.decode import load
-from chainrule.serialization.encode import save
+from chainrule.serialization.encode import dumps, save
 from chainrule.serialization.schema import (
     FORMAT,
     VERSION,
@@ -44,4 +44,5 @@ from chainrule.serialization.schema import (
     CheckpointNotFoundError,
 )
 
-__all__ = ["CheckpointError", "CheckpointNotFoundError", "load", "save", "write_atomic"]
+__all__ = ["CheckpointError", "CheckpointNotFoundError", "dumps", "link_atomic", "load", "save",
+           "write_atomic"]

@@ -7,6 +7,7 @@ explain/figure.py), which need the same guarantee for files that are not checkpo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -16,14 +17,16 @@ from pathlib import Path
 from chainrule._files import NotRegularFileError, file_kind
 
 
-def write_atomic(path, data: bytes) -> None:
+def write_atomic(path, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
 
     A temporary file ``.NAME.RANDOM.tmp`` is created in the same folder, written, flushed
     and fsynced, renamed over ``path`` with ``os.replace``, and the folder fsynced so the
     rename is durable. On any exception the temporary file is removed and ``path`` is
     untouched; only a hard kill between creating and renaming it can leave a stale
-    ``.tmp`` file behind.
+    ``.tmp`` file behind. ``durable=False`` skips both fsyncs: the replacement is still
+    whole or absent if the process dies, but not promised to survive a power cut (for a
+    progress report rewritten every epoch, whose final version is written durably).
 
     Replacing a file keeps what the user made of it: the new file gets the old one's
     permissions (a 0600 file stays 0600; and its owner, where the process may set it),
@@ -61,7 +64,8 @@ def write_atomic(path, data: bytes) -> None:
                 view = view[written:]
             if old is not None:
                 _copy_owner_and_mode(fd, old)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -71,7 +75,48 @@ def write_atomic(path, data: bytes) -> None:
         except OSError:
             pass
         raise
-    try:  # make the rename itself durable (not possible on every platform or filesystem)
+    if durable:
+        _sync_folder(folder)
+
+
+def link_atomic(source, path) -> None:
+    """Make ``path`` name the file ``source`` (a hard link), replacing what ``path`` held
+    in one atomic, durable step: a crash leaves the old ``path`` or the new.
+
+    For a file just written whole and never written in place again (a checkpoint), this
+    keeps a second name for it without writing its bytes twice. Where the filesystem has
+    no hard links, or ``path`` is a symlink (written through, as ``write_atomic`` does),
+    ``source``'s bytes are written to ``path`` instead.
+    """
+    source, path = Path(source), Path(path)
+    if not os.path.islink(path):
+        folder = path.parent
+        tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.link(source, tmp)
+        except OSError as e:
+            if e.errno not in _NO_LINKS:
+                raise
+        else:
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            _sync_folder(folder)
+            return
+    write_atomic(path, source.read_bytes())
+
+
+# errno values that mean "no hard link here" (FAT, some network and FUSE filesystems)
+_NO_LINKS = frozenset({errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP,
+                       errno.EOPNOTSUPP, errno.ENOSYS})
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (not possible on every platform or filesystem)."""
+    try:
         dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return

@@ -37,6 +37,12 @@ def save(obj, path) -> None:
     strings and None. Raises ``CheckpointError`` naming the place of anything else;
     ``OSError`` if the file cannot be written, and then the old file is untouched.
     """
+    write_atomic(path, dumps(obj))
+
+
+def dumps(obj) -> bytes:
+    """The bytes ``save`` writes for ``obj``: encoded now, so they hold its values as they
+    are now (a snapshot that another thread may write out later)."""
     encoder = _Encoder()
     try:
         tree = encoder.encode(obj, (), "state")
@@ -52,7 +58,7 @@ def save(obj, path) -> None:
                 "sha256": _digest_v2(tree_json, encoder.arrays)}
     from safetensors.numpy import save as st_save
 
-    write_atomic(path, st_save(encoder.arrays, metadata=metadata))
+    return st_save(encoder.arrays, metadata=metadata)
 
 
 class _Encoder:

@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainrule import _backend as B
-from chainrule.serialization import CheckpointError, load, save
+from chainrule.serialization import CheckpointError, dumps, load, write_atomic
 from chainrule.train.errors import RecipeError
 from chainrule.train.recipes import Recipe, validate
 from chainrule.train.rundir import show
@@ -63,6 +63,14 @@ def write(path: Path, recipe, model, optimizer, scheduler, state: RunState,
     """Save a run at ``state``: its recipe, weights, optimizer, scheduler, random generator
     (and, for a run on several ranks, ``distributed``: its world size and every rank's
     random generator, ranks.py)."""
+    data = encode(recipe, model, optimizer, scheduler, state, inputs, distributed)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+
+
+def encode(recipe, model, optimizer, scheduler, state: RunState, inputs: dict | None = None,
+           distributed: dict | None = None) -> bytes:
+    """The bytes ``write`` saves: the run as it is now (a snapshot)."""
     contents = {
         "format": FORMAT,
         "version": VERSION,
@@ -76,8 +84,7 @@ def write(path: Path, recipe, model, optimizer, scheduler, state: RunState,
     }
     if distributed:
         contents["distributed"] = distributed
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save(contents, path)
+    return dumps(contents)
 
 
 def file_of(path) -> Path:

@@ -132,8 +132,8 @@ def _add_recipe_options(p) -> None:
     p.add_argument("--gamma", type=float, help="StepLR: decay factor; " + d("gamma"))
     p.add_argument("--seed", type=_whole, help="initial weights, shuffling, validation split "
                    "(and the 2-D sets); " + d("seed"))
-    p.add_argument("--threads", type=_whole, help="BLAS threads (0: all cores); "
-                   + d("threads"))
+    p.add_argument("--threads", type=_whole, help="BLAS threads (0: by the work: one for "
+                   "small models, the free cores for large products); " + d("threads"))
     p.add_argument("--samples", type=_whole, help="points in a generated 2-D set; "
                    + d("samples"))
     p.add_argument("--val-fraction", type=float, metavar="F",

@@ -34,6 +34,7 @@ from chainrule import _allocator, nn, optim
 from chainrule.data import DataError
 from chainrule.train import checkpoint, limits, ranks, rundir, steps
 from chainrule.train import resume as resuming
+from chainrule.train import threads as _threads
 from chainrule.train.datasets import load_split
 from chainrule.train.errors import RecipeError
 from chainrule.train.metrics import best_row, epoch_row
@@ -53,16 +54,24 @@ __all__ = ["fit", "run", "RunResult", "EpochSums", "RunState", "train_step", "ev
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # see Trainer.train's NOTE
 def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs: int,
         batch_size: int = 32, scheduler=None, seed: int = 0, log=print,
-        monitor=None) -> list[dict]:
+        monitor=None, threads: int = 0) -> list[dict]:
     """Train ``model`` for ``epochs`` on arrays ``train_data = (x, y)``; returns the history.
 
     ``monitor``: a ``chainrule.health.Monitor`` of ``model``, stepped after every
-    optimizer step (and told of every new epoch).
+    optimizer step (and told of every new epoch). ``threads``: BLAS threads; 0 chooses
+    them by the work, as ``chainrule train`` does (train/threads.py).
 
     Raises ``DivergedError`` (naming the epoch and step) as soon as the loss is NaN or inf.
     Sets the C allocator to keep freed memory for the rest of the process (``_allocator``).
     """
     _allocator.keep_freed_memory()
+    with _threads.choose(model, train_data[0][:batch_size], threads).limit():
+        return _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler,
+                    seed, log, monitor)
+
+
+def _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler, seed, log,
+         monitor) -> list[dict]:
     history = []
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
@@ -114,14 +123,6 @@ def make_scheduler(recipe: Recipe, optimizer):
     return None
 
 
-def _threads(n: int):
-    if not n:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=n)
-
-
 def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bool = False,
         console=None, show_progress: bool = True, keep_checkpoints: int = 5,
         epochs: int | None = None, health_every: int = 0) -> RunResult:
@@ -159,9 +160,11 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
         if resume:
             resumed, stale = world.agree(lambda: _read_locked(out_dir, recipe, epochs, held))
             recipe = resumed.recipe
-        with _threads(world.threads(recipe.threads)):
-            _allocator.keep_freed_memory()
-            setup = _build(recipe, resume)
+        _allocator.keep_freed_memory()
+        setup = _build(recipe, resume)
+        blas = _threads.choose(setup.model, setup.data.x_train[:recipe.batch_size],
+                              recipe.threads, cores=world.threads(0) or None)
+        with blas.limit():
             ranks.check_same(world, setup.recipe, setup.model, setup.data)
             if health_every and world.size > 1:
                 raise RecipeError("--health watches one process's training; with "
@@ -174,6 +177,7 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
                 state = RunState()
                 out_dir, stale = world.agree(lambda: _claim(recipe, out_dir, overwrite, held))
             _announce(console, setup, out_dir, stale, world)
+            console.print(f"BLAS threads: {blas.why}")
             saved = state.position() if resume else None
             trainer = _trainer(world, setup, Path(out_dir), state, console, show_progress,
                                keep_checkpoints, saved, health_every)

@@ -54,8 +54,9 @@ class World:
         return -(-n // self.size)
 
     def threads(self, threads: int) -> int:
-        """BLAS threads: the recipe's, or with 0 (all cores) the cores this rank's share
-        of its host (two ranks on two cores: one thread each, not two)."""
+        """BLAS threads: the recipe's, or with 0 the cores this rank's share of its host
+        (two ranks on two cores: one each, not two; the work then decides within it), or
+        0 in a world of one (all this process's cores)."""
         if threads or self.size == 1:
             return threads
         return max(1, (os.cpu_count() or 1) // self.local)

@@ -74,11 +74,14 @@ class DistributedTrainer(Trainer):
         all_reduce_array(totals, "sum", "the evaluation's sums")
         return float(totals[0] / max(n, 1)), float(totals[1] / n) if n else 0.0, None
 
-    def _checkpoint(self, path) -> None:
+    def _checkpoint_data(self) -> bytes | None:
         states = ranks.rng_states(self.world)  # every rank takes part, rank 0 writes
-        self._write(path, checkpoint.write, self.recipe, self.model, self.optimizer,
-                    self.scheduler, self.state, inputs=self.inputs,
-                    distributed={"world_size": self.world.size, "rng_ranks": states})
+        if not self.writer:
+            return None
+        return checkpoint.encode(self.recipe, self.model, self.optimizer, self.scheduler,
+                                 self.state, inputs=self.inputs,
+                                 distributed={"world_size": self.world.size,
+                                              "rng_ranks": states})
 
     def _metrics(self) -> dict:
         metrics = super()._metrics()

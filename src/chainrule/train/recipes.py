@@ -38,7 +38,7 @@ class Recipe:
     step_size: int = 10  # StepLR
     gamma: float = 0.1  # StepLR
     seed: int = 0
-    threads: int = 0  # 0: leave BLAS's default
+    threads: int = 0  # BLAS threads; 0: chosen by the model's work (train/threads.py)
     data_dir: str = ""  # "" : the dataset's default location
     samples: int = 1000  # generated 2-D sets
     #: the share of the training set held out, per class, to choose the best epoch (and
@@ -77,13 +77,12 @@ class Recipe:
 
 #: The recommended recipe for each dataset/model pair (what `chainrule train` runs
 #: when only --dataset and --model are given). Numbers measured: see README.
-#: threads=1 where the products are small (the digits, the 2-D sets): split across cores
-#: they run no faster, and far slower when another process is busy (the digits MLP:
-#: 5 s at 1 thread, 116 s at 2 beside a benchmark, the same accuracy over seeds 0-4).
+#: BLAS threads are not set here: threads=0 chooses them by the model's work when the run
+#: starts (train/threads.py), one for the digits and the 2-D sets.
 DEFAULTS: dict[tuple[str, str], dict] = {
     ("digits", "mlp"): dict(hidden=(256, 128), dropout=0.2, epochs=100, batch_size=32, lr=5e-3,
-                            weight_decay=1e-4, optimizer="adamw", threads=1),
-    ("digits", "cnn"): dict(channels=(16, 32), epochs=20, batch_size=32, lr=2e-3, threads=1),
+                            weight_decay=1e-4, optimizer="adamw"),
+    ("digits", "cnn"): dict(channels=(16, 32), epochs=20, batch_size=32, lr=2e-3),
     ("fashion-mnist", "mlp"): dict(hidden=(256, 128, 64), batch_norm=True, dropout=0.2,
                                    epochs=40, batch_size=128, lr=2e-3, optimizer="adamw",
                                    weight_decay=1e-2),
@@ -96,10 +95,10 @@ DEFAULTS: dict[tuple[str, str], dict] = {
                            lr=2e-3),
     ("mnist", "cnn"): dict(channels=(32, 64), batch_norm=True, epochs=10, batch_size=64,
                            lr=2e-3),
-    ("moons", "mlp"): dict(hidden=(16, 16), epochs=100, batch_size=32, lr=1e-2, threads=1),
-    ("spirals", "mlp"): dict(hidden=(64, 64), epochs=200, batch_size=32, lr=1e-2, threads=1),
-    ("circles", "mlp"): dict(hidden=(16, 16), epochs=100, batch_size=32, lr=1e-2, threads=1),
-    ("xor", "mlp"): dict(hidden=(8,), epochs=100, batch_size=32, lr=1e-2, threads=1),
+    ("moons", "mlp"): dict(hidden=(16, 16), epochs=100, batch_size=32, lr=1e-2),
+    ("spirals", "mlp"): dict(hidden=(64, 64), epochs=200, batch_size=32, lr=1e-2),
+    ("circles", "mlp"): dict(hidden=(16, 16), epochs=100, batch_size=32, lr=1e-2),
+    ("xor", "mlp"): dict(hidden=(8,), epochs=100, batch_size=32, lr=1e-2),
 }
 
 
@@ -245,8 +244,8 @@ def _ranges(r: Recipe) -> list:
          + _HELP["weight_decay"]),
         (0 <= r.momentum < 1, f"--momentum must be in [0, 1), got {r.momentum}"),
         (0 <= r.dropout < 1, f"--dropout must be in [0, 1), got {r.dropout}"),
-        (0 <= r.threads <= MAX_THREADS, f"--threads must be in [0, {MAX_THREADS}] (0: all "
-                                        f"cores), got {r.threads}"),
+        (0 <= r.threads <= MAX_THREADS, f"--threads must be in [0, {MAX_THREADS}] (0: by "
+                                        f"the work), got {r.threads}"),
         (r.samples >= 4, f"--samples must be at least 4, got {r.samples}"),
         (len(r.hidden) >= 1 and all(n >= 1 for n in r.hidden),
          f"--hidden must be one or more sizes >= 1, got {_sizes(r.hidden)}"),

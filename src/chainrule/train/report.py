@@ -56,6 +56,10 @@ HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accu
 
 
 def write_history(path: Path, history: list) -> None:
+    write_atomic(path, history_csv(history))
+
+
+def history_csv(history: list) -> bytes:
     """history.csv: one row per epoch, the fields of metrics.json's history (an empty cell
     where a run has no validation set). Numbers as ``repr`` writes them: read back, each
     is the same float as in metrics.json."""
@@ -64,11 +68,15 @@ def write_history(path: Path, history: list) -> None:
     writer.writerow(HISTORY_FIELDS)
     for row in history:
         writer.writerow(["" if row.get(k) is None else repr(row[k]) for k in HISTORY_FIELDS])
-    write_atomic(path, buf.getvalue().encode())
+    return buf.getvalue().encode()
 
 
 def write_metrics(path: Path, metrics: dict) -> None:
-    write_atomic(path, (json.dumps(metrics, indent=2) + "\n").encode())
+    write_atomic(path, metrics_json(metrics))
+
+
+def metrics_json(metrics: dict) -> bytes:
+    return (json.dumps(metrics, indent=2) + "\n").encode()
 
 
 def plot_curves(path: Path, history: list, title: str, best_epoch: int | None = None) -> None:

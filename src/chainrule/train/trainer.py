@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import chainrule as cr
+from chainrule.serialization import link_atomic, write_atomic
 from chainrule.train import checkpoint, steps
 from chainrule.train.checkpoint import paths
 from chainrule.train.datasets import Split
@@ -32,12 +33,15 @@ from chainrule.train.recipes import Recipe, model_name
 from chainrule.train.report import (
     epoch_line,
     epoch_progress,
+    history_csv,
+    metrics_json,
     plot_curves,
     write_history,
     write_metrics,
 )
 from chainrule.train.rundir import show
 from chainrule.train.state import RunState
+from chainrule.train.writes import WriteFailed, Writes
 
 
 @dataclass
@@ -92,6 +96,7 @@ class Trainer:
         self.console, self.show_progress, self.keep = console, show_progress, keep
         self.saved = saved  # what checkpoints/last holds now (state.position()), for messages
         self.writer = True  # this process writes the run's files (ranks.py: rank 0 only)
+        self.writes = Writes()  # an epoch's files, written while the next trains (writes.py)
         data = setup.data
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
@@ -112,6 +117,7 @@ class Trainer:
                 contextlib.ExitStack() as held:
             if self.health is not None:
                 held.callback(self.health.close)
+            held.callback(self.writes.close)
             while state.epoch < self.recipe.epochs and state.stopped is None:
                 start = time.perf_counter()
                 lr = self.optimizer.param_groups[0]["lr"]
@@ -236,6 +242,7 @@ class Trainer:
                 "this one)")
 
     def _after(self) -> str:
+        self._flush()  # what last holds is known once its write is done
         last = paths(self.out_dir)["last"]
         if self.saved is None:
             return "; no checkpoint was written (nothing good to keep)"
@@ -261,43 +268,69 @@ class Trainer:
         try:
             write(path, *args, **kwargs)
         except OSError as e:
-            held = (f"{show(paths(self.out_dir)['last'])} still holds {self.saved}"
-                    if self.saved else "no checkpoint was written")
-            raise CheckpointWriteError(
-                f"{show(path)}: cannot write it ({e.strerror or e}); the run stopped and "
-                f"{held}. help: free some space (or make the directory writable), then "
-                f"continue with: chainrule train --resume {show(self.out_dir)}") from None
+            raise self._write_error(path, e) from None
 
-    def _checkpoint(self, path: Path) -> None:
-        self._write(path, checkpoint.write, self.recipe, self.model, self.optimizer,
-                    self.scheduler, self.state, inputs=self.inputs)
+    def _write_error(self, path: Path, e: OSError) -> CheckpointWriteError:
+        held = (f"{show(paths(self.out_dir)['last'])} still holds {self.saved}"
+                if self.saved else "no checkpoint was written")
+        return CheckpointWriteError(
+            f"{show(path)}: cannot write it ({e.strerror or e}); the run stopped and "
+            f"{held}. help: free some space (or make the directory writable), then "
+            f"continue with: chainrule train --resume {show(self.out_dir)}")
+
+    def _flush(self) -> None:
+        """Wait for the epoch's files still being written; a failed one stops the run."""
+        try:
+            self.writes.wait()
+        except WriteFailed as e:
+            raise self._write_error(e.path, e.error) from None
+
+    def _checkpoint_data(self) -> bytes:
+        return checkpoint.encode(self.recipe, self.model, self.optimizer, self.scheduler,
+                                 self.state, inputs=self.inputs)
 
     def _save_epoch(self) -> None:
+        """The epoch's checkpoint (``last`` and ``best`` are more names for the same file),
+        metrics and history: encoded here, written by ``self.writes`` in the background."""
         state, ckpt = self.state, paths(self.out_dir)
         seconds = state.tick()
-        self._checkpoint(checkpoint.epoch_path(self.out_dir, state.epoch))
-        self._checkpoint(ckpt["last"])
-        self.saved = state.position()
+        data = self._checkpoint_data()
+        if not self.writer:
+            return
+        epoch_file = checkpoint.epoch_path(self.out_dir, state.epoch)
+        jobs = [(ckpt["dir"], ckpt["dir"].mkdir, 0o777, True, True),
+                (epoch_file, write_atomic, epoch_file, data),
+                (ckpt["last"], link_atomic, epoch_file, ckpt["last"]),
+                (None, setattr, self, "saved", state.position())]
         if self.keep:
-            for old in sorted(ckpt["dir"].glob("epoch-*.safetensors"))[:-self.keep]:
-                self._write(old, Path.unlink, missing_ok=True)
+            jobs.append((ckpt["dir"], _prune, ckpt["dir"], self.keep))
         if best_row(state.history)["epoch"] == state.epoch:
-            self._checkpoint(ckpt["best"])
-        # metrics and history after every epoch: an interrupted run still shows its progress
-        self._write(self.out_dir / "metrics.json", write_metrics,
-                    {**summary(state.history, state.stopped), "epochs": state.epoch,
-                     "seconds": seconds, "history": state.history,
-                     "recipe": self.recipe.to_dict(), "complete": False})
-        self._write(self.out_dir / "history.csv", write_history, state.history)
+            jobs.append((ckpt["best"], link_atomic, epoch_file, ckpt["best"]))
+        # metrics and history after every epoch: an interrupted run still shows its
+        # progress. Not fsynced: the final ones are (_write_reports), and last holds all.
+        metrics = metrics_json({**summary(state.history, state.stopped), "epochs": state.epoch,
+                                "seconds": seconds, "history": state.history,
+                                "recipe": self.recipe.to_dict(), "complete": False})
+        jobs += [(self.out_dir / "metrics.json", write_atomic, self.out_dir / "metrics.json",
+                  metrics, False),
+                 (self.out_dir / "history.csv", write_atomic, self.out_dir / "history.csv",
+                  history_csv(state.history), False)]
+        try:
+            self.writes.submit(jobs)
+        except WriteFailed as e:
+            raise self._write_error(e.path, e.error) from None
 
     def _save_interrupted(self) -> None:
         self.state.tick()
-        self._checkpoint(paths(self.out_dir)["last"])
+        data = self._checkpoint_data()
+        self._flush()
+        self._write(paths(self.out_dir)["last"], _write_checkpoint, data)
         self.saved = self.state.position()
 
     def _write_reports(self) -> dict:
         """The run's final metrics.json, history.csv and plot; returns the metrics."""
         metrics, history = self._metrics(), self.state.history
+        self._flush()
         self._write(self.out_dir / "metrics.json", write_metrics, metrics)
         self._write(self.out_dir / "history.csv", write_history, history)
         best = best_row(history)
@@ -323,6 +356,17 @@ class Trainer:
             "chainrule_version": cr.__version__,
             "complete": len(state.history) == recipe.epochs or state.stopped is not None,
         }
+
+
+def _write_checkpoint(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` epoch checkpoints in ``folder``."""
+    for old in sorted(folder.glob("epoch-*.safetensors"))[:-keep]:
+        old.unlink(missing_ok=True)
 
 
 def _default_lr(recipe: Recipe) -> float:
