@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import BackwardError
-from chainrule.graph import accumulate, anomaly, grad_mode
+from chainrule.graph import accumulate, anomaly, grad_mode, trace
 from chainrule.graph.node import Node
 from chainrule.graph.node import clock as write_clock
 from chainrule.tensor import Tensor, _wrap, register_engine
@@ -126,6 +126,9 @@ def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None
     into any ``.grad``: a dict keyed by ``id(t)`` for a leaf and by its node otherwise.
     Then the callbacks that hooks queued during the pass (``accumulate.queue_callback``).
     """
+    rec = trace.recorder()
+    if rec is not None:  # cr.compile is recording: it replays this pass by calling run()
+        rec.backward(root, seed, retain_graph, create_graph, capture)
     queued = accumulate.open_pass()
     try:
         out = _run(root, seed, retain_graph, create_graph, capture)

@@ -1,0 +1,158 @@
+"""A recorded step and its replay: the steps over slots (record.py), the guards that say
+when the recording still holds, and the structure of what the step returned."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.autograd import engine
+from chainrule.compile.record import BACKWARD, CALL, OP, Recorder
+from chainrule.graph import accumulate, anomaly
+from chainrule.graph.node import OUTPUT, Input
+from chainrule.graph.node import clock as write_clock
+from chainrule.tensor import Tensor, _wrap
+
+
+class Plan:
+    """What a replay needs; built from a finished recording and the step's result."""
+
+    def __init__(self, rec: Recorder, result):
+        self.slots = rec.slots
+        self.steps = rec.steps
+        self.arg_slots = rec.arg_slots
+        self.argdata_slots = rec.argdata_slots
+        self.externals = [(t, s, t.data.shape, t.data.dtype, t._rg)
+                          for t, s in rec.externals]
+        self.checks = rec.checks
+        self.modules = [(m, m.training, tuple(m._parameters.values()),
+                         tuple(m._buffers.values())) for m in rec.modules.values()]
+        self.result = _structure(result, rec)
+        self.n_ops = sum(1 for s in self.steps if s[0] == OP)
+
+    def holds(self, args) -> bool:
+        """The guards beyond the cache key: modules' modes and parameters, the tensors read
+        by reference, no hooks or anomaly mode since, and the answers ``depends`` got."""
+        if anomaly.state.enabled or accumulate.registry:
+            return False
+        for m, training, params, buffers in self.modules:
+            if m.training != training or m._forward_pre_hooks or m._forward_hooks \
+                    or m._backward_hooks:
+                return False
+            if not _same(params, m._parameters.values()) or \
+                    not _same(buffers, m._buffers.values()):
+                return False
+        for t, _, shape, dtype, rg in self.externals:
+            if t.data.shape != shape or t.data.dtype != dtype or t._rg != rg or t._hooks:
+                return False
+        if self.checks:
+            slots = self._start(args)
+            for fn, ins, answer in self.checks:
+                if fn(*[slots[s] for s in ins]) != answer:
+                    return False
+        return True
+
+    def _start(self, args) -> list:
+        slots = self.slots.copy()
+        for k, s in self.arg_slots:
+            slots[s] = args[k]
+        for k, s in self.argdata_slots:
+            slots[s] = args[k].data
+        for t, s, *_ in self.externals:
+            slots[s] = t.data
+        return slots
+
+    def replay(self, args):
+        """Run the recorded steps on ``args``; return what the step returned."""
+        slots = self._start(args)
+        for step in self.steps:
+            kind = step[0]
+            if kind == OP:
+                _, op, ins, out, patches, harvest, recorded = step
+                arrays = [slots[s] for s in ins]
+                if patches:
+                    d = op.__dict__
+                    for name, s in patches:
+                        d[name] = slots[s]
+                y = op.forward(*arrays)
+                if type(y) is not np.ndarray:
+                    y = np.asarray(y)
+                slots[out] = y
+                if recorded:
+                    _refill(op, arrays, y)
+                for d, key, s in harvest:
+                    slots[s] = d[key]
+            elif kind == CALL:
+                _, fn, ins, outs = step
+                value = fn(*[slots[s] for s in ins])
+                if type(outs) is tuple:
+                    for s, v in zip(outs, value):
+                        slots[s] = v
+                else:
+                    slots[outs] = value
+            elif kind == BACKWARD:
+                _, root, root_slot, seed_slot, (shape, dtype), retain, patches = step
+                for node, i, k in patches:
+                    parents = list(node.parents)
+                    parents[i] = args[k]
+                    node.parents = tuple(parents)
+                root.data = slots[root_slot]
+                seed = np.ones(shape, dtype) if seed_slot is None else slots[seed_slot]
+                engine.run(root, seed, retain_graph=retain, create_graph=False)
+            else:  # OPAQUE
+                _, method, obj, a, kw = step
+                method(obj, *a, **kw)
+        return _rebuild(self.result, slots)
+
+
+def _refill(op, arrays, y) -> None:
+    """What ``apply`` does for a recorded op after its forward (ops/core.py _fill_saves):
+    the saved inputs and output, and the write clock its version checks compare with."""
+    d = op.__dict__
+    for name, kind in op._saved.items():
+        if kind is OUTPUT:
+            d[name] = y
+        elif type(kind) is Input:
+            d[name] = arrays[kind.index]
+    op.released = False
+    if op.counters is not None:
+        op.clock_at = write_clock[0]
+
+
+def _same(recorded: tuple, now) -> bool:
+    now = tuple(now)
+    return len(now) == len(recorded) and all(a is b for a, b in zip(recorded, now))
+
+
+_TENSOR, _CONST, _SEQ, _DICT = range(4)
+
+
+def _structure(value, rec: Recorder):
+    """What the step returned, as slots: tensors it computed come back with the replay's
+    values; anything else must be a constant of the step (else the recorder refuses)."""
+    if isinstance(value, Tensor):
+        s = rec.tensors.get(id(value))
+        if s is None:
+            if id(value) in rec.arg_tensor:
+                return (_CONST, None, rec.arg_tensor[id(value)][1])
+            rec.refuse("the step returns a tensor the recording did not compute")
+            return None
+        return (_TENSOR, s)
+    if isinstance(value, (tuple, list)):
+        return (_SEQ, type(value), [_structure(v, rec) for v in value])
+    if isinstance(value, dict):
+        return (_DICT, type(value), [(k, _structure(v, rec)) for k, v in value.items()])
+    if isinstance(value, (int, float, str, bool, type(None))):
+        return (_CONST, value)
+    rec.refuse(f"the step returns a {type(value).__name__}, which a replay cannot rebuild")
+    return None
+
+
+def _rebuild(structure, slots):
+    kind = structure[0]
+    if kind == _TENSOR:
+        return _wrap(slots[structure[1]])
+    if kind == _CONST:
+        return structure[1] if len(structure) == 2 else slots[structure[2]]
+    if kind == _SEQ:
+        return structure[1](_rebuild(s, slots) for s in structure[2])
+    return structure[1]((k, _rebuild(s, slots)) for k, s in structure[2])
