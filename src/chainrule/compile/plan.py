@@ -108,7 +108,7 @@ def _refill(op, arrays, y) -> None:
     """What ``apply`` does for a recorded op after its forward (ops/core.py _fill_saves):
     the saved inputs and output, and the write clock its version checks compare with."""
     d = op.__dict__
-    for name, kind in op._saved.items():
+    for name, kind in (op._saved.items() if op._saved else ()):
         if kind is OUTPUT:
             d[name] = y
         elif type(kind) is Input:
