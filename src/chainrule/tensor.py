@@ -327,6 +327,8 @@ def _wrap(data, node=None) -> Tensor:
     t._node = node
     t._hooks = None
     t._vc = [0, False, 0]
+    if trace.active[0]:  # made outside the ops' apply (a comparison, a factory, a grad)
+        trace.made(t)
     return t
 
 

@@ -46,7 +46,7 @@ class Compiled:
         self.cache_size = cache_size
         self.fallback_reason: str | None = None
         self.stats = {"records": 0, "replays": 0, "eager": 0}
-        self._plans: OrderedDict = OrderedDict()  # guard key -> Plan, or a reason (eager)
+        self._plans: OrderedDict = OrderedDict()  # cache key -> plans, the newest first
         self._lock = threading.Lock()  # a plan's ops hold one replay's arrays at a time
         self._warned: set = set()
 
@@ -61,16 +61,15 @@ class Compiled:
             return call(*args)  # inside another recording, or checking for NaN: eager
         key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args))
         with self._lock:
-            plan = self._plans.get(key)
-            if isinstance(plan, str):
-                self.stats["eager"] += 1
-                self.fallback_reason = plan
-                return call(*args)
-            if plan is not None and plan.holds(args):
-                self._plans.move_to_end(key)
-                self.stats["replays"] += 1
-                self.fallback_reason = None
-                return plan.replay(args)
+            for plan in self._plans.get(key, ()):
+                if plan.holds(args):
+                    self._plans.move_to_end(key)
+                    self.fallback_reason = plan.reason
+                    if plan.reason is not None:
+                        self.stats["eager"] += 1
+                        return call(*args)
+                    self.stats["replays"] += 1
+                    return plan.replay(args)
             return self._record(key, call, args)
 
     def _record(self, key, call, args):
@@ -81,19 +80,19 @@ class Compiled:
         finally:
             trace.install(None)
         self.stats["records"] += 1
-        plan = None
-        if rec.reason is None:
-            plan = Plan(rec, result)  # may still refuse: what the step returns
-        if rec.reason is not None:
-            self._plans[key] = rec.reason
-            self.fallback_reason = rec.reason
-            self._warn(f"cr.compile: {_name(self.fn)} runs eagerly: {rec.reason}")
-        else:
-            self._plans[key] = plan
-            self.fallback_reason = None
+        plan = Plan(rec, result)  # may still refuse: what the step returns
+        self.fallback_reason = plan.reason
+        if plan.reason is not None:
+            self._warn(f"cr.compile: {_name(self.fn)} runs eagerly: {plan.reason}")
+        plans = self._plans.setdefault(key, [])
+        plans.insert(0, plan)  # the newest first: the guards that missed are older
+        del plans[self.cache_size:]
         self._plans.move_to_end(key)
-        while len(self._plans) > self.cache_size:
-            self._plans.popitem(last=False)
+        while sum(len(p) for p in self._plans.values()) > self.cache_size:
+            oldest = next(iter(self._plans))
+            self._plans[oldest].pop()
+            if not self._plans[oldest]:
+                del self._plans[oldest]
         if self.stats["records"] > self.cache_size:
             self._warn(f"cr.compile: {_name(self.fn)} was recorded {self.stats['records']} "
                        f"times (more than cache_size={self.cache_size}): its guards keep "

@@ -14,9 +14,15 @@ from chainrule.tensor import Tensor, _wrap
 
 
 class Plan:
-    """What a replay needs; built from a finished recording and the step's result."""
+    """What a replay needs; built from a finished recording and the step's result.
+
+    A recording that was refused still makes a plan, with ``reason`` set and nothing to
+    replay: its guards say when the step runs eagerly without trying to record again.
+    """
 
     def __init__(self, rec: Recorder, result):
+        self.result = _structure(result, rec) if rec.reason is None else None
+        self.reason = rec.reason
         self.slots = rec.slots
         self.steps = rec.steps
         self.arg_slots = rec.arg_slots
@@ -26,7 +32,6 @@ class Plan:
         self.checks = rec.checks
         self.modules = [(m, m.training, tuple(m._parameters.values()),
                          tuple(m._buffers.values())) for m in rec.modules.values()]
-        self.result = _structure(result, rec)
         self.n_ops = sum(1 for s in self.steps if s[0] == OP)
 
     def holds(self, args) -> bool:

@@ -41,7 +41,7 @@ class Recorder:
         self.arrays: dict = {}  # id(array) -> slot
         self.tensors: dict = {}  # id(tensor) -> slot of its array
         self.keep: list = []  # every object whose id is a key above: ids stay unique
-        self.made: set = set()  # ids of tensors made inside the step (cr.tensor, factories)
+        self.made_ids: set = set()  # ids of tensors made inside the step (cr.tensor, factories)
         self.arg_slots: list = []  # (k, slot): the k-th argument itself
         self.argdata_slots: list = []  # (k, slot): the k-th argument's array
         self.arg_tensor: dict = {}  # id(argument tensor) -> (k, slot of the tensor itself)
@@ -81,10 +81,11 @@ class Recorder:
                 s = self.arrays.get(id(x.data))
             if s is not None:
                 return s
-            if id(x) in self.made:
-                return self.refuse(f"{what} reads a tensor made inside the step (cr.tensor, "
-                                   "a factory, cr.randn ...): a replay could not follow its "
-                                   "values; make it outside the step or pass it in")
+            if id(x) in self.made_ids:
+                return self.refuse(f"{what} reads a tensor made inside the step by no "
+                                   "differentiable op (a comparison, cr.tensor, cr.randn, a "
+                                   ".grad ...): a replay could not follow its values; make "
+                                   "it outside the step or pass it in")
             s = self._new_slot()
             self.externals.append((x, s))
             self._name(x, s)
@@ -107,7 +108,7 @@ class Recorder:
                 return self.arg_tensor[id(x)][1]
             if id(x) in self.tensors or id(x.data) in self.arrays:
                 return self._array_source(x, what)  # a computed tensor: its array
-            if id(x) in self.made:
+            if id(x) in self.made_ids:
                 return self._array_source(x, what)  # refuses
             return self._new_slot(x)  # a tensor from outside: itself, by reference
         if isinstance(x, tuple) and all(isinstance(v, _PLAIN) for v in x):
@@ -130,7 +131,7 @@ class Recorder:
 
     def made(self, t) -> None:
         if self.depth == 0:
-            self.made.add(id(t))
+            self.made_ids.add(id(t))
             self.keep.append(t)
 
     def alias(self, t, source) -> None:
