@@ -100,6 +100,39 @@ def _cr_step(model, loss_fn, X, y, lr, train):
     return _exposing(step, lambda: [p.data for p in model.parameters()])
 
 
+def _cr_compiled(model, loss_fn, X, y, lr, train):
+    """chainrule's step under ``cr.compile``: recorded on the first call, replayed after.
+    The data are arguments (a replay reads only what a step is given or holds by
+    reference); phases are not timed inside, since a replay runs no Python of the step."""
+    opt = optim.SGD(model.parameters(), lr=lr)
+    Xc, yc = cr.tensor(X), (cr.tensor(y) if y.dtype.kind in "iu" else y)
+
+    if not train:
+        @cr.compile
+        def forward(x):
+            with cr.no_grad():
+                return model(x)
+        def infer():
+            return forward(Xc)
+
+        infer.compiled = forward
+        return infer
+
+    @cr.compile
+    def compiled(x, y):
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    def step():
+        compiled(Xc, yc)
+
+    step.compiled = compiled
+    return _exposing(step, lambda: [p.data for p in model.parameters()])
+
+
 def _torch_step(model, loss_fn, X, y, lr, train):
     import torch
 
@@ -169,6 +202,8 @@ def mlp(batch: int, train: bool = True) -> Workload:
         makers = {
             "chainrule": lambda: _cr_step(_cr_mlp(params, nn.ReLU), F.cross_entropy, X, y,
                                           0.01, train),
+            "cr compiled": lambda: _cr_compiled(_cr_mlp(params, nn.ReLU), F.cross_entropy, X,
+                                                y, 0.01, train),
             "torch": lambda: _torch_step(_torch_mlp(params, torch.nn.ReLU),
                                          torch.nn.functional.cross_entropy, X, y, 0.01, train),
             "numpy": lambda: _numpy_mlp(params, X, y, 0.01, train),
@@ -267,18 +302,25 @@ def cnn(batch: int = 64, train: bool = True) -> Workload:
         X = rng.random((batch, 1, 28, 28), dtype=np.float32)
         y = rng.integers(0, 10, batch)
 
-        model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3),
-                              nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 10))
+        def cr_model():
+            model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                  nn.Linear(400, 10))
+            for p, a in zip(model.parameters(), (w1, b1, w2, b2, w3, b3)):
+                p.data[...] = a
+            return model
+
+        model = cr_model()
         tmodel = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(),
                                      torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 16, 3),
                                      torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
                                      torch.nn.Linear(400, 10))
-        for p, tp, a in zip(model.parameters(), tmodel.parameters(), (w1, b1, w2, b2, w3, b3)):
-            p.data[...] = a
+        for tp, a in zip(tmodel.parameters(), (w1, b1, w2, b2, w3, b3)):
             with torch.no_grad():
                 tp.copy_(torch.as_tensor(a))
         steps = {
             "chainrule": _cr_step(model, F.cross_entropy, X, y, 0.01, train),
+            "cr compiled": _cr_compiled(cr_model(), F.cross_entropy, X, y, 0.01, train),
             "torch": _torch_step(tmodel, torch.nn.functional.cross_entropy, X, y, 0.01, train),
         }
         if train:
@@ -307,6 +349,8 @@ def moons_tanh() -> Workload:
         params = _init([2, 16, 16, 1], np.random.default_rng(0))
         steps = {
             "chainrule": _cr_step(_cr_mlp(params, nn.Tanh), F.mse_loss, x, y, 0.05, True),
+            "cr compiled": _cr_compiled(_cr_mlp(params, nn.Tanh), F.mse_loss, x, y, 0.05,
+                                        True),
             "torch": _torch_step(_torch_mlp(params, torch.nn.Tanh),
                                  torch.nn.functional.mse_loss, x, y, 0.05, True),
             "numpy": _numpy_tanh(params, x, y),
@@ -367,6 +411,20 @@ def deep_chain(depth: int = 5000) -> Workload:
             y.sum().backward()
             grads["chainrule"] = x.grad.data
 
+        @cr.compile
+        def cr_chain(x):
+            y = x
+            for _ in range(depth):
+                y = y.tanh() * 1.0001 + 0.001
+            y.sum().backward()
+
+        def cr_compiled():
+            x = cr.tensor(x0, requires_grad=True)
+            cr_chain(x)
+            grads["cr compiled"] = x.grad.data
+
+        cr_compiled.compiled = cr_chain
+
         def torch_step():
             x = torch.tensor(x0, requires_grad=True)
             y = x
@@ -386,7 +444,8 @@ def deep_chain(depth: int = 5000) -> Workload:
                 g = g * 1.0001 * (1 - t * t)
             grads["numpy"] = g
 
-        steps = {"chainrule": cr_step, "torch": torch_step, "numpy": numpy_step}
+        steps = {"chainrule": cr_step, "cr compiled": cr_compiled, "torch": torch_step,
+                 "numpy": numpy_step}
         if jax_steps.available():
             jax_step = jax_steps.deep_chain(x0, depth)
 
