@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import engine
-from chainrule.compile.record import BACKWARD, CALL, OP, Recorder
+from chainrule.autograd.engine import _accumulate
+from chainrule.compile.record import ADD, BACKWARD, CALL, CAST, OP, VJP, Recorder
 from chainrule.graph import accumulate, anomaly
 from chainrule.graph.node import OUTPUT, Input
 from chainrule.graph.node import clock as write_clock
@@ -22,9 +22,9 @@ class Plan:
 
     def __init__(self, rec: Recorder, result):
         self.result = _structure(result, rec) if rec.reason is None else None
+        self.steps = [rec.flatten(s) if s[0] == BACKWARD else s for s in rec.steps]
         self.reason = rec.reason
         self.slots = rec.slots
-        self.steps = rec.steps
         self.arg_slots = rec.arg_slots
         self.argdata_slots = rec.argdata_slots
         self.externals = [(t, s, t.data.shape, t.data.dtype, t._rg)
@@ -95,18 +95,35 @@ class Plan:
                 else:
                     slots[outs] = value
             elif kind == BACKWARD:
-                _, root, root_slot, seed_slot, (shape, dtype), retain, patches = step
-                for node, i, k in patches:
-                    parents = list(node.parents)
-                    parents[i] = args[k]
-                    node.parents = tuple(parents)
-                root.data = slots[root_slot]
-                seed = np.ones(shape, dtype) if seed_slot is None else slots[seed_slot]
-                engine.run(root, seed, retain_graph=retain, create_graph=False)
+                _, events, seed_slot, ones = step
+                if ones is not None:
+                    slots[seed_slot] = np.ones(*ones)
+                _backward(events, slots, args)
             else:  # OPAQUE
                 _, method, obj, a, kw = step
                 method(obj, *a, **kw)
         return _rebuild(self.result, slots)
+
+
+def _backward(events, slots, args) -> None:
+    """The engine's pass as it ran when recorded (engine._walk): the same vjp calls, sums
+    and accumulations into ``.grad``, in the same order, without walking the graph."""
+    for event in events:
+        kind = event[0]
+        if kind == VJP:
+            _, node, g, outs = event
+            grads = node.vjp(slots[g])
+            if type(grads) is not tuple:
+                grads = (grads,)
+            for i, s in outs:
+                slots[s] = grads[i]
+        elif kind == ADD:
+            slots[event[3]] = slots[event[1]] + slots[event[2]]
+        elif kind == CAST:
+            slots[event[2]] = slots[event[1]].astype(event[3])
+        else:
+            _, leaf, g, owned = event
+            _accumulate(args[leaf] if type(leaf) is int else leaf, slots[g], False, owned)
 
 
 def _refill(op, arrays, y) -> None:

@@ -24,9 +24,10 @@ import numpy as np
 
 from chainrule.graph import accumulate, anomaly
 from chainrule.graph.node import Node
-from chainrule.tensor import Tensor, _wrap
+from chainrule.tensor import Tensor
 
 OP, CALL, BACKWARD, OPAQUE = range(4)
+VJP, ADD, CAST, LEAF = range(4)  # the events of a flattened backward pass
 _PLAIN = (int, float, complex, str, bool, type(None), np.dtype, np.generic)
 
 
@@ -223,9 +224,11 @@ class Recorder:
             self.refuse(f"{type(obj).__name__}.{method.__name__} returned a value")
         return result
 
-    def backward(self, root, seed, retain_graph, create_graph, capture) -> None:
+    def backward(self, root, seed, retain_graph, create_graph, capture):
+        """Called as a backward pass starts; returns the list the engine logs the pass
+        into (None: not recorded)."""
         if self.depth or self.reason is not None:
-            return
+            return None
         if capture is not None:
             return self.refuse("cr.grad / autograd.grad inside the step has no recording "
                                "rule yet; use loss.backward()")
@@ -236,39 +239,73 @@ class Recorder:
         if accumulate.registry:
             return self.refuse("post-accumulate-grad hooks (DistributedDataParallel?) would "
                                "not run in a replay")
-        root_slot = self.tensors.get(id(root))
-        if root_slot is None or root._node is None:
+        if self.tensors.get(id(root)) is None or root._node is None:
             return self.refuse("backward() from a tensor the recording did not compute")
         seed_slot = self.arrays.get(id(seed))
-        if seed_slot is None and not (seed.shape == root.shape and (seed == 1).all()):
-            return self.refuse("backward(gradient=...) with an array computed outside "
-                               "chainrule's ops")
-        patches = self._check_graph(root._node)
+        if seed_slot is None:
+            if not (seed.shape == root.shape and (seed == 1).all()):
+                return self.refuse("backward(gradient=...) with an array computed outside "
+                                   "chainrule's ops")
+            seed_slot = self._new_slot()
+            ones = (seed.shape, seed.dtype)
+        else:
+            ones = None
+        self._check_graph(root._node)
         if self.reason is not None:
-            return
-        self.steps.append((BACKWARD, _wrap(root.data, root._node), root_slot, seed_slot,
-                           (seed.shape, seed.dtype), bool(retain_graph), patches))
+            return None
+        log: list = []
+        self.steps.append((BACKWARD, log, seed, seed_slot, ones))
+        return log
 
-    def _check_graph(self, root: Node) -> tuple:
-        """Refuse hooks anywhere below ``root``; find the edges to the step's arguments
-        (a replay points them to the arguments it is given)."""
-        patches = []
+    def _check_graph(self, root: Node) -> None:
+        """Refuse hooks anywhere below ``root``: a replay would not call them."""
         seen, stack = {root}, [root]
         while stack:
             node = stack.pop()
             if node.hooks or node.retained is not None:
                 self.refuse(f"a hook or retain_grad() on {node.name}'s output")
-            for i, p in enumerate(node.parents):
+            for p in node.parents:
                 if isinstance(p, Node):
                     if p not in seen:
                         seen.add(p)
                         stack.append(p)
-                elif p is not None:
-                    if p._hooks:
-                        self.refuse("a tensor hook (register_hook) on a leaf")
-                    if id(p) in self.arg_tensor:
-                        patches.append((node, i, self.arg_tensor[id(p)][0]))
-        return tuple(patches)
+                elif p is not None and p._hooks:
+                    self.refuse("a tensor hook (register_hook) on a leaf")
+
+    def flatten(self, step) -> tuple:
+        """A backward step whose pass has run: its log as flat events over slots,
+        ``(VJP, node, g, ((i, slot) ...))``, ``(ADD, a, b, out)``, ``(CAST, a, out, dtype)``,
+        ``(LEAF, leaf or argument index, g, owned)``, in the engine's order."""
+        _, log, seed, seed_slot, ones = step
+        slot = {id(seed): seed_slot}
+        events = []
+        try:
+            for event in log:
+                kind = event[0]
+                if kind == "vjp":
+                    _, node, g, grads = event
+                    g_slot = slot[id(g)]  # before the outputs: a vjp may return g itself
+                    outs = []
+                    for i, gi in enumerate(grads):
+                        if gi is not None:
+                            outs.append((i, self._new_slot()))
+                            slot[id(gi)] = outs[-1][1]
+                    events.append((VJP, node, g_slot, tuple(outs)))
+                elif kind == "add":
+                    _, a, b, out = event
+                    events.append((ADD, slot[id(a)], slot[id(b)], self._new_slot()))
+                    slot[id(out)] = events[-1][3]
+                elif kind == "cast":
+                    _, a, out, dtype = event
+                    events.append((CAST, slot[id(a)], self._new_slot(), dtype))
+                    slot[id(out)] = events[-1][2]
+                else:
+                    _, leaf, g, owned = event
+                    k = self.arg_tensor.get(id(leaf))
+                    events.append((LEAF, leaf if k is None else k[0], slot[id(g)], owned))
+        except KeyError:
+            self.refuse("a backward pass whose gradients a replay could not follow")
+        return (BACKWARD, tuple(events), seed_slot, ones)
 
 
 def _filled(step) -> tuple:
