@@ -30,8 +30,13 @@ class Plan:
         self.externals = [(t, s, t.data.shape, t.data.dtype, t._rg)
                           for t, s in rec.externals]
         self.checks = rec.checks
-        self.modules = [(m, m.training, tuple(m._parameters.values()),
-                         tuple(m._buffers.values())) for m in rec.modules.values()]
+        self.modules = [(m, m.training) for m in rec.modules.values()]
+        # each module's parameters and buffers, by identity: one replaced (model.fc.weight =
+        # Parameter(...)) is read by eager code, never by the plan
+        self.members = [(d, name, t) for m in rec.modules.values()
+                        for d in (m._parameters, m._buffers) for name, t in d.items()]
+        self.sizes = [(d, len(d)) for m in rec.modules.values()
+                      for d in (m._parameters, m._buffers)]
         self.n_ops = sum(1 for s in self.steps if s[0] == OP)
 
     def holds(self, args) -> bool:
@@ -39,12 +44,15 @@ class Plan:
         by reference, no hooks or anomaly mode since, and the answers ``depends`` got."""
         if anomaly.state.enabled or accumulate.registry:
             return False
-        for m, training, params, buffers in self.modules:
+        for m, training in self.modules:
             if m.training != training or m._forward_pre_hooks or m._forward_hooks \
                     or m._backward_hooks:
                 return False
-            if not _same(params, m._parameters.values()) or \
-                    not _same(buffers, m._buffers.values()):
+        for d, name, t in self.members:
+            if d.get(name) is not t:
+                return False
+        for d, n in self.sizes:
+            if len(d) != n:
                 return False
         for t, _, shape, dtype, rg in self.externals:
             if t.data.shape != shape or t.data.dtype != dtype or t._rg != rg or t._hooks:
@@ -138,11 +146,6 @@ def _refill(op, arrays, y) -> None:
     op.released = False
     if op.counters is not None:
         op.clock_at = write_clock[0]
-
-
-def _same(recorded: tuple, now) -> bool:
-    now = tuple(now)
-    return len(now) == len(recorded) and all(a is b for a, b in zip(recorded, now))
 
 
 _TENSOR, _CONST, _SEQ, _DICT = range(4)
