@@ -53,11 +53,13 @@ __all__ = ["fit", "run", "RunResult", "EpochSums", "RunState", "train_step", "ev
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # see Trainer.train's NOTE
 def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs: int,
         batch_size: int = 32, scheduler=None, seed: int = 0, log=print,
-        monitor=None) -> list[dict]:
+        monitor=None, compile: bool = True) -> list[dict]:
     """Train ``model`` for ``epochs`` on arrays ``train_data = (x, y)``; returns the history.
 
     ``monitor``: a ``chainrule.health.Monitor`` of ``model``, stepped after every
-    optimizer step (and told of every new epoch).
+    optimizer step (and told of every new epoch). ``compile``: the step runs through
+    ``cr.compile`` (bitwise the eager step, tests/compile/test_recipes.py; eager with a
+    monitor, whose hooks a replay would not call).
 
     Raises ``DivergedError`` (naming the epoch and step) as soon as the loss is NaN or inf.
     Sets the C allocator to keep freed memory for the rest of the process (``_allocator``).
@@ -73,7 +75,8 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
         if monitor is not None:
             monitor.new_epoch(epoch + 1)
         for i, (xb, yb) in enumerate(loader):
-            loss = steps.train_step(model, optimizer, xb, yb, sums)
+            loss = steps.train_step(model, optimizer, xb, yb, sums,
+                                    compiled=compile and monitor is None)
             if monitor is not None:
                 monitor.step(loss, optimizer)
             if not math.isfinite(loss):
@@ -124,7 +127,7 @@ def _threads(n: int):
 
 def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bool = False,
         console=None, show_progress: bool = True, keep_checkpoints: int = 5,
-        epochs: int | None = None, health_every: int = 0) -> RunResult:
+        epochs: int | None = None, health_every: int = 0, compile: bool = True) -> RunResult:
     """Train from ``recipe`` into ``out_dir`` (or continue the run there, with ``resume``).
 
     ``out_dir=None`` makes a new run directory: ``runs/DATASET-MODEL``, or ``-2``, ``-3``...
@@ -143,7 +146,9 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
     accuracy). A loss that becomes NaN or inf stops the run with ``DivergedError``; a write
     that fails (disk full) stops it with ``CheckpointWriteError``; either way ``last`` keeps
     the last good state. ``health_every`` > 0 watches the training health of one step
-    in that many (``--health``: health.jsonl, health.png; train/healthlog.py). Sets the C
+    in that many (``--health``: health.jsonl, health.png; train/healthlog.py). ``compile``
+    runs the step through ``cr.compile`` (bitwise the eager step; not with ``--health``,
+    whose hooks it would not call, nor on several processes). Sets the C
     allocator to keep freed memory for the rest of the process (``_allocator``).
     """
     from rich.console import Console
@@ -176,16 +181,16 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
             _announce(console, setup, out_dir, stale, world)
             saved = state.position() if resume else None
             trainer = _trainer(world, setup, Path(out_dir), state, console, show_progress,
-                               keep_checkpoints, saved, health_every)
+                               keep_checkpoints, saved, health_every, compile)
             return trainer.train()
 
 
 def _trainer(world, setup, out_dir: Path, state, console, show_progress, keep, saved,
-             health_every: int) -> Trainer:
+             health_every: int, compile: bool = True) -> Trainer:
     """This rank's Trainer: the plain one, or with several processes the distributed one."""
     if world.size == 1:
         return Trainer(setup, out_dir, state, console, show_progress, keep, saved=saved,
-                       health_every=health_every)
+                       health_every=health_every, compile=compile)
     from chainrule.train.ranks_trainer import DistributedTrainer
 
     return DistributedTrainer(setup, out_dir, state, console, show_progress, keep, saved,

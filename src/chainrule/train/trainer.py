@@ -85,7 +85,7 @@ class Trainer:
 
     def __init__(self, setup: Setup, out_dir: Path, state: RunState, console,
                  show_progress: bool = True, keep: int = 5, saved: str | None = None,
-                 health_every: int = 0):
+                 health_every: int = 0, compile: bool = True):
         self.recipe, self.data, self.model = setup.recipe, setup.data, setup.model
         self.optimizer, self.scheduler = setup.optimizer, setup.scheduler
         self.out_dir, self.state = out_dir, state
@@ -96,6 +96,7 @@ class Trainer:
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
         self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
+        self.compile = compile and not health_every  # a replay would not call its hooks
         if health_every:
             from chainrule.train.healthlog import HealthLog
 
@@ -186,7 +187,8 @@ class Trainer:
                              self.recipe.seed, self.state.epoch)
 
     def _step(self, xb, yb, sums, stop: StopRequest) -> float:
-        return steps.train_step(self.model, self.optimizer, xb, yb, sums)
+        return steps.train_step(self.model, self.optimizer, xb, yb, sums,
+                                compiled=self.compile)
 
     def _evaluate(self, x, y):
         return steps.evaluate(self.model, x, y)
