@@ -29,8 +29,10 @@ def _steps(dataset, model_name, compiled, x, y):
     xb, yb = cr.tensor(x[:recipe.batch_size]), cr.tensor(y[:recipe.batch_size])
     sums = EpochSums()
 
+    update = steps.compiled_update() if compiled else None
+
     def step():
-        steps.train_step(model, opt, xb, yb, sums, compiled=compiled)
+        steps.train_step(model, opt, xb, yb, sums, update)
 
     return step
 

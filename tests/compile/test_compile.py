@@ -191,10 +191,12 @@ def test_the_lr_scheduler_inside_the_step_runs_on_every_replay():
 def test_keeps_missing_warns():
     model = nn.Linear(3, 2)
     forward = cr.compile(lambda x: model(x), cache_size=2)
-    with pytest.warns(CompileWarning, match="keep"):
-        for n in range(1, 5):
+    for n in (1, 2, 3):  # new shapes: recorded, no warning
+        forward(cr.tensor(np.ones((n, 3), np.float32)))
+    with pytest.warns(CompileWarning, match="keep missing") as warned:
+        for n in (1, 2, 3, 1, 2, 3):  # each evicted before it comes back
             forward(cr.tensor(np.ones((n, 3), np.float32)))
-    assert forward.stats["records"] == 4
+    assert len(warned) == 1 and forward.stats["records"] == 9
 
 
 def test_rejects_what_is_not_a_step():

@@ -14,6 +14,7 @@ from chainrule.train.state import EpochSums
 
 
 def _train(recipe, x, y, compiled, epochs=1, batches=None):
+    """Train ``epochs`` through steps.train_step, eager or through ``compiled``."""
     cr.manual_seed(recipe.seed)
     model = models.build_model(recipe, x.shape[1:], 10)
     opt = loop.make_optimizer(recipe, model.parameters())
@@ -29,14 +30,13 @@ def _train(recipe, x, y, compiled, epochs=1, batches=None):
 
 
 def _same(recipe, x, y, **kw):
-    a, sa, pa = _train(recipe, x, y, False, **kw)
-    before = dict(steps._compiled_update.stats)
-    b, sb, pb = _train(recipe, x, y, True, **kw)
-    after = steps._compiled_update.stats
-    assert after["records"] - before["records"] == 2  # the full batch and the short one
+    a, sa, pa = _train(recipe, x, y, None, **kw)
+    update = steps.compiled_update()
+    b, sb, pb = _train(recipe, x, y, update, **kw)
     n_steps = len(b) - kw.get("epochs", 1)  # the losses, less one evaluation per epoch
-    assert after["replays"] - before["replays"] == n_steps - 2
-    assert after["eager"] == before["eager"] and steps._compiled_update.fallback_reason is None
+    # recorded for the full batch and the short one, replayed for every other
+    assert update.stats == {"records": 2, "replays": n_steps - 2, "eager": 0}
+    assert update.fallback_reason is None
     assert a == b
     assert (sa.loss, sa.correct, sa.seen) == (sb.loss, sb.correct, sb.seen)
     for u, v in zip(pa, pb):

@@ -46,9 +46,11 @@ class Compiled:
         self.cache_size = cache_size
         self.fallback_reason: str | None = None
         self.stats = {"records": 0, "replays": 0, "eager": 0}
+        self._misses = 0  # recordings for a key seen before (its guards missed), or evicted
         self._plans: OrderedDict = OrderedDict()  # cache key -> plans, the newest first
         self._lock = threading.Lock()  # a plan's ops hold one replay's arrays at a time
         self._warned: set = set()
+        self._evicted: set = set()  # keys whose plans the cache dropped
 
     def __call__(self, *args, **kwargs):
         if kwargs:
@@ -83,7 +85,10 @@ class Compiled:
         plan = Plan(rec, result)  # may still refuse: what the step returns
         self.fallback_reason = plan.reason
         if plan.reason is not None:
-            self._warn(f"cr.compile: {_name(self.fn)} runs eagerly: {plan.reason}")
+            self._warn(plan.reason, f"cr.compile: {_name(self.fn)} runs eagerly: "
+                       f"{plan.reason}")
+        if key in self._plans or key in self._evicted:
+            self._misses += 1
         plans = self._plans.setdefault(key, [])
         plans.insert(0, plan)  # the newest first: the guards that missed are older
         del plans[self.cache_size:]
@@ -93,17 +98,20 @@ class Compiled:
             self._plans[oldest].pop()
             if not self._plans[oldest]:
                 del self._plans[oldest]
-        if self.stats["records"] > self.cache_size:
-            self._warn(f"cr.compile: {_name(self.fn)} was recorded {self.stats['records']} "
-                       f"times (more than cache_size={self.cache_size}): its guards keep "
-                       "missing (input shapes, dtypes, train/eval, grad mode ...). help: keep "
-                       "the batch shape fixed (drop_last=True), or do not compile this step")
+                if len(self._evicted) > 1000:
+                    self._evicted.clear()  # a bound: it only tells misses from new keys
+                self._evicted.add(oldest)
+        if self._misses >= self.cache_size:
+            self._warn("misses", f"cr.compile: {_name(self.fn)} was recorded again "
+                       f"{self._misses} times: its guards keep missing (input shapes, "
+                       "dtypes, train/eval, grad mode, parameters, hooks ...) or its cache "
+                       f"(cache_size={self.cache_size}) is too small. help: keep the batch "
+                       "shape fixed (drop_last=True), raise cache_size, or do not compile it")
         return result
 
-    def _warn(self, message: str) -> None:
-        first = message.split(":")[0:2]
-        if tuple(first) not in self._warned:
-            self._warned.add(tuple(first))
+    def _warn(self, kind: str, message: str) -> None:
+        if kind not in self._warned:  # once per reason, not once per call
+            self._warned.add(kind)
             warnings.warn(message, CompileWarning, stacklevel=4)
 
     def __repr__(self) -> str:

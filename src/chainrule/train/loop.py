@@ -66,6 +66,7 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
     """
     _allocator.keep_freed_memory()
     history = []
+    update = steps.compiled_update() if compile and monitor is None else None
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
         lr = optimizer.param_groups[0]["lr"]
@@ -75,8 +76,7 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
         if monitor is not None:
             monitor.new_epoch(epoch + 1)
         for i, (xb, yb) in enumerate(loader):
-            loss = steps.train_step(model, optimizer, xb, yb, sums,
-                                    compiled=compile and monitor is None)
+            loss = steps.train_step(model, optimizer, xb, yb, sums, update)
             if monitor is not None:
                 monitor.step(loss, optimizer)
             if not math.isfinite(loss):

@@ -18,14 +18,13 @@ from chainrule.train.errors import DivergedError
 from chainrule.train.state import EpochSums
 
 
-def train_step(model: nn.Module, optimizer, x, y, sums: EpochSums,
-               compiled: bool = False) -> float:
-    """One gradient-descent step: forward, cost = mean loss, backward, update; with
-    ``compiled``, the same step through ``cr.compile`` (bitwise the same numbers).
+def train_step(model: nn.Module, optimizer, x, y, sums: EpochSums, compiled=None) -> float:
+    """One gradient-descent step: forward, cost = mean loss, backward, update; through
+    ``compiled`` (a ``compiled_update()`` of the run) when given: bitwise the same numbers.
 
     Returns the batch's cost (NaN or inf when training has diverged: the caller checks).
     """
-    loss, logits = (_compiled_update if compiled else _update)(model, optimizer, x, y)
+    loss, logits = (compiled or _update)(model, optimizer, x, y)
     n, value = len(y), loss.item()
     sums.loss += value * n
     sums.correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
@@ -42,9 +41,11 @@ def _update(model, optimizer, x, y):
     return loss, logits
 
 
-# One recording per model, optimizer and batch shape (the model and the optimizer are
-# arguments, so their identity is part of the guard), replayed for every other batch.
-_compiled_update = cr.compile(_update, cache_size=16)
+def compiled_update():
+    """The step for one run through ``cr.compile``: recorded for the batch shape (and the
+    epoch's short last batch), replayed for every other batch. One per run, so that the
+    recordings (and the arrays they hold) go when the run does."""
+    return cr.compile(_update)
 
 
 @cr.no_grad()

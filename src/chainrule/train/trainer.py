@@ -96,7 +96,8 @@ class Trainer:
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
         self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
-        self.compile = compile and not health_every  # a replay would not call its hooks
+        # the step through cr.compile; not with --health: a replay would not call its hooks
+        self.update = steps.compiled_update() if compile and not health_every else None
         if health_every:
             from chainrule.train.healthlog import HealthLog
 
@@ -187,8 +188,7 @@ class Trainer:
                              self.recipe.seed, self.state.epoch)
 
     def _step(self, xb, yb, sums, stop: StopRequest) -> float:
-        return steps.train_step(self.model, self.optimizer, xb, yb, sums,
-                                compiled=self.compile)
+        return steps.train_step(self.model, self.optimizer, xb, yb, sums, self.update)
 
     def _evaluate(self, x, y):
         return steps.evaluate(self.model, x, y)
