@@ -8,8 +8,6 @@ import numpy as np
 from chainrule.autograd.engine import _accumulate
 from chainrule.compile.record import ADD, BACKWARD, CALL, CAST, OP, VJP, Recorder
 from chainrule.graph import accumulate, anomaly
-from chainrule.graph.node import OUTPUT, Input
-from chainrule.graph.node import clock as write_clock
 from chainrule.tensor import Tensor, _wrap
 
 
@@ -80,7 +78,7 @@ class Plan:
         for step in self.steps:
             kind = step[0]
             if kind == OP:
-                _, op, ins, out, patches, harvest, recorded = step
+                _, op, ins, out, patches, harvest, fills = step
                 arrays = [slots[s] for s in ins]
                 if patches:
                     d = op.__dict__
@@ -90,8 +88,10 @@ class Plan:
                 if type(y) is not np.ndarray:
                     y = np.asarray(y)
                 slots[out] = y
-                if recorded:
-                    _refill(op, arrays, y)
+                if fills:
+                    d = op.__dict__
+                    for name, i in fills:
+                        d[name] = y if i < 0 else arrays[i]
                 for d, key, s in harvest:
                     slots[s] = d[key]
             elif kind == CALL:
@@ -132,20 +132,6 @@ def _backward(events, slots, args) -> None:
         else:
             _, leaf, g, owned = event
             _accumulate(args[leaf] if type(leaf) is int else leaf, slots[g], False, owned)
-
-
-def _refill(op, arrays, y) -> None:
-    """What ``apply`` does for a recorded op after its forward (ops/core.py _fill_saves):
-    the saved inputs and output, and the write clock its version checks compare with."""
-    d = op.__dict__
-    for name, kind in (op._saved.items() if op._saved else ()):
-        if kind is OUTPUT:
-            d[name] = y
-        elif type(kind) is Input:
-            d[name] = arrays[kind.index]
-    op.released = False
-    if op.counters is not None:
-        op.clock_at = write_clock[0]
 
 
 _TENSOR, _CONST, _SEQ, _DICT = range(4)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.graph import accumulate, anomaly
-from chainrule.graph.node import Node
+from chainrule.graph.node import OUTPUT, Input, Node
 from chainrule.tensor import Tensor
 
 OP, CALL, BACKWARD, OPAQUE = range(4)
@@ -172,8 +172,13 @@ class Recorder:
         harvested = []
         for d, key in harvest:
             harvested.append((d, key, self._output(d[key])))
-        self.steps.append((OP, op, tuple(ins), out, tuple(patches), tuple(harvested),
-                           op.parents is not None))
+        # what apply put into the op's saves (ops/core.py _fill_saves): a replay puts the
+        # same arrays of its own there; -1 is the output, i >= 0 input i
+        fills = None if op.parents is None else tuple(
+            (name, -1 if kind is OUTPUT else kind.index)
+            for name, kind in (op._saved.items() if op._saved else ())
+            if kind is OUTPUT or type(kind) is Input)
+        self.steps.append((OP, op, tuple(ins), out, tuple(patches), tuple(harvested), fills))
 
     def call(self, fn, args):
         if self.depth or self.reason is not None:
