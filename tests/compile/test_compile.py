@@ -204,3 +204,25 @@ def test_rejects_what_is_not_a_step():
         cr.compile(3)
     with pytest.raises(ValueError, match="cache_size"):
         cr.compile(lambda: None, cache_size=0)
+
+
+def test_embedding_indices_are_checked_on_every_replay():
+    emb = nn.Embedding(5, 3)
+    lookup = cr.compile(lambda i: emb(i).sum())
+    first = lookup(cr.tensor(np.array([0, 4, 2])))
+    assert np.array_equal(first.data, emb(cr.tensor(np.array([0, 4, 2]))).sum().data)
+    assert np.array_equal(lookup(cr.tensor(np.array([1, 1, 3]))).data,
+                          emb(cr.tensor(np.array([1, 1, 3]))).sum().data)
+    assert lookup.stats["replays"] == 1
+    for bad in ([0, 5, 1], [0, -1, 1]):  # never wrapped, in a replay as in eager
+        with pytest.raises(IndexError, match="out of range"):
+            lookup(cr.tensor(np.array(bad)))
+
+
+def test_a_check_on_computed_values_makes_the_step_eager():
+    w = cr.tensor(np.array([0.5, -0.5], np.float32), requires_grad=True)
+    target = cr.tensor(np.array([1.0, 0.0], np.float32))
+    loss = cr.compile(lambda t: F.binary_cross_entropy(cr.sigmoid(w), t))
+    with pytest.warns(CompileWarning, match="branched on values computed inside the step"):
+        got = loss(target)
+    assert np.array_equal(got.data, F.binary_cross_entropy(cr.sigmoid(w), target).data)

@@ -131,6 +131,15 @@ def _check_range(t, c: int, ignore_index: int, what: str) -> None:
                          "samples to skip with ignore_index")
 
 
+def _check_unit_interval(values, name: str, what: str) -> None:
+    values = values.data if isinstance(values, Tensor) else values
+    if values.size and not ((values >= 0) & (values <= 1)).all():
+        raise ValueError(f"{what}: every {name} value must be in [0, 1], got values from "
+                         f"{np.nanmin(values)} to {np.nanmax(values)}. help: apply sigmoid "
+                         "first, or better, pass the logits to binary_cross_entropy_with_logits "
+                         "(stable for any logit)")
+
+
 def _any_equal(t, value) -> bool:
     return bool((t == value).any())
 
@@ -366,11 +375,7 @@ def binary_cross_entropy(probs, target, weight=None, reduction: str = "mean"):
     if t.shape != probs.shape:
         raise ShapeError(f"{what}: input {probs.shape} and target {t.shape} differ. help: give "
                          "both the same shape (e.g. target.reshape(-1, 1) for a (N, 1) output)")
-    for name, values in (("input", probs.data), ("target", t)):
-        if values.size and not ((values >= 0) & (values <= 1)).all():
-            raise ValueError(f"{what}: every {name} value must be in [0, 1], got values from "
-                             f"{np.nanmin(values)} to {np.nanmax(values)}. help: apply "
-                             "sigmoid first, or better, pass the logits to "
-                             "binary_cross_entropy_with_logits (stable for any logit)")
+    for name, values in (("input", probs), ("target", t)):
+        trace.depends(_check_unit_interval, values, name, what)  # values: checked each time
     w = _broadcast_weight(weight, probs.shape, what, "weight", probs.dtype)
     return _loss.binary_cross_entropy(probs, t, w, reduction)
