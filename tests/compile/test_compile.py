@@ -226,3 +226,29 @@ def test_a_check_on_computed_values_makes_the_step_eager():
     with pytest.warns(CompileWarning, match="branched on values computed inside the step"):
         got = loss(target)
     assert np.array_equal(got.data, F.binary_cross_entropy(cr.sigmoid(w), target).data)
+
+
+@pytest.mark.parametrize("clip", [
+    lambda m: nn.utils.clip_grad_norm_(m.parameters(), 0.05),
+    lambda m: nn.utils.clip_grad_value_(m.parameters(), 0.01),
+], ids=["norm", "value"])
+def test_gradient_clipping_inside_the_step_is_replayed(clip):
+    def run(compiled):
+        cr.manual_seed(5)
+        model = _mlp(0.0)
+        opt = optim.SGD(model.parameters(), lr=0.5)
+
+        def step(x, y):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            clip(model)
+            opt.step()
+
+        step = cr.compile(step) if compiled else step
+        for x, y in _batches([(6, 20)] * 4):
+            step(x, y)
+        return [p.data for p in model.parameters()], step
+
+    (a, _), (b, compiled) = run(False), run(True)
+    assert compiled.stats["replays"] == 3
+    _assert_bitwise(a, b)

@@ -47,6 +47,7 @@ class Recorder:
         self.argdata_slots: list = []  # (k, slot): the k-th argument's array
         self.arg_tensor: dict = {}  # id(argument tensor) -> (k, slot of the tensor itself)
         self.externals: list = []  # (tensor, slot): read by reference at each replay
+        self.outside: set = set()  # their ids
         self.modules: dict = {}  # id -> module that ran inside the step
         self.checks: list = []  # (fn, arg slots, answer): run first by a replay
         for k, a in enumerate(args):
@@ -89,6 +90,7 @@ class Recorder:
                                    "it outside the step or pass it in")
             s = self._new_slot()
             self.externals.append((x, s))
+            self.outside.add(id(x))
             self._name(x, s)
             return s
         if isinstance(x, np.ndarray):
@@ -114,6 +116,10 @@ class Recorder:
             return self._new_slot(x)  # a tensor from outside: itself, by reference
         if isinstance(x, tuple) and all(isinstance(v, _PLAIN) for v in x):
             return self._new_slot(x)
+        if isinstance(x, tuple) and all(
+                isinstance(v, Tensor) and (id(v) in self.outside or id(v) not in self.tensors
+                                           and id(v) not in self.made_ids) for v in x):
+            return self._new_slot(x)  # tensors from outside (parameters), by reference
         return self._array_source(x, what)
 
     def _output(self, value) -> int:
