@@ -85,6 +85,7 @@ class Compiled:
         plan = Plan(rec, result)  # may still refuse: what the step returns
         self.fallback_reason = plan.reason
         if plan.reason is not None:
+            self.stats["eager"] += 1  # the recording ran eagerly: its result stands
             self._warn(plan.reason, f"cr.compile: {_name(self.fn)} runs eagerly: "
                        f"{plan.reason}")
         if key in self._plans or key in self._evicted:

@@ -40,7 +40,11 @@ class Plan:
     def holds(self, args) -> bool:
         """The guards beyond the cache key: modules' modes and parameters, the tensors read
         by reference, no hooks or anomaly mode since, and the answers ``depends`` got."""
-        if anomaly.state.enabled or accumulate.registry:
+        if anomaly.state.enabled:
+            return False
+        if accumulate.registry and any(
+                accumulate.hooks_of(t) for t in (*(e[0] for e in self.externals), *args)
+                if isinstance(t, Tensor)):
             return False
         for m, training in self.modules:
             if m.training != training or m._forward_pre_hooks or m._forward_hooks \

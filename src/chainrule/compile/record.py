@@ -247,9 +247,6 @@ class Recorder:
             return self.refuse("backward(create_graph=True) inside the step")
         if anomaly.state.enabled:
             return self.refuse("cr.detect_anomaly() is on")
-        if accumulate.registry:
-            return self.refuse("post-accumulate-grad hooks (DistributedDataParallel?) would "
-                               "not run in a replay")
         if self.tensors.get(id(root)) is None or root._node is None:
             return self.refuse("backward() from a tensor the recording did not compute")
         seed_slot = self.arrays.get(id(seed))
@@ -280,8 +277,12 @@ class Recorder:
                     if p not in seen:
                         seen.add(p)
                         stack.append(p)
-                elif p is not None and p._hooks:
-                    self.refuse("a tensor hook (register_hook) on a leaf")
+                elif p is not None:
+                    if p._hooks:
+                        self.refuse("a tensor hook (register_hook) on a leaf")
+                    if accumulate.registry and accumulate.hooks_of(p):
+                        self.refuse("a post-accumulate-grad hook (DistributedDataParallel?) "
+                                    "would not run in a replay")
 
     def flatten(self, step) -> tuple:
         """A backward step whose pass has run: its log as flat events over slots,
