@@ -4,7 +4,9 @@ Each workload is built for every framework from the same initial weights and dat
 then timed alternately (a round of chainrule, a round of PyTorch, a round of NumPy ...),
 so that machine noise hits all of them alike. Reported: median ms per step and the
 ratios chainrule / PyTorch, chainrule / JAX and chainrule / NumPy-by-hand (the floor for
-a NumPy engine). JAX is measured when it is installed (``pip install -e '.[bench]'``).
+a NumPy engine); and chainrule's step under ``cr.compile`` ("cr comp", recorded in the
+warm-up, replayed when timed) over eager chainrule, NumPy by hand and JAX. JAX is measured
+when it is installed (``pip install -e '.[bench]'``).
 
 Each thread count runs in its own process, pinned to that many cores: XLA sizes its
 thread pool once, at start-up, so pinning is what makes "n threads" mean the same for
@@ -205,8 +207,9 @@ def run_child(args, n: int) -> int:
     print(f"allocator: {allocator}")
     print(f"float32 GEMM rate (1024^3, NumPy): {rate / 1e9:.1f} GFLOP/s; times are "
           "median ms per step; floor = the step's FLOPs at that rate")
-    header = (f"{'workload':<24} {'thr':>3} {'chainrule':>10} {'torch':>9} {'jax':>9} "
-              f"{'numpy':>9} {'floor':>8} {'cr/torch':>8} {'cr/jax':>7} {'cr/numpy':>8}")
+    header = (f"{'workload':<24} {'thr':>3} {'chainrule':>10} {'cr comp':>9} {'torch':>9} "
+              f"{'jax':>9} {'numpy':>9} {'floor':>8} {'cr/torch':>8} {'cr/jax':>7} "
+              f"{'cr/numpy':>8} {'comp/cr':>7} {'comp/np':>7} {'comp/jax':>8}")
     print(header)
     print("-" * len(header), flush=True)
     nan = float("nan")
@@ -217,10 +220,12 @@ def run_child(args, n: int) -> int:
             med = {k: v * 1e3 for k, v in medians.items()}
             cr_ms, t_ms = med["chainrule"], med["torch"]
             j_ms, np_ms = med.get("jax", nan), med.get("numpy", nan)
+            c_ms = med.get("cr compiled", nan)
             floor = f"{wl.flops / rate * 1e3:8.3f}" if wl.flops else f"{'-':>8}"
-            print(f"{wl.name:<24} {n:>3} {cr_ms:>10.3f} {t_ms:>9.3f} {j_ms:>9.3f} "
-                  f"{np_ms:>9.3f} {floor} {cr_ms / t_ms:>8.2f} {cr_ms / j_ms:>7.2f} "
-                  f"{cr_ms / np_ms:>8.2f}", flush=True)
+            print(f"{wl.name:<24} {n:>3} {cr_ms:>10.3f} {c_ms:>9.3f} {t_ms:>9.3f} "
+                  f"{j_ms:>9.3f} {np_ms:>9.3f} {floor} {cr_ms / t_ms:>8.2f} "
+                  f"{cr_ms / j_ms:>7.2f} {cr_ms / np_ms:>8.2f} {c_ms / cr_ms:>7.2f} "
+                  f"{c_ms / np_ms:>7.2f} {c_ms / j_ms:>8.2f}", flush=True)
             if ratios and key in ("W1", "W3"):
                 print(f"{'  backward / forward':<24} {n:>3} " + ", ".join(
                     f"{k} {r:.2f}" for k, r in ratios.items()) + " (median over the same "

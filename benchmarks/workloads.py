@@ -105,6 +105,39 @@ def _cr_step(model, loss_fn, X, y, lr, train):
     return _exposing(step, lambda: [p.data for p in model.parameters()])
 
 
+def _cr_compiled(model, loss_fn, X, y, lr, train):
+    """chainrule's step under ``cr.compile``: recorded on the first call, replayed after.
+    The data are arguments (a replay reads only what a step is given or holds by
+    reference); phases are not timed inside, since a replay runs no Python of the step."""
+    opt = optim.SGD(model.parameters(), lr=lr)
+    Xc, yc = cr.tensor(X), (cr.tensor(y) if y.dtype.kind in "iu" else y)
+
+    if not train:
+        @cr.compile
+        def forward(x):
+            with cr.no_grad():
+                return model(x)
+        def infer():
+            return forward(Xc)
+
+        infer.compiled = forward
+        return infer
+
+    @cr.compile
+    def compiled(x, y):
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    def step():
+        compiled(Xc, yc)
+
+    step.compiled = compiled
+    return _exposing(step, lambda: [p.data for p in model.parameters()])
+
+
 def _torch_step(model, loss_fn, X, y, lr, train):
     import torch
 
@@ -179,6 +212,8 @@ def mlp(batch: int, train: bool = True) -> Workload:
         makers = {
             "chainrule": lambda: _cr_step(_cr_mlp(params, nn.ReLU), F.cross_entropy, X, y,
                                           0.01, train),
+            "cr compiled": lambda: _cr_compiled(_cr_mlp(params, nn.ReLU), F.cross_entropy, X,
+                                                y, 0.01, train),
             "torch": lambda: _torch_mlp_step(params, X, y, train),
             "numpy": lambda: _numpy_mlp(params, X, y, 0.01, train),
         }
@@ -287,13 +322,13 @@ def cnn(batch: int = 64, train: bool = True) -> Workload:
         X = rng.random((batch, 1, 28, 28), dtype=np.float32)
         y = rng.integers(0, 10, batch)
 
-        def chainrule_step():
+        def cr_model():
             model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
                                   nn.Conv2d(8, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                                   nn.Linear(400, 10))
             for p, a in zip(model.parameters(), arrays):
                 p.data[...] = a
-            return _cr_step(model, F.cross_entropy, X, y, 0.01, train)
+            return model
 
         def torch_step():
             import torch
@@ -301,7 +336,11 @@ def cnn(batch: int = 64, train: bool = True) -> Workload:
             return _torch_step(_torch_cnn(arrays), torch.nn.functional.cross_entropy, X, y,
                                0.01, train)
 
-        makers = {"chainrule": chainrule_step, "torch": torch_step}
+        makers = {
+            "chainrule": lambda: _cr_step(cr_model(), F.cross_entropy, X, y, 0.01, train),
+            "cr compiled": lambda: _cr_compiled(cr_model(), F.cross_entropy, X, y, 0.01, train),
+            "torch": torch_step,
+        }
         if train:
             makers["numpy"] = lambda: _numpy_cnn(*arrays, X, y, 0.01)
         if jax_steps.available():
@@ -333,6 +372,8 @@ def moons_tanh() -> Workload:
 
         makers = {
             "chainrule": lambda: _cr_step(_cr_mlp(params, nn.Tanh), F.mse_loss, x, y, 0.05, True),
+            "cr compiled": lambda: _cr_compiled(_cr_mlp(params, nn.Tanh), F.mse_loss, x, y, 0.05,
+                                                True),
             "torch": torch_step,
             "numpy": lambda: _numpy_tanh(params, x, y),
         }
@@ -390,6 +431,20 @@ def deep_chain(depth: int = 5000) -> Workload:
             y.sum().backward()
             grads["chainrule"] = x.grad.data
 
+        @cr.compile
+        def cr_chain(x):
+            y = x
+            for _ in range(depth):
+                y = y.tanh() * 1.0001 + 0.001
+            y.sum().backward()
+
+        def cr_compiled():
+            x = cr.tensor(x0, requires_grad=True)
+            cr_chain(x)
+            grads["cr compiled"] = x.grad.data
+
+        cr_compiled.compiled = cr_chain
+
         def torch_step():
             import torch
 
@@ -418,8 +473,8 @@ def deep_chain(depth: int = 5000) -> Workload:
                 grads["jax"] = jax_step()
             return step
 
-        makers = {"chainrule": lambda: cr_step, "torch": lambda: torch_step,
-                  "numpy": lambda: numpy_step}
+        makers = {"chainrule": lambda: cr_step, "cr compiled": lambda: cr_compiled,
+                  "torch": lambda: torch_step, "numpy": lambda: numpy_step}
         if jax_steps.available():
             makers["jax"] = jax_grad
         return {k: _exposing(f, lambda k=k: [np.asarray(grads[k])])

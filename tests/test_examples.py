@@ -66,3 +66,11 @@ def test_health_vanishing_example_flags_the_sigmoid_stack_and_not_the_fix():
     assert "test accuracy 0.1" in sigmoid and "(vanishing gradients); help: " in sigmoid
     assert float(fixed.split("test accuracy ")[1].split(",")[0]) > 0.85
     assert "no warnings" in fixed
+
+
+def test_compile_step_example_is_bitwise_eager_and_names_its_fallback():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "compile_step.py")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "bitwise the same: True" in out.stdout
+    assert "eager fallback: item()" in out.stdout

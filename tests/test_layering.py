@@ -17,6 +17,7 @@ FLOORS = [
     ["autograd"],
     # distributed sits beside nn and data (DESIGN.md): nn.parallel and the sampler use it
     ["nn", "optim", "data", "serialization", "distributed"],
+    ["compile"],  # records and replays steps of nn and optim (DESIGN.md)
     ["train", "explain", "viz", "health"],
     ["playground"],  # serves explain's ledger for the networks it trains
     ["cli", "__main__"],

@@ -25,6 +25,7 @@ from chainrule.autograd import (
     value_and_grad,
 )
 from chainrule.autograd.functional import grad  # JAX's transform: cr.grad(f)(x)
+from chainrule.compile import compile  # noqa: A004 - torch.compile's name
 from chainrule.errors import BackwardError, ChainruleError, GradcheckError, ShapeError
 from chainrule.factories import (
     arange,

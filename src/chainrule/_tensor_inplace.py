@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import BackwardError, ShapeError
-from chainrule.graph import grad_mode
+from chainrule.graph import grad_mode, trace
 from chainrule.graph.node import note_write
 
 
@@ -49,6 +49,8 @@ class InPlace:
           or a tensor with views, cannot be updated inside the graph (the other views would
           not see the recorded update): both are errors with help.
         """
+        if trace.active[0]:
+            trace.refuse(f"{what} changes a tensor in place inside the step")
         if grad_mode.state.enabled and (self._rg or (type(other) is not int and type(other)
                                                      is not float and _requires_grad(other))):
             if self._rg and self._node is None:

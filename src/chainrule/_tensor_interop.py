@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import _backend as B
-from chainrule.graph import grad_mode
+from chainrule.graph import grad_mode, trace
 
 
 class NumpyInterop:
@@ -24,6 +24,9 @@ class NumpyInterop:
     __slots__ = ()  # Tensor keeps __slots__: no base may add a __dict__
 
     def __array__(self, dtype=None, copy=None):
+        if trace.active[0]:
+            trace.refuse("np.asarray(t) (or another NumPy call on a tensor) reads its values "
+                         "inside the step")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):

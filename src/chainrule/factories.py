@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import _backend as B
+from chainrule.graph import trace
 from chainrule.tensor import Tensor, _wrap, as_tensor  # noqa: F401 - cr.as_tensor
 
 
@@ -48,6 +49,8 @@ def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = _wrap(arr)
     if requires_grad:
         t.requires_grad = True
+    if trace.active[0]:
+        trace.made(t)
     return t
 
 

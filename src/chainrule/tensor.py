@@ -22,6 +22,7 @@ from chainrule import _backend as B
 from chainrule import _tensor_inplace, _tensor_interop, _tensor_methods, _tensor_torch_ops
 from chainrule.errors import BackwardError
 from chainrule.graph import accumulate as _accumulate_hooks
+from chainrule.graph import trace
 from chainrule.graph.node import HookHandle
 
 _new = object.__new__
@@ -50,6 +51,8 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
         self._rg = False
         if requires_grad:
             self.requires_grad = True
+        if trace.active[0]:
+            trace.made(self)
 
     # --- attributes ----------------------------------------------------------------------
 
@@ -110,9 +113,14 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, not copied)."""
+        if trace.active[0]:
+            trace.refuse("numpy() reads a tensor's values inside the step")
         return self.data
 
     def item(self):
+        if trace.active[0]:
+            trace.refuse("item() (or float(t), int(t), bool(t), an `if` on a tensor) reads a "
+                         "tensor's value inside the step")
         if self.data.size != 1:
             raise ValueError(
                 f"item: only a one-element tensor converts to a Python number, "
@@ -121,12 +129,16 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
         return self.data.item()
 
     def tolist(self):
+        if trace.active[0]:
+            trace.refuse("tolist() reads a tensor's values inside the step")
         return self.data.tolist()
 
     def detach(self) -> Tensor:
         """A tensor that shares data with this one but is cut from the graph."""
         # A new view object, not the same ndarray: saved-array identity stays unambiguous.
         t = _wrap(self.data.view())
+        if trace.active[0]:
+            trace.alias(t, self)
         self._vc[1] = True
         t._vc = self._vc  # one memory, one version: an edit through either is seen
         return t
@@ -143,6 +155,9 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
                 f"bool: the truth value of a tensor of shape {self.shape} is ambiguous. "
                 "help: use (t).any() / (t).all() on .numpy(), or compare one element"
             )
+        if trace.active[0]:
+            trace.refuse("bool(t) (an `if` or `while` on a tensor) reads a tensor's value "
+                         "inside the step")
         return bool(self.data)
 
     def __repr__(self) -> str:
@@ -312,6 +327,8 @@ def _wrap(data, node=None) -> Tensor:
     t._node = node
     t._hooks = None
     t._vc = [0, False, 0]
+    if trace.active[0]:  # made outside the ops' apply (a comparison, a factory, a grad)
+        trace.made(t)
     return t
 
 

@@ -359,9 +359,9 @@ def test_an_extension_interrupted_mid_epoch_resumes_to_the_same_weights(tmp_path
     done = []
     real_step = steps.train_step
 
-    def train_step(*args):
+    def train_step(*args, **kwargs):
         done.append(1)
-        return real_step(*args)
+        return real_step(*args, **kwargs)
 
     class StopAfterTenSteps(trainer.StopRequest):
         signal = property(lambda self: "SIGINT" if len(done) >= 10 else None,

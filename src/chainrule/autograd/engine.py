@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import BackwardError
-from chainrule.graph import accumulate, anomaly, grad_mode
+from chainrule.graph import accumulate, anomaly, grad_mode, trace
 from chainrule.graph.node import Node
 from chainrule.graph.node import clock as write_clock
 from chainrule.tensor import Tensor, _wrap, register_engine
@@ -126,9 +126,14 @@ def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None
     into any ``.grad``: a dict keyed by ``id(t)`` for a leaf and by its node otherwise.
     Then the callbacks that hooks queued during the pass (``accumulate.queue_callback``).
     """
+    rec = trace.recorder()
+    # cr.compile is recording: it keeps the pass's log (each vjp, sum, cast and leaf
+    # accumulation, with its arrays), which a replay then runs as a flat list
+    log = None if rec is None else rec.backward(root, seed, retain_graph, create_graph,
+                                                capture)
     queued = accumulate.open_pass()
     try:
-        out = _run(root, seed, retain_graph, create_graph, capture)
+        out = _run(root, seed, retain_graph, create_graph, capture, log)
     finally:
         accumulate.close_pass()
     for callback in queued:
@@ -136,7 +141,7 @@ def run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture=None
     return out
 
 
-def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture):
+def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture, log=None):
     with grad_mode.set_grad_enabled(create_graph):
         leaf_grads: dict[int, list] = {}
         captured = None
@@ -147,7 +152,7 @@ def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture):
         if root._node is None:
             _collect_leaf(leaf_grads, root, seed)
         else:
-            _walk(root._node, seed, leaf_grads, retain_graph, create_graph, captured)
+            _walk(root._node, seed, leaf_grads, retain_graph, create_graph, captured, log)
         if capture is not None:
             leaf_grads.pop(None, None)
             wanted = {id(t) for t in capture if t._node is None}
@@ -162,6 +167,8 @@ def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture):
             if leaf._hooks:
                 g = _run_hooks(leaf._hooks, g, create_graph)
                 owned = False
+            if log is not None:
+                log.append(("leaf", leaf, g, owned))
             _accumulate(leaf, g, create_graph, owned)
             if accumulate.registry:  # a leaf as the root itself: its hooks run here
                 for hook in list(accumulate.hooks_of(leaf)):
@@ -170,7 +177,7 @@ def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture):
 
 
 def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: bool,
-          captured: dict | None = None):
+          captured: dict | None = None, log: list | None = None):
     deps = _dependencies(root)
     anomaly_on = anomaly.state.enabled
     # leaves with post-accumulate hooks: how many gradients each still waits for
@@ -206,6 +213,8 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
             grads = _vjp_composed(node, g)
         if type(grads) is not tuple:
             grads = (grads,)
+        if log is not None:
+            log.append(("vjp", node, g, grads))
         if anomaly_on:
             anomaly.check_backward(node, g, grads)
         if not retain_graph:
@@ -216,21 +225,26 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
             if type(p) is Tensor or not isinstance(p, Node):  # a leaf (or a subclass: Parameter)
                 if gp.shape != p.data.shape or gp.dtype != p.data.dtype:
                     _check_leaf_shape(node, p, gp.shape)
-                    gp = _conform(gp, p.data.shape, p.data.dtype, node)
-                _collect_leaf(leaf_grads, p, gp)
+                    gp = _conform(gp, p.data.shape, p.data.dtype, node, log)
+                _collect_leaf(leaf_grads, p, gp, log)
                 if waiting and id(p) in waiting:
                     _finish_leaf(p, leaf_grads, waiting, create_graph)
                 continue
             if gp.shape != p.out_shape or gp.dtype != p.out_dtype:
-                gp = _conform(gp, p.out_shape, p.out_dtype, node)
+                gp = _conform(gp, p.out_shape, p.out_dtype, node, log)
             left = deps[p]
             if left == 1:  # the last consumer: p's gradient is complete
                 if p in pending:
-                    gp = pending.pop(p) + gp
+                    gp = _sum(pending.pop(p), gp, log) if log is not None else \
+                        pending.pop(p) + gp
                 push((p, gp))
             else:
                 deps[p] = left - 1
-                pending[p] = pending[p] + gp if p in pending else gp
+                if p in pending:
+                    pending[p] = _sum(pending[p], gp, log) if log is not None else \
+                        pending[p] + gp
+                else:
+                    pending[p] = gp
 
 
 def _leaf_counts(deps: dict) -> dict:
@@ -295,16 +309,26 @@ def _check_leaf_shape(node, leaf, shape) -> None:
         )
 
 
-def _conform(g, shape, dtype, node):
+def _sum(a, b, log):
+    s = a + b
+    if log is not None:
+        log.append(("add", a, b, s))
+    return s
+
+
+def _conform(g, shape, dtype, node, log=None):
     if g.shape != shape:
         raise BackwardError(
             f"backward: {node.name} produced a gradient of shape {g.shape} for an input of "
             f"shape {shape}. This is a bug in that op's vjp; please report it"
         )
-    return g.astype(dtype)
+    cast = g.astype(dtype)
+    if log is not None:
+        log.append(("cast", g, cast, dtype))
+    return cast
 
 
-def _collect_leaf(leaf_grads: dict, leaf: Tensor, g) -> None:
+def _collect_leaf(leaf_grads: dict, leaf: Tensor, g, log=None) -> None:
     """Sum the gradients reaching ``leaf`` in this pass; [leaf, sum, owned] per leaf.
 
     ``owned`` says the sum is an array nobody else holds, so it can become ``.grad``
@@ -321,7 +345,7 @@ def _collect_leaf(leaf_grads: dict, leaf: Tensor, g) -> None:
             given.add(id(g))
         leaf_grads[key] = [leaf, g, owned]
     else:
-        entry[1] = entry[1] + g
+        entry[1] = _sum(entry[1], g, log)
         entry[2] = True
 
 

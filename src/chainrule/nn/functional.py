@@ -15,6 +15,7 @@ import math
 import chainrule as cr
 from chainrule import _backend as B
 from chainrule.errors import ShapeError
+from chainrule.graph import trace
 from chainrule.nn.functional_conv import conv1d, conv2d, pad  # noqa: F401 - F's surface
 from chainrule.nn.functional_loss import (  # noqa: F401 - F.* is the public surface
     REDUCTIONS,
@@ -113,6 +114,11 @@ def dropout(x, p: float = 0.5, training: bool = True):
     # The mask is built in x's dtype, in place (88 instead of 101 us for 128x256 float32).
     # The draws stay float64: float32 ones would be faster still, but they change every
     # seeded run's results (the digits MLP went from 0.982 to 0.976).
-    mask = (B.random.generator.random(x.shape) >= p).astype(x.dtype)
+    # A compiled step draws a fresh mask on every replay (trace.call), as eager does.
+    return x * trace.call(_dropout_mask, x.shape, p, x.dtype)
+
+
+def _dropout_mask(shape, p, dtype):
+    mask = (B.random.generator.random(shape) >= p).astype(dtype)
     mask *= mask.dtype.type(1 / (1 - p))
-    return x * mask
+    return mask

@@ -24,6 +24,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.errors import ShapeError
+from chainrule.graph import trace
 from chainrule.ops import loss as _loss
 from chainrule.tensor import Tensor, as_tensor
 
@@ -115,14 +116,32 @@ def _class_targets(target, shape: tuple, ignore_index: int, what: str) -> np.nda
         raise ShapeError(f"{what}: expected {math.prod(want)} targets of shape {want} (the "
                          f"input's shape {shape} without its class axis 1), got shape "
                          f"{t.shape}. help: one class index per sample (and position)")
-    c = shape[1] if len(shape) > 1 else shape[0]
+    # Checked again on every replay of a compiled step (trace.depends): the values change.
+    trace.depends(_check_range, t, shape[1] if len(shape) > 1 else shape[0], ignore_index,
+                  what)
+    return t
+
+
+def _check_range(t, c: int, ignore_index: int, what: str) -> None:
     bad = t[(t != ignore_index) & ((t < 0) | (t >= c))]
     if bad.size:
         raise IndexError(f"{what}: target class {int(bad.flat[0])} is out of range for {c} "
                          f"classes (valid: 0..{c - 1}, or ignore_index={ignore_index}). "
                          "help: check the labels and the model's number of outputs; mark "
                          "samples to skip with ignore_index")
-    return t
+
+
+def _check_unit_interval(values, name: str, what: str) -> None:
+    values = values.data if isinstance(values, Tensor) else values
+    if values.size and not ((values >= 0) & (values <= 1)).all():
+        raise ValueError(f"{what}: every {name} value must be in [0, 1], got values from "
+                         f"{np.nanmin(values)} to {np.nanmax(values)}. help: apply sigmoid "
+                         "first, or better, pass the logits to binary_cross_entropy_with_logits "
+                         "(stable for any logit)")
+
+
+def _any_equal(t, value) -> bool:
+    return bool((t == value).any())
 
 
 def _as_rows(x):
@@ -166,12 +185,13 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
         return _cross_entropy_probabilities(logits, target, w, ignore_index, reduction,
                                             label_smoothing)
     t = _class_targets(target, logits.shape, ignore_index, "cross_entropy")
-    ignored = t == ignore_index
-    if w is None and not label_smoothing and not ignored.any():
+    # a branch on the targets' values: a compiled step checks it again (trace.depends)
+    if w is None and not label_smoothing and not trace.depends(_any_equal, t, ignore_index):
         if logits.ndim == 2:
             return _loss.cross_entropy(logits, t, reduction)
         losses = _loss.cross_entropy(_as_rows(logits), t.reshape(-1), reduction)
         return losses.reshape(t.shape) if reduction == "none" else losses
+    ignored = t == ignore_index
     rows = _as_rows(logits)
     m = rows.shape[0]
     kept = ~ignored.reshape(-1)
@@ -218,10 +238,10 @@ def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
     c = _num_classes(log_probs, "nll_loss")
     w = _class_weight(weight, c, log_probs.dtype, "nll_loss")
     t = _class_targets(target, log_probs.shape, ignore_index, "nll_loss")
-    ignored = t == ignore_index
-    if log_probs.ndim == 2 and w is None and not ignored.any():
+    if log_probs.ndim == 2 and w is None and not trace.depends(_any_equal, t, ignore_index):
         picked = -log_probs[np.arange(len(t)), t]
         return _reduce(picked, reduction)
+    ignored = t == ignore_index
     rows = _as_rows(log_probs)
     kept = ~ignored.reshape(-1)
     safe = np.where(kept, t.reshape(-1), 0)
@@ -355,11 +375,7 @@ def binary_cross_entropy(probs, target, weight=None, reduction: str = "mean"):
     if t.shape != probs.shape:
         raise ShapeError(f"{what}: input {probs.shape} and target {t.shape} differ. help: give "
                          "both the same shape (e.g. target.reshape(-1, 1) for a (N, 1) output)")
-    for name, values in (("input", probs.data), ("target", t)):
-        if values.size and not ((values >= 0) & (values <= 1)).all():
-            raise ValueError(f"{what}: every {name} value must be in [0, 1], got values from "
-                             f"{np.nanmin(values)} to {np.nanmax(values)}. help: apply "
-                             "sigmoid first, or better, pass the logits to "
-                             "binary_cross_entropy_with_logits (stable for any logit)")
+    for name, values in (("input", probs), ("target", t)):
+        trace.depends(_check_unit_interval, values, name, what)  # values: checked each time
     w = _broadcast_weight(weight, probs.shape, what, "weight", probs.dtype)
     return _loss.binary_cross_entropy(probs, t, w, reduction)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
+from chainrule.graph import trace
 from chainrule.ops.norm import batch_norm as _fused_batch_norm
 from chainrule.tensor import Tensor, as_tensor
 
@@ -44,17 +45,35 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             raise ValueError("batch_norm: training=False normalises with running_mean and "
                              "running_var, and none were given. help: pass them, or "
                              "training=True to use the batch's statistics")
-        shape = (1, c) + (1,) * (x.ndim - 2)
-        return normalize_with(x, _data(running_mean), _data(running_var), weight, bias, shape,
-                              eps)
+        return normalize_running(x, running_mean, running_var, weight, bias, eps)
     y, mean, var = batch_statistics(x, weight, bias, eps, "batch_norm")
     if running_mean is not None:
-        update_running(_data(running_mean), _data(running_var), mean, var,
-                       x.size // c, momentum)
-        for t in (running_mean, running_var):
-            if isinstance(t, Tensor):
-                t.bump_version()
+        trace.call(_update_running_tensors, running_mean, running_var, mean, var,
+                   x.size // c, momentum)
     return y
+
+
+def _update_running_tensors(running_mean, running_var, mean, var, m: int, f: float) -> None:
+    update_running(_data(running_mean), _data(running_var), mean, var, m, f)
+    for t in (running_mean, running_var):
+        if isinstance(t, Tensor):
+            t.bump_version()
+
+
+def normalize_running(x, running_mean, running_var, weight, bias, eps):
+    """Eval-mode batch norm of x (N, C, *) with the running statistics (tensors or arrays)."""
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    # Read through trace.call, so that a compiled step reads them on every replay: they
+    # change between one eval step and the next when training runs in between.
+    mean, inv = trace.call(_eval_statistics, running_mean, running_var, shape, eps, x.dtype)
+    return _affine((x - mean) * inv, weight, bias, shape)
+
+
+def _eval_statistics(running_mean, running_var, shape, eps, dtype):
+    """The running mean and 1 / sqrt(running var + eps), shaped to broadcast, in x's dtype."""
+    mean = _data(running_mean).reshape(shape)
+    inv = 1 / np.sqrt(_data(running_var).reshape(shape) + eps)
+    return mean.astype(dtype), inv.astype(dtype)
 
 
 def _data(t):
@@ -84,12 +103,8 @@ def update_running(rm, rv, mean, var, m: int, f: float) -> None:
     rv += (f * m / (m - 1)) * var  # the running variance is unbiased
 
 
-def normalize_with(x, mean, var, weight, bias, shape, eps):
-    """(x - mean) / sqrt(var + eps) * weight + bias with given statistics (arrays, one per
-    channel, reshaped to ``shape``); weight and bias may be None."""
-    mean = mean.reshape(shape)
-    inv = 1 / np.sqrt(var.reshape(shape) + eps)
-    xhat = (x - mean.astype(x.dtype)) * inv.astype(x.dtype)
+def _affine(xhat, weight, bias, shape):
+    """xhat * weight + bias, each optional (None), reshaped to ``shape``."""
     if weight is None and bias is None:
         return xhat
     if bias is None:

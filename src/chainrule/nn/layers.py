@@ -7,6 +7,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.errors import ShapeError
+from chainrule.graph import trace
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn._params import dtype_arg as _dtype
@@ -82,11 +83,7 @@ class Embedding(Module):
         idx = np.asarray(idx.data if isinstance(idx, cr.Tensor) else idx)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got {idx.dtype}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
-            raise IndexError(f"Embedding: index {bad} is out of range for "
-                             f"{self.num_embeddings} embeddings (valid: 0.."
-                             f"{self.num_embeddings - 1}); indices never wrap")
+        trace.depends(_check_indices, idx, self.num_embeddings)  # again on every replay
         return self.weight[idx]
 
     def extra_repr(self) -> str:
@@ -137,3 +134,10 @@ class Softmax(Module):
 
     def forward(self, x):
         return F.softmax(x, self.axis)
+
+
+def _check_indices(idx: np.ndarray, n: int) -> None:
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise IndexError(f"Embedding: index {bad} is out of range for {n} embeddings (valid: "
+                         f"0..{n - 1}); indices never wrap")

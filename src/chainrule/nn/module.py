@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule import _backend as B
 from chainrule.errors import ChainruleError, ShapeError
-from chainrule.graph import anomaly
+from chainrule.graph import anomaly, trace
 from chainrule.nn import hooks
 from chainrule.tensor import Tensor
 
@@ -163,6 +163,8 @@ class Module(hooks.Hooks):
                 break
         running = _running.stack
         running.append(self)
+        if trace.active[0]:
+            trace.module(self)  # a compiled step guards on its train/eval mode and hooks
         try:
             forward = self.forward
             if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
@@ -258,6 +260,7 @@ class Module(hooks.Hooks):
     def eval(self):
         return self.train(False)
 
+    @trace.opaque
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None

@@ -7,6 +7,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.errors import ShapeError
+from chainrule.graph import trace
 from chainrule.nn import functional_norm as FN
 from chainrule.nn._params import dtype_arg
 from chainrule.nn.module import Module, Parameter
@@ -55,8 +56,8 @@ class _BatchNorm(Module):
         if self.training or self.running_mean is None:
             y, mean, var = FN.batch_statistics(x, self.weight, self.bias, self.eps,
                                                type(self).__name__)
-            if self.training:
-                self._update_running(mean, var, x.size // self.num_features)
+            if self.training:  # through trace.call: a compiled step updates them too
+                trace.call(self._update_running, mean, var, x.size // self.num_features)
             return y
         return self._evaluate(x)
 
@@ -71,9 +72,8 @@ class _BatchNorm(Module):
 
     def _evaluate(self, x):
         """Eval mode: normalise with the running statistics."""
-        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
-        return FN.normalize_with(x, self.running_mean.data, self.running_var.data,
-                                 self.weight, self.bias, shape, self.eps)
+        return FN.normalize_running(x, self.running_mean, self.running_var, self.weight,
+                                    self.bias, self.eps)
 
     def extra_repr(self) -> str:
         text = f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from chainrule.graph import grad_mode
+from chainrule.graph import grad_mode, trace
 from chainrule.tensor import Tensor, _wrap
 
 
@@ -20,9 +20,15 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     """Scale every gradient by ``max_norm / total_norm`` when the total norm (of all the
     gradients together) exceeds ``max_norm``, in place; return the total norm (a tensor),
     as PyTorch's."""
-    grads = [p.grad.data for p in _params(parameters) if p.grad is not None]
+    # through trace.call: a compiled step clips on every replay, with that replay's grads
+    return _wrap(trace.call(_clip_norm, tuple(_params(parameters)), max_norm, norm_type,
+                            error_if_nonfinite))
+
+
+def _clip_norm(params: tuple, max_norm: float, norm_type: float, error_if_nonfinite: bool):
+    grads = [p.grad.data for p in params if p.grad is not None]
     if not grads:
-        return _wrap(np.zeros(()))
+        return np.zeros(())
     norm_type = float(norm_type)
     if math.isinf(norm_type):
         total = max(float(np.abs(g).max(initial=0.0)) for g in grads)
@@ -38,12 +44,16 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         with grad_mode.no_grad():
             for g in grads:
                 g *= coef
-    return _wrap(np.asarray(total, dtype=grads[0].dtype))
+    return np.asarray(total, dtype=grads[0].dtype)
 
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clip every gradient element into [-clip_value, clip_value], in place."""
-    for p in _params(parameters):
+    trace.call(_clip_values, tuple(_params(parameters)), clip_value)  # replayed too
+
+
+def _clip_values(params: tuple, clip_value: float) -> None:
+    for p in params:
         if p.grad is not None:
             np.clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
 
@@ -57,6 +67,7 @@ def parameters_to_vector(parameters) -> Tensor:
 
 def vector_to_parameters(vec: Tensor, parameters) -> None:
     """Copy the entries of ``vec`` back into the parameters, in order, in place."""
+    trace.refuse("vector_to_parameters writes the parameters inside the step")
     data = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
     params = _params(parameters)
     total = sum(p.data.size for p in params)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.graph import anomaly, grad_mode
+from chainrule.graph import anomaly, grad_mode, trace
 from chainrule.graph.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
 from chainrule.graph.node import clock as _clock
 from chainrule.tensor import Tensor
@@ -103,6 +103,8 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     else:
         t._rg = False
         t._node = None
+    if _trace_on[0] and _trace.recorder is not None:  # cr.compile is recording this step
+        _trace.recorder.apply(op, inputs, t, params)
     return t
 
 
@@ -161,6 +163,7 @@ _new = object.__new__
 # The per-thread flags, bound once, and the counts that let most ops skip reading them.
 _grad_mode, _grad_off = grad_mode.state, grad_mode.off
 _anomaly, _anomaly_on = anomaly.state, anomaly.on
+_trace, _trace_on = trace.state, trace.active
 _warned_growth = False
 
 

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from chainrule.graph import grad_mode
+from chainrule.graph import grad_mode, trace
 from chainrule.tensor import Tensor
 
 
@@ -91,6 +91,7 @@ class Optimizer:
             for p in group["params"]:
                 yield p, group
 
+    @trace.opaque  # a compiled step replays it as one call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``p.grad = None`` (or zero them in place)."""
         for p, _ in self._params():
@@ -99,6 +100,7 @@ class Optimizer:
             else:
                 p.grad.data[...] = 0
 
+    @trace.opaque  # a compiled step replays it as one call: the same array updates
     def step(self, closure=None):
         """One update of every parameter that has a gradient. ``closure``, if given, is
         called first (with gradients enabled) and its loss returned, as in PyTorch."""

@@ -149,8 +149,7 @@ def _add_run_options(p) -> None:
     """Where the data comes from, and the run's own options: its directory, checkpoints,
     checks and progress bars."""
     p.add_argument("--data-dir", help="folder with the IDX files (fashion-mnist, mnist); "
-                   "default: /usr/share/datasets/fashion-mnist for fashion-mnist; mnist "
-                   "needs it")
+                   "default: /usr/share/datasets/fashion-mnist for fashion-mnist; mnist needs it")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="run directory; one that holds a run is refused (see --resume, "
                    "--overwrite). Default: runs/DATASET-MODEL, or -2, -3... if taken")
@@ -166,6 +165,7 @@ def _add_run_options(p) -> None:
                    help="stop at the first op whose forward or backward makes NaN/Inf, and "
                    "name it (slower)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-compile", action="store_true", help="run the step eagerly (no cr.compile)")
     p.add_argument("--health", action="store_true",
                    help="watch the training health (saturated and dead units, update-to-data "
                    "ratios, gradient norms by layer, the initial loss): writes health.jsonl "
@@ -267,7 +267,7 @@ def _train(args) -> int:
                          show_progress=not args.no_progress,
                          keep_checkpoints=args.keep_checkpoints,
                          epochs=args.epochs if args.resume else None,
-                         health_every=health_every)
+                         health_every=health_every, compile=not args.no_compile)
     except _input_errors() as e:
         raise UsageError(" ".join(str(e).split())) from None
     except MemoryError:

@@ -54,12 +54,14 @@ __all__ = ["fit", "run", "RunResult", "EpochSums", "RunState", "train_step", "ev
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")  # see Trainer.train's NOTE
 def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs: int,
         batch_size: int = 32, scheduler=None, seed: int = 0, log=print,
-        monitor=None, threads: int = 0) -> list[dict]:
+        monitor=None, threads: int = 0, compile: bool = True) -> list[dict]:
     """Train ``model`` for ``epochs`` on arrays ``train_data = (x, y)``; returns the history.
 
     ``monitor``: a ``chainrule.health.Monitor`` of ``model``, stepped after every
     optimizer step (and told of every new epoch). ``threads``: BLAS threads; 0 chooses
-    them by the work, as ``chainrule train`` does (train/threads.py).
+    them by the work, as ``chainrule train`` does (train/threads.py). ``compile``: the step
+    runs through ``cr.compile`` (bitwise the eager step, tests/compile/test_recipes.py;
+    eager with a monitor, whose hooks a replay would not call).
 
     Raises ``DivergedError`` (naming the epoch and step) as soon as the loss is NaN or inf.
     Sets the C allocator to keep freed memory for the rest of the process (``_allocator``).
@@ -67,12 +69,13 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
     _allocator.keep_freed_memory()
     with _threads.choose(model, train_data[0][:batch_size], threads).limit():
         return _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler,
-                    seed, log, monitor)
+                    seed, log, monitor, compile)
 
 
 def _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler, seed, log,
-         monitor) -> list[dict]:
+         monitor, compile) -> list[dict]:
     history = []
+    update = steps.compiled_update() if compile and monitor is None else None
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
         lr = optimizer.param_groups[0]["lr"]
@@ -82,7 +85,7 @@ def _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler,
         if monitor is not None:
             monitor.new_epoch(epoch + 1)
         for i, (xb, yb) in enumerate(loader):
-            loss = steps.train_step(model, optimizer, xb, yb, sums)
+            loss = steps.train_step(model, optimizer, xb, yb, sums, update)
             if monitor is not None:
                 monitor.step(loss, optimizer)
             if not math.isfinite(loss):
@@ -125,7 +128,7 @@ def make_scheduler(recipe: Recipe, optimizer):
 
 def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bool = False,
         console=None, show_progress: bool = True, keep_checkpoints: int = 5,
-        epochs: int | None = None, health_every: int = 0) -> RunResult:
+        epochs: int | None = None, health_every: int = 0, compile: bool = True) -> RunResult:
     """Train from ``recipe`` into ``out_dir`` (or continue the run there, with ``resume``).
 
     ``out_dir=None`` makes a new run directory: ``runs/DATASET-MODEL``, or ``-2``, ``-3``...
@@ -144,7 +147,9 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
     accuracy). A loss that becomes NaN or inf stops the run with ``DivergedError``; a write
     that fails (disk full) stops it with ``CheckpointWriteError``; either way ``last`` keeps
     the last good state. ``health_every`` > 0 watches the training health of one step
-    in that many (``--health``: health.jsonl, health.png; train/healthlog.py). Sets the C
+    in that many (``--health``: health.jsonl, health.png; train/healthlog.py). ``compile``
+    runs the step through ``cr.compile`` (bitwise the eager step; not with ``--health``,
+    whose hooks it would not call, nor on several processes). Sets the C
     allocator to keep freed memory for the rest of the process (``_allocator``).
     """
     from rich.console import Console
@@ -180,16 +185,16 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
             console.print(f"BLAS threads: {blas.why}")
             saved = state.position() if resume else None
             trainer = _trainer(world, setup, Path(out_dir), state, console, show_progress,
-                               keep_checkpoints, saved, health_every)
+                               keep_checkpoints, saved, health_every, compile)
             return trainer.train()
 
 
 def _trainer(world, setup, out_dir: Path, state, console, show_progress, keep, saved,
-             health_every: int) -> Trainer:
+             health_every: int, compile: bool = True) -> Trainer:
     """This rank's Trainer: the plain one, or with several processes the distributed one."""
     if world.size == 1:
         return Trainer(setup, out_dir, state, console, show_progress, keep, saved=saved,
-                       health_every=health_every)
+                       health_every=health_every, compile=compile)
     from chainrule.train.ranks_trainer import DistributedTrainer
 
     return DistributedTrainer(setup, out_dir, state, console, show_progress, keep, saved,

@@ -18,21 +18,34 @@ from chainrule.train.errors import DivergedError
 from chainrule.train.state import EpochSums
 
 
-def train_step(model: nn.Module, optimizer, x, y, sums: EpochSums) -> float:
-    """One gradient-descent step: forward, cost = mean loss, backward, update.
+def train_step(model: nn.Module, optimizer, x, y, sums: EpochSums, compiled=None) -> float:
+    """One gradient-descent step: forward, cost = mean loss, backward, update; through
+    ``compiled`` (a ``compiled_update()`` of the run) when given: bitwise the same numbers.
 
     Returns the batch's cost (NaN or inf when training has diverged: the caller checks).
     """
-    logits = model(x)
-    loss = F.cross_entropy(logits, y)  # the cost function: the mean of l^n over the batch
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+    loss, logits = (compiled or _update)(model, optimizer, x, y)
     n, value = len(y), loss.item()
     sums.loss += value * n
     sums.correct += int((logits.numpy().argmax(axis=1) == y.numpy()).sum())
     sums.seen += n
     return value
+
+
+def _update(model, optimizer, x, y):
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)  # the cost function: the mean of l^n over the batch
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
+def compiled_update():
+    """The step for one run through ``cr.compile``: recorded for the batch shape (and the
+    epoch's short last batch), replayed for every other batch. One per run, so that the
+    recordings (and the arrays they hold) go when the run does."""
+    return cr.compile(_update)
 
 
 @cr.no_grad()

@@ -89,7 +89,7 @@ class Trainer:
 
     def __init__(self, setup: Setup, out_dir: Path, state: RunState, console,
                  show_progress: bool = True, keep: int = 5, saved: str | None = None,
-                 health_every: int = 0):
+                 health_every: int = 0, compile: bool = True):
         self.recipe, self.data, self.model = setup.recipe, setup.data, setup.model
         self.optimizer, self.scheduler = setup.optimizer, setup.scheduler
         self.out_dir, self.state = out_dir, state
@@ -101,6 +101,8 @@ class Trainer:
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
         self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
+        # the step through cr.compile; not with --health: a replay would not call its hooks
+        self.update = steps.compiled_update() if compile and not health_every else None
         if health_every:
             from chainrule.train.healthlog import HealthLog
 
@@ -192,7 +194,7 @@ class Trainer:
                              self.recipe.seed, self.state.epoch)
 
     def _step(self, xb, yb, sums, stop: StopRequest) -> float:
-        return steps.train_step(self.model, self.optimizer, xb, yb, sums)
+        return steps.train_step(self.model, self.optimizer, xb, yb, sums, self.update)
 
     def _evaluate(self, x, y):
         return steps.evaluate(self.model, x, y)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import warnings
 
+from chainrule.graph import trace
+
 #: Bookkeeping entries of PyTorch's scheduler state dicts that chainrule has no use for:
 #: loading a dict converted from PyTorch ignores them rather than refuse it.
 TORCH_ONLY_KEYS = frozenset({"_step_count", "_is_initial", "_get_lr_called_within_step",
@@ -100,6 +102,7 @@ class LRScheduler:
     def get_lr(self) -> list:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @trace.opaque  # a compiled step replays it as one call
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and set each group's lr. Call it after the epoch's
         ``optimizer.step()`` calls. ``epoch`` (deprecated, as in PyTorch) jumps to that

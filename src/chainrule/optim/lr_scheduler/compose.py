@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+from chainrule.graph import trace
 from chainrule.optim.lr_scheduler.base import LRScheduler, copied
 from chainrule.optim.lr_scheduler.plateau import ReduceLROnPlateau
 
@@ -58,6 +59,7 @@ class ChainedScheduler(_Composite):
         self.optimizer = optimizer
         self._last_lr = self._group_lrs()
 
+    @trace.opaque  # a compiled step replays it as one call
     def step(self) -> None:
         for s in self._schedulers:
             s.step()
@@ -105,6 +107,7 @@ class SequentialLR(_Composite):
         elif hasattr(scheduler, "last_epoch"):
             scheduler.last_epoch -= 1
 
+    @trace.opaque  # a compiled step replays it as one call
     def step(self) -> None:
         self.last_epoch += 1
         i = bisect_right(self._milestones, self.last_epoch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from chainrule.graph import trace
 from chainrule.optim.lr_scheduler.base import LRScheduler, _AnchoredLR, check_optimizer, per_group
 from chainrule.optim.lr_scheduler.decay import whole
 
@@ -77,6 +78,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         c = 1 + math.cos(math.pi * self.T_cur / self.T_i)
         return [self.eta_min + (b - self.eta_min) * c / 2 for b in self.base_lrs]
 
+    @trace.opaque  # a compiled step replays it as one call
     def step(self, epoch: float | None = None) -> None:
         """Advance one epoch, or go to ``epoch`` (a float is fine)."""
         self._check_groups()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from chainrule.graph import trace
 from chainrule.optim.lr_scheduler.base import LRScheduler, check_optimizer, per_group
 from chainrule.optim.lr_scheduler.decay import whole
 
@@ -58,6 +59,7 @@ class ReduceLROnPlateau(LRScheduler):
             return value < (best * (1.0 - t) if self.threshold_mode == "rel" else best - t)
         return value > (best * (t + 1.0) if self.threshold_mode == "rel" else best + t)
 
+    @trace.opaque  # a compiled step replays it as one call
     def step(self, metrics, epoch: int | None = None) -> None:
         """Take the epoch's metric (a number or a one-element tensor) into account."""
         current = float(metrics)

@@ -1,0 +1,146 @@
+"""``cr.compile(fn)``: record a step on its first call, replay it on the next ones.
+
+torch.compile's name and basic contract (a callable in, a callable out, results as eager's);
+jax.jit's semantics: the step's Python runs once per recording, so its side effects
+outside chainrule (a print, a counter, a list append) happen only then, and a replay
+reads the tensors the step used from outside (parameters, buffers) by reference, with
+their values of the moment.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from chainrule.compile.plan import Plan
+from chainrule.compile.record import Recorder
+from chainrule.graph import anomaly, grad_mode, trace
+from chainrule.tensor import Tensor
+
+
+class CompileWarning(UserWarning):
+    """A compiled step runs eagerly (its reason is in ``fallback_reason``), or keeps
+    recording again (its guards keep missing)."""
+
+
+class Compiled:
+    """A step function that replays its recording while the guards hold.
+
+    ``fallback_reason`` is None while the step replays, else the one-line reason why its
+    latest call ran eagerly. ``stats`` counts ``records``, ``replays`` and ``eager`` calls.
+    """
+
+    def __init__(self, fn, cache_size: int = 8):
+        if not callable(fn):
+            raise TypeError(f"compile: expected a function (the step), got "
+                            f"{type(fn).__name__}. help: cr.compile(step), or @cr.compile "
+                            "above `def step(...)`")
+        if not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"compile: cache_size must be a positive int, got {cache_size!r}")
+        functools.update_wrapper(self, fn, updated=())
+        self.fn = fn
+        self.cache_size = cache_size
+        self.fallback_reason: str | None = None
+        self.stats = {"records": 0, "replays": 0, "eager": 0}
+        self._misses = 0  # recordings for a key seen before (its guards missed), or evicted
+        self._plans: OrderedDict = OrderedDict()  # cache key -> plans, the newest first
+        self._lock = threading.Lock()  # a plan's ops hold one replay's arrays at a time
+        self._warned: set = set()
+        self._evicted: set = set()  # keys whose plans the cache dropped
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            names = tuple(sorted(kwargs))
+            args = args + tuple(kwargs[n] for n in names)
+            call = functools.partial(_call_with_names, self.fn, len(args) - len(names), names)
+        else:
+            names, call = (), self.fn
+        if trace.recorder() is not None or anomaly.state.enabled:
+            return call(*args)  # inside another recording, or checking for NaN: eager
+        key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args))
+        with self._lock:
+            for plan in self._plans.get(key, ()):
+                if plan.holds(args):
+                    self._plans.move_to_end(key)
+                    self.fallback_reason = plan.reason
+                    if plan.reason is not None:
+                        self.stats["eager"] += 1
+                        return call(*args)
+                    self.stats["replays"] += 1
+                    return plan.replay(args)
+            return self._record(key, call, args)
+
+    def _record(self, key, call, args):
+        rec = Recorder(args)
+        trace.install(rec)
+        try:
+            result = call(*args)
+        finally:
+            trace.install(None)
+        self.stats["records"] += 1
+        plan = Plan(rec, result)  # may still refuse: what the step returns
+        self.fallback_reason = plan.reason
+        if plan.reason is not None:
+            self.stats["eager"] += 1  # the recording ran eagerly: its result stands
+            self._warn(plan.reason, f"cr.compile: {_name(self.fn)} runs eagerly: "
+                       f"{plan.reason}")
+        if key in self._plans or key in self._evicted:
+            self._misses += 1
+        plans = self._plans.setdefault(key, [])
+        plans.insert(0, plan)  # the newest first: the guards that missed are older
+        del plans[self.cache_size:]
+        self._plans.move_to_end(key)
+        while sum(len(p) for p in self._plans.values()) > self.cache_size:
+            oldest = next(iter(self._plans))
+            self._plans[oldest].pop()
+            if not self._plans[oldest]:
+                del self._plans[oldest]
+                if len(self._evicted) > 1000:
+                    self._evicted.clear()  # a bound: it only tells misses from new keys
+                self._evicted.add(oldest)
+        if self._misses >= self.cache_size:
+            self._warn("misses", f"cr.compile: {_name(self.fn)} was recorded again "
+                       f"{self._misses} times: its guards keep missing (input shapes, "
+                       "dtypes, train/eval, grad mode, parameters, hooks ...) or its cache "
+                       f"(cache_size={self.cache_size}) is too small. help: keep the batch "
+                       "shape fixed (drop_last=True), raise cache_size, or do not compile it")
+        return result
+
+    def _warn(self, kind: str, message: str) -> None:
+        if kind not in self._warned:  # once per reason, not once per call
+            self._warned.add(kind)
+            warnings.warn(message, CompileWarning, stacklevel=4)
+
+    def __repr__(self) -> str:
+        return f"<compiled {_name(self.fn)}>"
+
+
+def compile(fn=None, *, cache_size: int = 8):  # noqa: A001 - torch.compile's name
+    """Record ``fn`` (a step: forward, backward, optimizer) on its first call and replay it
+    on later calls whose guards match; ``@cr.compile`` or ``cr.compile(step)``."""
+    if fn is None:
+        return lambda f: Compiled(f, cache_size=cache_size)
+    return Compiled(fn, cache_size=cache_size)
+
+
+def _call_with_names(fn, n: int, names: tuple, *args):
+    return fn(*args[:n], **dict(zip(names, args[n:])))
+
+
+def _guard(a):
+    """The part of the cache key for one argument."""
+    if isinstance(a, Tensor):
+        return (Tensor, a.data.shape, a.data.dtype.str, a._rg)
+    if isinstance(a, np.ndarray):
+        return (np.ndarray, a.shape, a.dtype.str)
+    if isinstance(a, (int, float, str, bool, type(None))):
+        return (type(a), a)
+    return (type(a), id(a))
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
