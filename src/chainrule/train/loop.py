@@ -148,9 +148,8 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
     that fails (disk full) stops it with ``CheckpointWriteError``; either way ``last`` keeps
     the last good state. ``health_every`` > 0 watches the training health of one step
     in that many (``--health``: health.jsonl, health.png; train/healthlog.py). ``compile``
-    runs the step through ``cr.compile`` (bitwise the eager step; not with ``--health``,
-    whose hooks it would not call, nor on several processes). Sets the C
-    allocator to keep freed memory for the rest of the process (``_allocator``).
+    runs the step through ``cr.compile`` (bitwise the eager step; not with ``--health`` nor
+    on several processes). Sets the C allocator to keep freed memory (``_allocator``).
     """
     from rich.console import Console
 
