@@ -13,7 +13,7 @@ import numpy as _np
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
 # viz and health are cheap to import: matplotlib loads only when drawing.
-from chainrule import data, distributed, health, nn, ops, optim, viz
+from chainrule import data, distributed, func, health, nn, ops, optim, viz
 
 # cr.autograd (the subpackage) holds PyTorch's form: cr.autograd.grad(outputs, inputs).
 from chainrule.autograd import (

@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule import _backend as B
 from chainrule.ops import generic
-from chainrule.ops.core import INPUT, OUTPUT, Op, apply, unbroadcast
+from chainrule.ops.core import INPUT, OUTPUT, Op, apply, tangent_sum, unbroadcast
 from chainrule.ops.numerics import erf_exact, erf_float32
 from chainrule.tensor import Tensor, as_operand, as_tensor
 
@@ -21,12 +21,18 @@ from chainrule.tensor import Tensor, as_operand, as_tensor
 
 
 class Add(Op):
-    """y = a + b;  da = g,  db = g"""
+    """y = a + b;  da = g,  db = g
+
+    jvp: dy = da + db
+    """
 
     sums_over_steps = True  # `total += loss` is an add: see core._check_graph_growth
 
     def forward(self, a, b):
         return a + b
+
+    def jvp(self, xs, y, dxs):
+        return tangent_sum(y.shape, *dxs)
 
     def vjp(self, g):
         da = unbroadcast(g, self.input_shape(0)) if self.needs(0) else None
@@ -35,10 +41,17 @@ class Add(Op):
 
 
 class Sub(Op):
-    """y = a - b;  da = g,  db = -g"""
+    """y = a - b;  da = g,  db = -g
+
+    jvp: dy = da - db
+    """
 
     def forward(self, a, b):
         return a - b
+
+    def jvp(self, xs, y, dxs):
+        da, db = dxs
+        return tangent_sum(y.shape, da, None if db is None else -db)
 
     def vjp(self, g):
         da = unbroadcast(g, self.input_shape(0)) if self.needs(0) else None
@@ -47,11 +60,19 @@ class Sub(Op):
 
 
 class Mul(Op):
-    """y = a * b;  da = g * b,  db = g * a"""
+    """y = a * b;  da = g * b,  db = g * a
+
+    jvp: dy = da * b + a * db
+    """
 
     def forward(self, a, b):
         self.save(a=INPUT(0), b=INPUT(1))
         return a * b
+
+    def jvp(self, xs, y, dxs):
+        (a, b), (da, db) = xs, dxs
+        return tangent_sum(y.shape, None if da is None else da * b,
+                           None if db is None else a * db)
 
     def vjp(self, g):
         da = unbroadcast(g * self.b, self.input_shape(0)) if self.needs(0) else None
@@ -60,12 +81,20 @@ class Mul(Op):
 
 
 class Div(Op):
-    """y = a / b;  da = g / b,  db = -g * a / b^2 = -(g / b) * y"""
+    """y = a / b;  da = g / b,  db = -g * a / b^2 = -(g / b) * y
+
+    jvp: dy = (da - db * y) / b
+    """
 
     def forward(self, a, b):
         y = a / b
         self.save(b=INPUT(1), y=OUTPUT)
         return y
+
+    def jvp(self, xs, y, dxs):
+        b, (da, db) = xs[1], dxs
+        return tangent_sum(y.shape, None if da is None else da / b,
+                           None if db is None else -(db * y) / b)
 
     def vjp(self, g):
         g_over_b = g / self.b
@@ -77,6 +106,8 @@ class Div(Op):
 class Pow(Op):
     """y = a ** p;  da = g * p * a^(p-1),  dp = g * y * log(a)
 
+    jvp: dy = da * p * a^(p-1) + dp * y * log(a)   (the dp term 0 where a == 0)
+
     NOTE: dp is taken as 0 where a == 0 (and p >= 0), as PyTorch does: the limit of
     y * log(a) there is 0, not the NaN that 0 * log(0) would give.
     """
@@ -85,6 +116,16 @@ class Pow(Op):
         y = np.power(a, p)
         self.save(a=INPUT(0), p=INPUT(1), y=OUTPUT)
         return y
+
+    def jvp(self, xs, y, dxs):
+        (a, p), (da, dp) = xs, dxs
+        term_a = None if da is None else da * p * a ** (p - 1)
+        term_p = None
+        if dp is not None:
+            a0 = np.asarray(generic.constant(a)) == 0
+            safe_a = generic.where(a0, 1.0, a) if np.any(a0) else a
+            term_p = dp * y * generic.log(safe_a)
+        return tangent_sum(y.shape, term_a, term_p)
 
     def vjp(self, g):
         a, p = self.a, self.p
@@ -98,10 +139,16 @@ class Pow(Op):
 
 
 class Neg(Op):
-    """y = -x;  dx = -g"""
+    """y = -x;  dx = -g
+
+    jvp: dy = -dx
+    """
 
     def forward(self, x):
         return -x
+
+    def jvp(self, xs, y, dxs):
+        return -dxs[0]
 
     def vjp(self, g):
         return -g
@@ -111,81 +158,123 @@ class Neg(Op):
 
 
 class Exp(Op):
-    """y = e^x;  dx = g * y"""
+    """y = e^x;  dx = g * y
+
+    jvp: dy = dx * y
+    """
 
     def forward(self, x):
         y = np.exp(x)
         self.save(y=OUTPUT)
         return y
 
+    def jvp(self, xs, y, dxs):
+        return dxs[0] * y
+
     def vjp(self, g):
         return g * self.y
 
 
 class Log(Op):
-    """y = ln x;  dx = g / x"""
+    """y = ln x;  dx = g / x
+
+    jvp: dy = dx / x
+    """
 
     def forward(self, x):
         self.save(x=INPUT(0))
         return np.log(x)
+
+    def jvp(self, xs, y, dxs):
+        return dxs[0] / xs[0]
 
     def vjp(self, g):
         return g / self.x
 
 
 class Sqrt(Op):
-    """y = sqrt(x);  dx = g / (2 y)"""
+    """y = sqrt(x);  dx = g / (2 y)
+
+    jvp: dy = dx / (2 y)
+    """
 
     def forward(self, x):
         y = np.sqrt(x)
         self.save(y=OUTPUT)
         return y
 
+    def jvp(self, xs, y, dxs):
+        return dxs[0] / (2 * y)
+
     def vjp(self, g):
         return g / (2 * self.y)
 
 
 class Abs(Op):
-    """y = |x|;  dx = g * sign(x)   (NOTE: sign(0) = 0, so |x|'(0) = 0, as PyTorch)"""
+    """y = |x|;  dx = g * sign(x)   (NOTE: sign(0) = 0, so |x|'(0) = 0, as PyTorch)
+
+    jvp: dy = dx * sign(x)
+    """
 
     def forward(self, x):
         if self.recording:
             self.save(sign=np.sign(x))
         return np.abs(x)
 
+    def jvp(self, xs, y, dxs):
+        return dxs[0] * np.sign(generic.constant(xs[0]))
+
     def vjp(self, g):
         return g * self.sign
 
 
 class Sin(Op):
-    """y = sin x;  dx = g * cos x"""
+    """y = sin x;  dx = g * cos x
+
+    jvp: dy = dx * cos x
+    """
 
     def forward(self, x):
         self.save(x=INPUT(0))
         return np.sin(x)
+
+    def jvp(self, xs, y, dxs):
+        return dxs[0] * generic.cos(xs[0])
 
     def vjp(self, g):
         return g * generic.cos(self.x)
 
 
 class Cos(Op):
-    """y = cos x;  dx = -g * sin x"""
+    """y = cos x;  dx = -g * sin x
+
+    jvp: dy = -dx * sin x
+    """
 
     def forward(self, x):
         self.save(x=INPUT(0))
         return np.cos(x)
+
+    def jvp(self, xs, y, dxs):
+        return -dxs[0] * generic.sin(xs[0])
 
     def vjp(self, g):
         return -g * generic.sin(self.x)
 
 
 class Tanh(Op):
-    """y = tanh x;  dx = g * (1 - y^2)"""
+    """y = tanh x;  dx = g * (1 - y^2)
+
+    jvp: dy = dx * (1 - y^2)
+    """
 
     def forward(self, x):
         y = np.tanh(x)
         self.save(y=OUTPUT)
         return y
+
+    def jvp(self, xs, y, dxs):
+        return dxs[0] * (1 - y * y)
 
     def vjp(self, g):
         y = self.y
@@ -194,6 +283,8 @@ class Tanh(Op):
 
 class Sigmoid(Op):
     """y = 1 / (1 + e^-x);  dx = g * y * (1 - y)
+
+    jvp: dy = dx * y * (1 - y)
 
     Computed from e^-|x| so that no exponential overflows, for any x.
     """
@@ -204,13 +295,19 @@ class Sigmoid(Op):
         self.save(y=OUTPUT)
         return y
 
+    def jvp(self, xs, y, dxs):
+        return dxs[0] * (y * (1 - y))
+
     def vjp(self, g):
         y = self.y
         return g * (y * (1 - y))
 
 
 class Relu(Op):
-    """y = max(x, 0);  dx = g * [x > 0]   (NOTE: relu'(0) = 0, as PyTorch)"""
+    """y = max(x, 0);  dx = g * [x > 0]   (NOTE: relu'(0) = 0, as PyTorch)
+
+    jvp: dy = dx * [x > 0]
+    """
 
     def forward(self, x):
         y = np.maximum(x, 0)
@@ -218,12 +315,18 @@ class Relu(Op):
             self.save(mask=x > 0)
         return y
 
+    def jvp(self, xs, y, dxs):
+        return dxs[0] * (generic.constant(xs[0]) > 0)
+
     def vjp(self, g):
         return g * self.mask
 
 
 class Clip(Op):
-    """y = min(max(x, lo), hi);  dx = g * [lo <= x <= hi]"""
+    """y = min(max(x, lo), hi);  dx = g * [lo <= x <= hi]
+
+    jvp: dy = dx * [lo <= x <= hi]
+    """
 
     def forward(self, x):
         lo, hi = self.lo, self.hi
@@ -236,16 +339,31 @@ class Clip(Op):
             self.save(mask=inside)
         return np.clip(x, lo, hi)
 
+    def jvp(self, xs, y, dxs):
+        x = generic.constant(xs[0])
+        inside = np.ones(np.shape(x), dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return dxs[0] * inside
+
     def vjp(self, g):
         return g * self.mask
 
 
 class Cast(Op):
-    """y = x as another dtype (or a copy in the same one);  dx = g as x's dtype"""
+    """y = x as another dtype (or a copy in the same one);  dx = g as x's dtype
+
+    jvp: dy = dx as y's dtype
+    """
 
     def forward(self, x):
         self.src = x.dtype
         return x.astype(self.dtype, copy=True)
+
+    def jvp(self, xs, y, dxs):
+        return astype(dxs[0], self.dtype)
 
     def vjp(self, g):
         return g.astype(self.src)
@@ -253,6 +371,8 @@ class Cast(Op):
 
 class Erf(Op):
     """y = erf(x);  dx = g * 2/sqrt(pi) * exp(-x^2)
+
+    jvp: dy = dx * 2/sqrt(pi) * exp(-x^2)
 
     NumPy has no erf: float32 (and float16) arrays get ``erf_float32``, vectorized and
     about 4.5x faster than ``math.erf`` per element; float64 gets ``math.erf`` itself,
@@ -265,6 +385,10 @@ class Erf(Op):
             return erf_float32(x).astype(x.dtype, copy=False)
         return np.asarray(erf_exact(x), dtype=x.dtype)
 
+    def jvp(self, xs, y, dxs):
+        x = xs[0]
+        return dxs[0] * (2 / math.sqrt(math.pi)) * generic.exp(-(x * x))
+
     def vjp(self, g):
         x = self.x
         return g * (2 / math.sqrt(math.pi)) * generic.exp(-(x * x))
@@ -275,6 +399,8 @@ class Erf(Op):
 
 class Maximum(Op):
     """y = max(a, b);  da = g * w,  db = g * (1 - w), w = [a > b] + [a == b] / 2
+
+    jvp: dy = da * w + db * (1 - w)
 
     NOTE: at ties the gradient is split evenly, as PyTorch does.
     """
@@ -287,6 +413,13 @@ class Maximum(Op):
             self.save(w=np.where(a == b, 0.5, self.wins(a, b)).astype(dtype))
         return self.pick(a, b)
 
+    def jvp(self, xs, y, dxs):
+        a, b = (generic.constant(x) for x in xs)
+        da, db = dxs
+        w = np.where(a == b, 0.5, self.wins(a, b)).astype(y.dtype)
+        return tangent_sum(y.shape, None if da is None else da * w,
+                           None if db is None else db * (1 - w))
+
     def vjp(self, g):
         w = self.w
         da = unbroadcast(g * w, self.input_shape(0)) if self.needs(0) else None
@@ -295,7 +428,10 @@ class Maximum(Op):
 
 
 class Minimum(Maximum):
-    """y = min(a, b);  da = g * w,  db = g * (1 - w), w = [a < b] + [a == b] / 2"""
+    """y = min(a, b);  da = g * w,  db = g * (1 - w), w = [a < b] + [a == b] / 2
+
+    jvp: dy = da * w + db * (1 - w)
+    """
 
     pick, wins = np.minimum, np.less
 
@@ -303,11 +439,18 @@ class Minimum(Maximum):
 class Where(Op):
     """y = a where cond else b;  da = g where cond else 0,  db = 0 where cond else g
 
+    jvp: dy = da where cond else db
+
     ``cond`` is a constant of the op, not an input: it has no gradient.
     """
 
     def forward(self, a, b):
         return np.where(self.cond, a, b)
+
+    def jvp(self, xs, y, dxs):
+        zero = np.zeros((), dtype=y.dtype)
+        da, db = (zero if d is None else d for d in dxs)
+        return generic.where(self.cond, da, db).broadcast_to(y.shape)
 
     def vjp(self, g):
         cond = self.cond
