@@ -8,8 +8,15 @@ import numpy as np
 
 from chainrule.autograd import engine
 from chainrule.errors import BackwardError
-from chainrule.func._args import (argnums_tuple, as_primal, check_fn, differentiable, nested,
-                                  outputs, split_aux)
+from chainrule.func._args import (
+    argnums_tuple,
+    as_primal,
+    check_fn,
+    differentiable,
+    nested,
+    outputs,
+    split_aux,
+)
 from chainrule.graph import grad_mode
 from chainrule.ops.shape import stack
 from chainrule.tensor import Tensor, _wrap

@@ -126,6 +126,12 @@ class Node:
     def vjp(self, g):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def jvp(self, xs, y, dxs):
+        """Forward mode: the tangent of the output ``y`` from the inputs' tangents ``dxs``
+        (None: zero; tensors), given the inputs ``xs`` (tensors or constants) and ``y``."""
+        raise NotImplementedError(f"{self.name} has no jvp rule, so forward mode (func.jvp, "
+                                  "jacfwd, hessian) cannot pass through it")
+
     # --- saving for backward -------------------------------------------------------------
 
     def save(self, **arrays) -> None:
