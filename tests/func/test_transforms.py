@@ -143,9 +143,16 @@ def test_hvp_of_a_small_network_matches_torch():
 
 def test_nesting_grad_of_grad_jvp_of_jvp_grad_of_jvp():
     x = cr.tensor(np.array(0.7))
-    f = (lambda x: x.sin() * x ** 3)
-    d1 = (lambda x: x.cos() * x ** 3 + 3 * x ** 2 * x.sin())
-    d2 = (lambda x: -x.sin() * x ** 3 + 6 * x ** 2 * x.cos() + 6 * x * x.sin())
+
+    def f(x):
+        return x.sin() * x ** 3
+
+    def d1(x):
+        return x.cos() * x ** 3 + 3 * x ** 2 * x.sin()
+
+    def d2(x):
+        return -x.sin() * x ** 3 + 6 * x ** 2 * x.cos() + 6 * x * x.sin()
+
     assert func.grad(func.grad(f))(x).item() == pytest.approx(d2(x).item(), rel=1e-12)
     one = cr.tensor(np.array(1.0))
 
