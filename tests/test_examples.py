@@ -66,3 +66,14 @@ def test_health_vanishing_example_flags_the_sigmoid_stack_and_not_the_fix():
     assert "test accuracy 0.1" in sigmoid and "(vanishing gradients); help: " in sigmoid
     assert float(fixed.split("test accuracy ")[1].split(",")[0]) > 0.85
     assert "no warnings" in fixed
+
+
+def test_func_transforms_example_agrees_with_itself():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "func_transforms.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    slope, dot = (float(s.split()[-1]) for s in out.stdout.split("jvp along v")[1]
+                  .split("\n")[0].split("="))
+    assert abs(slope - dot) < 1e-9, out.stdout
+    for line in out.stdout.splitlines()[2:]:  # each check ends in its largest difference
+        assert float(line.split()[-1]) < 1e-9, line
