@@ -1,20 +1,44 @@
-"""Elementwise primitives: y = f(x) or y = f(x1, x2), applied entry by entry.
+"""Binary elementwise primitives: y = f(a, b), entry by entry (+ - * / ** and neg,
+maximum, minimum, where); the unary ones live in ``unary`` and are re-exported here.
 
-Each class is one primitive: its docstring gives the function and its derivative, its
-``forward`` runs on arrays, its ``vjp`` maps g = dL/dy to dL/dx (see autograd/node.py).
-Binary ops broadcast as NumPy does, and their VJPs end in ``unbroadcast``.
+Each class is one primitive: its docstring gives the function, its derivative and its
+tangent; its ``forward`` runs on arrays, its ``vjp`` maps g = dL/dy to dL/dx, its ``jvp``
+the inputs' tangents to dy (see graph/node.py). Binary ops broadcast as NumPy does: their
+VJPs end in ``unbroadcast``, their JVPs in ``tangent_sum``.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from chainrule import _backend as B
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, OUTPUT, Op, apply, tangent_sum, unbroadcast
-from chainrule.ops.numerics import erf_exact, erf_float32
+from chainrule.ops.unary import (  # noqa: F401 - re-exported: the unary half of the family
+    Abs,
+    Cast,
+    Clip,
+    Cos,
+    Erf,
+    Exp,
+    Log,
+    Relu,
+    Sigmoid,
+    Sin,
+    Sqrt,
+    Tanh,
+    abs,
+    astype,
+    clip,
+    cos,
+    erf,
+    exp,
+    log,
+    relu,
+    sigmoid,
+    sin,
+    sqrt,
+    tanh,
+)
 from chainrule.tensor import Tensor, as_operand, as_tensor
 
 # --- arithmetic ---------------------------------------------------------------------------
@@ -154,246 +178,6 @@ class Neg(Op):
         return -g
 
 
-# --- unary functions ----------------------------------------------------------------------
-
-
-class Exp(Op):
-    """y = e^x;  dx = g * y
-
-    jvp: dy = dx * y
-    """
-
-    def forward(self, x):
-        y = np.exp(x)
-        self.save(y=OUTPUT)
-        return y
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] * y
-
-    def vjp(self, g):
-        return g * self.y
-
-
-class Log(Op):
-    """y = ln x;  dx = g / x
-
-    jvp: dy = dx / x
-    """
-
-    def forward(self, x):
-        self.save(x=INPUT(0))
-        return np.log(x)
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] / xs[0]
-
-    def vjp(self, g):
-        return g / self.x
-
-
-class Sqrt(Op):
-    """y = sqrt(x);  dx = g / (2 y)
-
-    jvp: dy = dx / (2 y)
-    """
-
-    def forward(self, x):
-        y = np.sqrt(x)
-        self.save(y=OUTPUT)
-        return y
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] / (2 * y)
-
-    def vjp(self, g):
-        return g / (2 * self.y)
-
-
-class Abs(Op):
-    """y = |x|;  dx = g * sign(x)   (NOTE: sign(0) = 0, so |x|'(0) = 0, as PyTorch)
-
-    jvp: dy = dx * sign(x)
-    """
-
-    def forward(self, x):
-        if self.recording:
-            self.save(sign=np.sign(x))
-        return np.abs(x)
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] * np.sign(generic.constant(xs[0]))
-
-    def vjp(self, g):
-        return g * self.sign
-
-
-class Sin(Op):
-    """y = sin x;  dx = g * cos x
-
-    jvp: dy = dx * cos x
-    """
-
-    def forward(self, x):
-        self.save(x=INPUT(0))
-        return np.sin(x)
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] * generic.cos(xs[0])
-
-    def vjp(self, g):
-        return g * generic.cos(self.x)
-
-
-class Cos(Op):
-    """y = cos x;  dx = -g * sin x
-
-    jvp: dy = -dx * sin x
-    """
-
-    def forward(self, x):
-        self.save(x=INPUT(0))
-        return np.cos(x)
-
-    def jvp(self, xs, y, dxs):
-        return -dxs[0] * generic.sin(xs[0])
-
-    def vjp(self, g):
-        return -g * generic.sin(self.x)
-
-
-class Tanh(Op):
-    """y = tanh x;  dx = g * (1 - y^2)
-
-    jvp: dy = dx * (1 - y^2)
-    """
-
-    def forward(self, x):
-        y = np.tanh(x)
-        self.save(y=OUTPUT)
-        return y
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] * (1 - y * y)
-
-    def vjp(self, g):
-        y = self.y
-        return g * (1 - y * y)
-
-
-class Sigmoid(Op):
-    """y = 1 / (1 + e^-x);  dx = g * y * (1 - y)
-
-    jvp: dy = dx * y * (1 - y)
-
-    Computed from e^-|x| so that no exponential overflows, for any x.
-    """
-
-    def forward(self, x):
-        e = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        self.save(y=OUTPUT)
-        return y
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] * (y * (1 - y))
-
-    def vjp(self, g):
-        y = self.y
-        return g * (y * (1 - y))
-
-
-class Relu(Op):
-    """y = max(x, 0);  dx = g * [x > 0]   (NOTE: relu'(0) = 0, as PyTorch)
-
-    jvp: dy = dx * [x > 0]
-    """
-
-    def forward(self, x):
-        y = np.maximum(x, 0)
-        if self.recording:
-            self.save(mask=x > 0)
-        return y
-
-    def jvp(self, xs, y, dxs):
-        return dxs[0] * (generic.constant(xs[0]) > 0)
-
-    def vjp(self, g):
-        return g * self.mask
-
-
-class Clip(Op):
-    """y = min(max(x, lo), hi);  dx = g * [lo <= x <= hi]
-
-    jvp: dy = dx * [lo <= x <= hi]
-    """
-
-    def forward(self, x):
-        lo, hi = self.lo, self.hi
-        if self.recording:
-            inside = np.ones(np.shape(x), dtype=bool)
-            if lo is not None:
-                inside &= x >= lo
-            if hi is not None:
-                inside &= x <= hi
-            self.save(mask=inside)
-        return np.clip(x, lo, hi)
-
-    def jvp(self, xs, y, dxs):
-        x = generic.constant(xs[0])
-        inside = np.ones(np.shape(x), dtype=bool)
-        if self.lo is not None:
-            inside &= x >= self.lo
-        if self.hi is not None:
-            inside &= x <= self.hi
-        return dxs[0] * inside
-
-    def vjp(self, g):
-        return g * self.mask
-
-
-class Cast(Op):
-    """y = x as another dtype (or a copy in the same one);  dx = g as x's dtype
-
-    jvp: dy = dx as y's dtype
-    """
-
-    def forward(self, x):
-        self.src = x.dtype
-        return x.astype(self.dtype, copy=True)
-
-    def jvp(self, xs, y, dxs):
-        return astype(dxs[0], self.dtype)
-
-    def vjp(self, g):
-        return g.astype(self.src)
-
-
-class Erf(Op):
-    """y = erf(x);  dx = g * 2/sqrt(pi) * exp(-x^2)
-
-    jvp: dy = dx * 2/sqrt(pi) * exp(-x^2)
-
-    NumPy has no erf: float32 (and float16) arrays get ``erf_float32``, vectorized and
-    about 4.5x faster than ``math.erf`` per element; float64 gets ``math.erf`` itself,
-    exact, as gradcheck needs.
-    """
-
-    def forward(self, x):
-        self.save(x=INPUT(0))
-        if x.dtype in (np.float32, np.float16):
-            return erf_float32(x).astype(x.dtype, copy=False)
-        return np.asarray(erf_exact(x), dtype=x.dtype)
-
-    def jvp(self, xs, y, dxs):
-        x = xs[0]
-        return dxs[0] * (2 / math.sqrt(math.pi)) * generic.exp(-(x * x))
-
-    def vjp(self, g):
-        x = self.x
-        return g * (2 / math.sqrt(math.pi)) * generic.exp(-(x * x))
-
-
 # --- selection ----------------------------------------------------------------------------
 
 
@@ -489,61 +273,6 @@ def neg(x):
     return apply(Neg, as_tensor(x))
 
 
-def exp(x):
-    return apply(Exp, as_tensor(x))
-
-
-def log(x):
-    return apply(Log, as_tensor(x))
-
-
-def sqrt(x):
-    return apply(Sqrt, as_tensor(x))
-
-
-def abs(x):  # noqa: A001
-    return apply(Abs, as_tensor(x))
-
-
-def sin(x):
-    return apply(Sin, as_tensor(x))
-
-
-def cos(x):
-    return apply(Cos, as_tensor(x))
-
-
-def tanh(x):
-    return apply(Tanh, as_tensor(x))
-
-
-def sigmoid(x):
-    return apply(Sigmoid, as_tensor(x))
-
-
-def relu(x):
-    return apply(Relu, as_tensor(x))
-
-
-def clip(x, lo=None, hi=None):
-    if lo is None and hi is None:
-        raise ValueError("clip: give lo, hi or both")
-    return apply(Clip, as_tensor(x), lo=lo, hi=hi)
-
-
-def astype(x, dtype, copy: bool = False):
-    """x as ``dtype``: x itself when it has that dtype already, unless ``copy``."""
-    dtype = np.dtype(dtype)
-    x = as_tensor(x)
-    if x.dtype == dtype and not copy:
-        return x
-    if x.requires_grad and not B.is_float(dtype):
-        from chainrule.tensor import _wrap
-
-        return _wrap(x.data.astype(dtype))  # an integer copy carries no gradient
-    return apply(Cast, x, dtype=dtype)
-
-
 def maximum(a, b):
     return apply(Maximum, as_operand(a), as_operand(b))
 
@@ -559,7 +288,3 @@ def where(cond, a, b):
             f"where: cond must be boolean, got {cond.dtype}. help: compare, e.g. where(x > 0, ...)"
         )
     return apply(Where, as_operand(a), as_operand(b), cond=cond)
-
-
-def erf(x):
-    return apply(Erf, x)
