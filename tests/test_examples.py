@@ -74,3 +74,14 @@ def test_compile_step_example_is_bitwise_eager_and_names_its_fallback():
     assert out.returncode == 0, out.stderr
     assert "bitwise the same: True" in out.stdout
     assert "eager fallback: item()" in out.stdout
+
+
+def test_func_transforms_example_agrees_with_itself():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "func_transforms.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    slope, dot = (float(s.split()[-1]) for s in out.stdout.split("jvp along v")[1]
+                  .split("\n")[0].split("="))
+    assert abs(slope - dot) < 1e-9, out.stdout
+    for line in out.stdout.splitlines()[2:]:  # each check ends in its largest difference
+        assert float(line.split()[-1]) < 1e-9, line

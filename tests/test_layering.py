@@ -14,7 +14,7 @@ FLOORS = [
     ["errors", "_backend", "_allocator", "_files"],
     ["graph"],
     ["tensor", "ops", "factories"],  # tensor <-> ops: the one natural loop, as PyTorch's
-    ["autograd"],
+    ["autograd", "func"],
     # distributed sits beside nn and data (DESIGN.md): nn.parallel and the sampler use it
     ["nn", "optim", "data", "serialization", "distributed"],
     ["compile"],  # records and replays steps of nn and optim (DESIGN.md)

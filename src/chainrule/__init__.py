@@ -12,7 +12,7 @@ import numpy as _np
 
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
-from chainrule import distributed, nn, ops, optim
+from chainrule import distributed, func, nn, ops, optim
 
 # cr.autograd (the subpackage) holds PyTorch's form: cr.autograd.grad(outputs, inputs).
 from chainrule.autograd import (

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import BackwardError, ShapeError
-from chainrule.graph import grad_mode, trace
+from chainrule.graph import forward_mode, grad_mode, trace
 from chainrule.graph.node import note_write
 
 
@@ -51,9 +51,13 @@ class InPlace:
         """
         if trace.active[0]:
             trace.refuse(f"{what} changes a tensor in place inside the step")
-        if grad_mode.state.enabled and (self._rg or (type(other) is not int and type(other)
-                                                     is not float and _requires_grad(other))):
-            if self._rg and self._node is None:
+        moving = forward_mode.on[0] and forward_mode.state.levels and (
+            forward_mode.tangents(self) or forward_mode.tangents(other))
+        if moving or grad_mode.state.enabled and (
+                self._rg or (type(other) is not int and type(other) is not float
+                             and _requires_grad(other))):
+            # (forward mode: the update must go through the ops to carry its tangent)
+            if self._rg and self._node is None and grad_mode.state.enabled:
                 raise BackwardError(
                     f"{what}: a leaf tensor that requires grad cannot be changed in place "
                     "while grad mode is on (its gradient would describe values it no longer "
@@ -78,6 +82,7 @@ class InPlace:
             self.data = result.data
             self._node = result._node
             self._rg = result._rg
+            self._tangents = forward_mode.tangents(result)
             self._vc = [self._vc[0] + 1, False, 0]  # new memory: earlier saves untouched
             return self
         data = self.data

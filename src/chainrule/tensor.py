@@ -32,7 +32,8 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
              _tensor_methods.NumpyNames, _tensor_methods.TorchNames, _tensor_torch_ops.TorchOps):
     """An n-d array with autograd. Create one with ``cr.tensor(data, requires_grad=...)``."""
 
-    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_vc", "__weakref__")
+    # _tangents: forward mode's tangents by level (graph/forward_mode.py); unset on most tensors
+    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_vc", "_tangents", "__weakref__")
 
     __hash__ = object.__hash__
 

@@ -182,3 +182,17 @@ def test_post_accumulate_hooks_make_it_eager_only_where_they_are():
     with pytest.warns(CompileWarning, match="post-accumulate"):
         step(x)
     assert len(seen) == 1 and np.array_equal(seen[0], model.bias.grad.data)
+
+
+def test_a_compiled_function_under_func_jvp_runs_eagerly_and_carries_the_tangent():
+    import chainrule as cr
+    from chainrule import func
+
+    @cr.compile
+    def f(x):
+        return (x * x).sum()
+
+    x = cr.tensor([1.0, 2.0, 3.0], dtype="float64")
+    f(x), f(x)  # recorded, then replayed
+    _, tangent = func.jvp(f, (x,), (cr.tensor([1.0, 0.0, 0.0], dtype="float64"),))
+    assert float(tangent.item()) == 2.0  # d/dx0 of sum(x^2) at x0 = 1

@@ -284,10 +284,10 @@ def _vjp_composed(node: Node, g) -> tuple:
     inputs = []
     for i, edge in enumerate(node.parents):
         value = node.saved_input(i)
-        if edge is None:
-            inputs.append(value)  # a constant input
+        if edge is None:  # a constant input (that may carry a tangent: forward mode)
+            inputs.append(node.dual_inputs.get(i, value) if node.dual_inputs else value)
         elif isinstance(edge, Node):
-            inputs.append(_wrap(value, edge))
+            inputs.append(Node.stand_in(value, edge, _wrap))
         else:
             inputs.append(edge)  # a leaf: the tensor itself, so its gradient is reached
     wanted = [x for x, edge in zip(inputs, node.parents) if edge is not None]

@@ -18,7 +18,7 @@ import numpy as np
 
 from chainrule.compile.plan import Plan
 from chainrule.compile.record import Recorder
-from chainrule.graph import anomaly, grad_mode, trace
+from chainrule.graph import anomaly, forward_mode, grad_mode, trace
 from chainrule.tensor import Tensor
 
 
@@ -59,8 +59,10 @@ class Compiled:
             call = functools.partial(_call_with_names, self.fn, len(args) - len(names), names)
         else:
             names, call = (), self.fn
-        if trace.recorder() is not None or anomaly.state.enabled:
-            return call(*args)  # inside another recording, or checking for NaN: eager
+        if trace.recorder() is not None or anomaly.state.enabled or forward_mode.state.levels:
+            # inside another recording, checking for NaN, or under func.jvp (a replay
+            # carries no tangents): eager
+            return call(*args)
         key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args))
         with self._lock:
             for plan in self._plans.get(key, ()):

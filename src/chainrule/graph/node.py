@@ -90,6 +90,11 @@ class Node:
     # create_graph the engine differentiates that instead (engine._vjp_composed), so the
     # derived arrays never stand in as constants.
     composed = None
+    # Forward mode (graph/forward_mode.py), set only while a level is open: the output's
+    # tangents by level, and the inputs that carry tangents but want no gradient (by index),
+    # so that a backward under create_graph carries tangents too (forward-over-reverse).
+    tangents: dict | None = None
+    dual_inputs: dict | None = None
     sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
 
     def __init__(self, **params):
@@ -120,6 +125,12 @@ class Node:
 
     def vjp(self, g):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def jvp(self, xs, y, dxs):
+        """Forward mode: the tangent of the output ``y`` from the inputs' tangents ``dxs``
+        (None: zero; tensors), given the inputs ``xs`` (tensors or constants) and ``y``."""
+        raise NotImplementedError(f"{self.name} has no jvp rule, so forward mode (func.jvp, "
+                                  "jacfwd, hessian) cannot pass through it")
 
     # --- saving for backward -------------------------------------------------------------
 
@@ -215,12 +226,17 @@ class Node:
         originals = {}
         for name, kind in (self._saved.items() if self._saved else ()):
             if kind is OUTPUT:
-                tensor = make_tensor(d[name], self)
+                tensor = self.stand_in(d[name], self, make_tensor)
             elif type(kind) is Input:
                 edge = self.parents[kind.index]
                 if edge is None:
-                    continue  # a constant input: no gradient flows there
-                tensor = make_tensor(d[name], edge) if isinstance(edge, Node) else edge
+                    if self.dual_inputs is None or kind.index not in self.dual_inputs:
+                        continue  # a constant input: no gradient flows there
+                    tensor = self.dual_inputs[kind.index]  # no gradient, but a tangent
+                elif isinstance(edge, Node):
+                    tensor = self.stand_in(d[name], edge, make_tensor)
+                else:
+                    tensor = edge
             else:
                 continue
             originals[name] = d[name]
@@ -229,6 +245,15 @@ class Node:
             return self.vjp(g)
         finally:
             d.update(originals)
+
+    @staticmethod
+    def stand_in(array, node, make_tensor):
+        """A tensor for ``node``'s output (``array``) in a recorded backward, with the
+        tangents that output had (forward-over-reverse)."""
+        tensor = make_tensor(array, node)
+        if node.tangents is not None:
+            tensor._tangents = node.tangents
+        return tensor
 
     def __repr__(self) -> str:
         return f"<{self.name}>"

@@ -24,7 +24,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.errors import ShapeError
-from chainrule.graph import trace
+from chainrule.graph import forward_mode, trace
 from chainrule.ops import loss as _loss
 from chainrule.tensor import Tensor, as_tensor
 
@@ -56,13 +56,19 @@ def _weight_or_reduction(weight, reduction, what: str):
     return None, weight
 
 
+def _moves(t) -> bool:
+    """Does ``t`` carry a derivative: does it require grad, or carry a forward-mode tangent?
+    Only then may it stay a tensor; anything else becomes a constant array."""
+    return isinstance(t, Tensor) and (t.requires_grad or bool(forward_mode.tangents(t)))
+
+
 def _constant(x, dtype, what: str, name: str):
     """A weight-like argument as an array of ``dtype`` (None stays None). It is a constant
     of the loss: one that requires grad is refused, as PyTorch refuses it."""
     if x is None:
         return None
     if isinstance(x, Tensor):
-        if x.requires_grad:
+        if _moves(x):
             raise ValueError(f"{what}: {name} requires grad, but it is a constant of the loss "
                              f"(no gradient flows to it). help: pass {name}.detach()")
         x = x.data
@@ -211,7 +217,7 @@ def _cross_entropy_probabilities(logits, target, w, ignore_index, reduction, smo
         raise ValueError("cross_entropy: ignore_index applies to class-index targets, not to "
                          "probabilities. help: give ignored samples a target of zeros, or "
                          "pass class indices")
-    if not (isinstance(target, Tensor) and target.requires_grad):
+    if not _moves(target):
         target = np.asarray(target.data if isinstance(target, Tensor) else target,
                             dtype=logits.dtype)
     q = _as_rows(target)
@@ -264,7 +270,7 @@ def _elementwise_target(pred, target, what: str):
     """``pred`` as a tensor and ``target`` of its shape, a constant target cast to its dtype:
     float64 labels from NumPy must not turn a float32 loss (and its gradient) into float64."""
     pred = as_tensor(pred)
-    if not (isinstance(target, Tensor) and target.requires_grad):
+    if not _moves(target):
         data = target.data if isinstance(target, Tensor) else target
         target = np.asarray(data, dtype=pred.dtype)
     if tuple(pred.shape) != tuple(target.shape):

@@ -33,18 +33,24 @@ from chainrule.distributed.collectives import all_reduce_array
 from chainrule.errors import ShapeError
 from chainrule.graph import trace
 from chainrule.nn.norm import _BatchNorm
-from chainrule.ops.core import INPUT, Op, apply
+from chainrule.ops.core import INPUT, Op, apply, jvp_via_composed
 from chainrule.tensor import Tensor
 
 
 class AllReduceSum(Op):
     """y = sum over ranks s of x_s (the same y on every rank);
-    dx_r = (1 / w_r) * sum over ranks s of w_s * g_s   (w: the rank's ``weight``)"""
+    dx_r = (1 / w_r) * sum over ranks s of w_s * g_s   (w: the rank's ``weight``)
+
+    jvp: dy = sum over ranks s of dx_s
+    """
 
     def forward(self, x):
         trace.refuse("SyncBatchNorm talks to the other ranks inside the step")
         out = np.array(x, dtype=x.dtype, order="C", copy=True)
         return all_reduce_array(out, "sum", "AllReduceSum")
+
+    def jvp(self, xs, y, dxs):
+        return apply(AllReduceSum, dxs[0], weight=self.weight)
 
     def vjp(self, g):
         w = self.weight
@@ -63,7 +69,10 @@ class BatchNormSync(Op):
     ``axes`` of every rank's x (m values per channel in all);
     dx = inv * w * (g - S1 / (m n) - xhat * S2 / (m n)), S1 = all-reduced n * sum(g),
     S2 = all-reduced n * sum(g * xhat) (n: this rank's ``weight``; module docstring);
-    dw = sum(g * xhat);  db = sum(g)   (this rank's sums)"""
+    dw = sum(g * xhat);  db = sum(g)   (this rank's sums)
+
+    jvp: dy = the jvp of ``composed`` (the same formula, all-reduced)
+    """
 
     def forward(self, x, w, b):
         axes, shape = self.axes, self.shape
@@ -91,6 +100,9 @@ class BatchNormSync(Op):
         d = x - mean
         var = (all_reduce_sum((d * d).sum(axis=axes), n) / m).reshape(shape)
         return d / (var + self.eps).sqrt() * w.reshape(shape) + b.reshape(shape)
+
+    def jvp(self, xs, y, dxs):
+        return jvp_via_composed(self, xs, dxs)
 
     def vjp(self, g):
         axes, shape, n = self.axes, self.shape, self.weight

@@ -1,7 +1,7 @@
-"""THE table of primitives, by family. Each primitive's forward and VJP sit side by side.
+"""THE table of primitives, by family. Each primitive's forward, VJP and JVP sit side by side.
 
-- ``elementwise``: + - * / ** neg exp log sqrt abs sin cos tanh sigmoid relu clip
-  astype maximum minimum where
+- ``elementwise``: + - * / ** neg maximum minimum where; ``unary``: exp log sqrt abs sin cos
+  tanh sigmoid relu clip astype erf
 - ``reduce``: sum max min logsumexp (primitives); mean var std (compositions); argmax argmin
 - ``shape``: reshape transpose broadcast_to getitem/scatter_add setitem concatenate pad
   (primitives); swapaxes squeeze expand_dims/unsqueeze flatten stack (compositions)

@@ -14,7 +14,7 @@ import string
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.ops.core import INPUT, Op, apply
+from chainrule.ops.core import INPUT, Op, apply, tangent_sum
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor, as_tensor
 
@@ -23,11 +23,19 @@ class Einsum(Op):
     """y = einsum(``inputs`` -> ``output``, x_1, ..., x_n);
     dx_k = einsum(g, x_j for j != k -> x_k's letters), with a ones vector for each letter
     only x_k has (summed in y, so g is the same along it) and an identity matrix for each
-    repeated letter of x_k (its diagonal, as in 'ii->i', alone gets the gradient)"""
+    repeated letter of x_k (its diagonal, as in 'ii->i', alone gets the gradient)
+
+    jvp: dy = sum over k of einsum(x_1, ..., dx_k, ..., x_n)
+    """
 
     def forward(self, *xs):
         self.save(**{f"x{i}": INPUT(i) for i in range(len(xs))})
         return np.einsum(self.spec, *xs, optimize=len(xs) > 1)
+
+    def jvp(self, xs, y, dxs):
+        terms = [contract(self.spec, [dx if j == k else x for j, x in enumerate(xs)])
+                 for k, dx in enumerate(dxs) if dx is not None]
+        return tangent_sum(y.shape, *terms)
 
     def vjp(self, g):
         xs = [getattr(self, f"x{i}") for i in range(len(self.inputs))]

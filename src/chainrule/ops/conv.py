@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.ops import generic
-from chainrule.ops.core import INPUT, OUTPUT, Op, apply
+from chainrule.ops.core import INPUT, OUTPUT, Op, apply, tangent_sum
 from chainrule.tensor import Tensor
 
 
@@ -43,6 +43,8 @@ def out_size(n: int, k: int, s: int, d: int = 1) -> int:
 class Unfold(Op):
     """im2col: y[(c, u, v), (n, i, j)] = x[n, c, i*sh + u*dh, j*sw + v*dw];  dx = fold(g)
 
+    jvp: dy = unfold(dx)
+
     Turns a convolution into one matrix product W (O, C*kh*kw) @ y: one BLAS call per
     layer. Rows are in PyTorch's weight order (c, u, v), so the weight needs only a reshape.
     (dh, dw) is the dilation (1: contiguous windows).
@@ -55,6 +57,9 @@ class Unfold(Op):
         n, c, ho, wo = win.shape[:4]
         return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
 
+    def jvp(self, xs, y, dxs):
+        return unfold(dxs[0], self.kh, self.kw, self.sh, self.sw, self.dh, self.dw)
+
     def vjp(self, g):
         return fold(g, self.in_shape, self.kh, self.kw, self.sh, self.sw, self.dh, self.dw)
 
@@ -62,6 +67,8 @@ class Unfold(Op):
 class Fold(Op):
     """col2im, Unfold's adjoint: x[n, c, i*sh + u*dh, j*sw + v*dw] += cols[(c, u, v), (n, i, j)]
     (where windows overlap, their entries add up);  dx = unfold(g)
+
+    jvp: dy = fold(dcols)
 
     One strided add per kernel offset (u, v), into a channels-first (C, N, H, W) buffer
     returned viewed as NCHW.
@@ -79,12 +86,17 @@ class Fold(Op):
                 out[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw] += blocks[:, u, v]
         return out.transpose(1, 0, 2, 3)
 
+    def jvp(self, xs, y, dxs):
+        return fold(dxs[0], self.shape, self.kh, self.kw, self.sh, self.sw, self.dh, self.dw)
+
     def vjp(self, g):
         return unfold(g, self.kh, self.kw, self.sh, self.sw, self.dh, self.dw)
 
 
 class Affine(Op):
     """y = w @ x + b[:, None];  dw = g @ x^T,  dx = w^T @ g,  db = sum of g along rows
+
+    jvp: dy = dw @ x + w @ dx + db[:, None]
 
     conv2d's product: w (O, C*kh*kw), x the unfolded columns (C*kh*kw, N*Ho*Wo), one bias
     per output channel. Fused: the bias is added in place instead of making a second
@@ -98,6 +110,13 @@ class Affine(Op):
         if b is not None:
             y += b.reshape(-1, 1)
         return y
+
+    def jvp(self, xs, y, dxs):
+        (w, x), (dw, dx) = xs[:2], dxs[:2]
+        db = dxs[2] if len(dxs) > 2 else None
+        return tangent_sum(y.shape, None if dw is None else apply(Affine, dw, x),
+                           None if dx is None else apply(Affine, w, dx),
+                           None if db is None else db.reshape(-1, 1))
 
     def vjp(self, g):
         w, x = self.w, self.x
@@ -133,6 +152,8 @@ def _bare(cls, **params):
 class MaxPool2d(Op):
     """y[n, c, i, j] = max over the window x[n, c, i*sh + u*dh, j*sw + v*dw] (u < kh, v < kw);
     dx = g routed to each window's first maximum (row-major order)
+
+    jvp: dy = dx at each window's first maximum (the element that gets g)
 
     As PyTorch: exactly one element per window gets the gradient, even at ties (common
     after a ReLU: a window of zeros), and a NaN in a window is its maximum. The forward takes the
@@ -195,6 +216,16 @@ class MaxPool2d(Op):
             hit &= free
             free ^= hit
             yield u, v, hit
+
+    def jvp(self, xs, y, dxs):
+        x, out = generic.constant(xs[0]), generic.constant(y)
+        kh, kw = self.kh, self.kw
+        masks = [hit.copy() for _, _, hit in self.first_maxima(x, out)]
+        mask = np.stack(masks, axis=1).astype(y.dtype)  # (N, kh*kw, C, Ho, Wo)
+        n, c, ho, wo = out.shape
+        cols = unfold(dxs[0], kh, kw, self.sh, self.sw, self.dh, self.dw)  # rows (c, u, v)
+        cols = cols.reshape(c, kh * kw, n, ho, wo).transpose(2, 1, 0, 3, 4)
+        return (cols * mask).sum(axis=1)
 
     def vjp(self, g):
         x, y = generic.constant(self.x), generic.constant(self.y)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.graph import anomaly, grad_mode, trace
+from chainrule.graph import anomaly, forward_mode, grad_mode, trace
 from chainrule.graph.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
 from chainrule.graph.node import clock as _clock
 from chainrule.tensor import Tensor
@@ -103,9 +103,84 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     else:
         t._rg = False
         t._node = None
+    if _fwd_on[0] and _fwd.levels:
+        _push_tangents(op, inputs, t)
     if _trace_on[0] and _trace.recorder is not None:  # cr.compile is recording this step
         _trace.recorder.apply(op, inputs, t, params)
     return t
+
+
+def _push_tangents(op: Op, inputs, t: Tensor) -> None:
+    """Forward mode: give ``t`` its tangent at every open level where an input has one,
+    from ``op.jvp``; outer levels first, so that an inner level's rule sees the outer
+    tangents of ``t`` (see graph/forward_mode.py)."""
+    duals = [getattr(x, "_tangents", None) if isinstance(x, Tensor) else None for x in inputs]
+    if not any(duals) or t.data.dtype.kind != "f":
+        return  # no input moves, or an integer output (indices, counts): no tangent
+    levels = _fwd.levels
+    out = {}
+    for depth, level in enumerate(levels):
+        dxs = tuple(None if d is None else d.get(level) for d in duals)
+        if all(dx is None for dx in dxs):
+            continue
+        t._tangents = out
+        _fwd.levels = levels[:depth]  # the rule's own ops carry the outer levels only
+        try:
+            dy = op.jvp(tuple(inputs), t, dxs)
+        finally:
+            _fwd.levels = levels
+        if dy is None:
+            continue
+        if not isinstance(dy, Tensor):
+            dy = _wrap_tangent(dy)
+        if dy.shape != t.data.shape:
+            raise ShapeError(f"{op.name}.jvp gave a tangent of shape {dy.shape} for an output "
+                             f"of shape {t.data.shape}. This is a bug in that op's jvp; "
+                             "please report it")
+        if dy.dtype != t.data.dtype:
+            dy = dy.astype(t.data.dtype)
+        out[level] = dy
+    if not out:
+        return
+    t._tangents = out
+    if t._node is op:  # recorded: a backward under create_graph needs them (Node.tangents)
+        op.tangents = out
+        consts = {i: x for i, (x, d) in enumerate(zip(inputs, duals))
+                  if d is not None and not x._rg}
+        if consts:  # moving inputs that want no gradient: Node.vjp_recorded keeps them
+            op.dual_inputs = consts
+
+
+def _wrap_tangent(array) -> Tensor:
+    from chainrule.tensor import _wrap
+
+    return _wrap(np.asarray(array))
+
+
+def jvp_via_composed(op: Op, xs: tuple, dxs: tuple):
+    """The jvp of a fused op from its ``composed`` form: run that with the tangents at a
+    level of its own, and read the output's tangent there. Costs a second forward pass of
+    the composition; exact as the composition's rules are."""
+    level = forward_mode.enter()
+    try:
+        duals = []
+        for x, dx in zip(xs, dxs):
+            if dx is not None:
+                x = alias(x)
+                x._tangents = {**(forward_mode.tangents(x) or {}), level: dx}
+            duals.append(x)
+        y = op.composed(*duals)
+        return forward_mode.tangent(y, level)
+    finally:
+        forward_mode.exit(level)
+
+
+def alias(x: Tensor) -> Tensor:
+    """A new tensor that views ``x``: recorded (so gradients reach ``x``) and carrying
+    ``x``'s tangents; forward mode gives it tangents of its own without touching ``x``."""
+    from chainrule.ops.shape import Reshape  # the identity: a view with the same shape
+
+    return apply(Reshape, x, shape=x.shape)
 
 
 def _share_version(t: Tensor, inputs) -> None:
@@ -163,6 +238,7 @@ _new = object.__new__
 # The per-thread flags, bound once, and the counts that let most ops skip reading them.
 _grad_mode, _grad_off = grad_mode.state, grad_mode.off
 _anomaly, _anomaly_on = anomaly.state, anomaly.on
+_fwd, _fwd_on = forward_mode.state, forward_mode.on
 _trace, _trace_on = trace.state, trace.active
 _warned_growth = False
 
@@ -207,6 +283,22 @@ def torch_names(name: str, axis, keepdims, dim, keepdim):
     if keepdim is not None:
         keepdims = keepdim
     return axis, keepdims
+
+
+def tangent_sum(shape: tuple, *terms):
+    """The sum of a jvp's tangent terms, None standing for zero, broadcast to the output's
+    ``shape`` (a term from a broadcast input has that input's smaller shape); None if all are.
+
+    Forward mode's counterpart of ``unbroadcast``: a broadcast input's tangent is copied
+    along the broadcast axes, as its value is.
+    """
+    out = None
+    for term in terms:
+        if term is not None:
+            out = term if out is None else out + term
+    if out is not None and out.shape != shape:
+        out = out.broadcast_to(shape)
+    return out
 
 
 def unbroadcast(g, shape: tuple):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.ops.core import INPUT, Op, apply, unbroadcast
+from chainrule.ops.core import INPUT, Op, apply, tangent_sum, unbroadcast
 from chainrule.tensor import as_operand
 
 
 class MatMul(Op):
     """y = a @ b;  da = g @ b^T,  db = a^T @ g   (batch axes broadcast, 1-d promoted)
+
+    jvp: dy = da @ b + a @ db
 
     A 1-d ``a`` is a row (1, k) and a 1-d ``b`` a column (k, 1) for the products;
     the gradients are reshaped back to their shapes afterwards.
@@ -20,6 +22,11 @@ class MatMul(Op):
     def forward(self, a, b):
         self.save(a=INPUT(0), b=INPUT(1))
         return np.matmul(a, b)
+
+    def jvp(self, xs, y, dxs):
+        (a, b), (da, db) = xs, dxs
+        return tangent_sum(y.shape, None if da is None else apply(MatMul, da, b),
+                           None if db is None else apply(MatMul, a, db))
 
     def vjp(self, g):
         a, b = self.a, self.b
@@ -49,6 +56,8 @@ class MatMul(Op):
 class Linear(Op):
     """y = x @ W^T + b;  dx = g @ W,  dW = g^T @ x,  db = sum of g over the batch
 
+    jvp: dy = dx @ W^T + x @ dW^T + db
+
     Fused: one node instead of transpose + matmul + add, for every layer of every MLP.
     """
 
@@ -70,6 +79,13 @@ class Linear(Op):
         if b is not None:
             y += b
         return y
+
+    def jvp(self, xs, y, dxs):
+        x, w = xs[0], xs[1]
+        dx, dw = dxs[0], dxs[1]
+        db = dxs[2] if len(dxs) > 2 else None
+        return tangent_sum(y.shape, None if dx is None else apply(Linear, dx, w),
+                           None if dw is None else apply(Linear, x, dw), db)
 
     def vjp(self, g):
         x, w = self.x, self.w

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from chainrule.ops import generic
-from chainrule.ops.core import INPUT, Op, apply
+from chainrule.ops.core import INPUT, Op, apply, jvp_via_composed, tangent_sum
 from chainrule.ops.elementwise import maximum
 from chainrule.ops.reduce import log_softmax, logsumexp
 from chainrule.tensor import Tensor
@@ -20,6 +20,8 @@ from chainrule.tensor import Tensor
 
 class CrossEntropy(Op):
     """l_n = logsumexp(x_n) - x_n[t_n];  dx_n = g_n * (softmax(x_n) - onehot(t_n))
+
+    jvp: dy = the jvp of ``composed`` (logsumexp and indexing, reduced)
 
     Fused with log-softmax: stable for logits of any magnitude, one node instead of four,
     and the softmax computed for the forward pass is the gradient's main term. ``target``
@@ -47,6 +49,9 @@ class CrossEntropy(Op):
             return losses
         return losses.mean() if self.reduction == "mean" else losses.sum()
 
+    def jvp(self, xs, y, dxs):
+        return jvp_via_composed(self, xs, dxs)
+
     def vjp(self, g):
         x, t = self.x, self.target
         n = x.shape[0]
@@ -60,6 +65,8 @@ class CrossEntropy(Op):
 class MSELoss(Op):
     """l = (p - t)^2 per element (then 'mean', 'sum' or 'none');  dp = 2 (p - t) g,  dt = -dp
 
+    jvp: dl = 2 (p - t) (dp - dt) per element, then reduced
+
     Fused: one node instead of sub, mul, sum and scale, for every regression step.
     """
 
@@ -71,6 +78,12 @@ class MSELoss(Op):
         total = np.vdot(d, d)  # one pass, no temporary (p - t)^2 array
         return total / d.size if self.reduction == "mean" else total
 
+    def jvp(self, xs, y, dxs):
+        (p, t), (dp, dt) = xs, dxs
+        d = p - t
+        inner = tangent_sum(d.shape, dp, None if dt is None else -dt)
+        return _reduced_tangent(2 * d * inner, self.reduction)
+
     def vjp(self, g):
         d = self.p - self.t
         scale = g * (2.0 / d.size) if self.reduction == "mean" else g * 2.0
@@ -80,6 +93,8 @@ class MSELoss(Op):
 
 class BCEWithLogits(Op):
     """l = max(x, 0) - x t + log(1 + e^-|x|);  dx = g * (sigmoid(x) - t)
+
+    jvp: dl = (sigmoid(x) - t) dx per element, then reduced
 
     A primitive: stable for any x, and exact at x = 0 (a composition through |x| and max
     would take a one-sided derivative there). ``target`` is a constant of the op.
@@ -94,6 +109,10 @@ class BCEWithLogits(Op):
         total = losses.sum()
         return total / losses.size if self.reduction == "mean" else total
 
+    def jvp(self, xs, y, dxs):
+        x = xs[0]
+        return _reduced_tangent((generic.sigmoid(x) - self.target) * dxs[0], self.reduction)
+
     def vjp(self, g):
         x = self.x
         d = generic.sigmoid(x) - self.target
@@ -105,6 +124,8 @@ class BCEWithLogits(Op):
 class SoftCrossEntropy(Op):
     """l_n = -sum_c q_nc log softmax(x_n)_c;  dx_n = g_n * (softmax(x_n) sum_c q_nc - q_n),
     dq_n = -g_n * log softmax(x_n)
+
+    jvp: dy = the jvp of ``composed`` (log_softmax times q, reduced)
 
     Cross-entropy against target weights q (M, C): class weights, label smoothing, ignored
     rows (q_n = 0) and probability targets all become one q (nn.functional builds it), so
@@ -145,6 +166,9 @@ class SoftCrossEntropy(Op):
         # the counted ones all weigh 0, as PyTorch's.
         return math.nan if self.counted else 0.0
 
+    def jvp(self, xs, y, dxs):
+        return jvp_via_composed(self, xs, dxs)
+
     def vjp(self, g):
         logp, q = self.logp, self.q
         if self.reduction == "none":
@@ -158,6 +182,8 @@ class SoftCrossEntropy(Op):
 class WeightedBCEWithLogits(Op):
     """l = w [(1 - t) x + (1 + (pw - 1) t) softplus(-x)];
     dx = g * w * ((1 + (pw - 1) t) sigmoid(x) - pw t)
+
+    jvp: dl = w ((1 + (pw - 1) t) sigmoid(x) - pw t) dx per element, then reduced
 
     BCEWithLogits with PyTorch's ``weight`` w and ``pos_weight`` pw (constants broadcast to
     x, as the target t; None for 1), in PyTorch's form: softplus(-x) = max(-x, 0) +
@@ -176,6 +202,14 @@ class WeightedBCEWithLogits(Op):
         total = losses.sum()
         return total / losses.size if self.reduction == "mean" else total
 
+    def jvp(self, xs, y, dxs):
+        t, w, pw = self.target, self.weight, self.pos_weight
+        s = generic.sigmoid(xs[0])
+        d = s - t if pw is None else s * (1 + (pw - 1) * t) - pw * t
+        if w is not None:
+            d = d * w
+        return _reduced_tangent(d * dxs[0], self.reduction)
+
     def vjp(self, g):
         t, w, pw = self.target, self.weight, self.pos_weight
         s = generic.sigmoid(self.x)
@@ -188,6 +222,8 @@ class WeightedBCEWithLogits(Op):
 class BinaryCrossEntropy(Op):
     """l = -w [t log(p) + (1 - t) log(1 - p)], each log clamped at -100;
     dp = g * w (p - t) / max(p (1 - p), eps)
+
+    jvp: dl = w (p - t) / max(p (1 - p), eps) dp per element, then reduced
 
     PyTorch's rule for probabilities p in [0, 1]: the clamps keep the loss finite at p = 0
     and p = 1 (a sigmoid saturates there in float32) and the gradient finite, where a
@@ -209,6 +245,14 @@ class BinaryCrossEntropy(Op):
         total = losses.sum()
         return total / losses.size if self.reduction == "mean" else total
 
+    def jvp(self, xs, y, dxs):
+        p, t, w = xs[0], self.target, self.weight
+        spread = p * (1 - p)
+        d = (p - t) / maximum(spread, self.eps)
+        if w is not None:
+            d = d * w
+        return _reduced_tangent(d * dxs[0], self.reduction)
+
     def vjp(self, g):
         p, t, w, eps = self.p, self.target, self.weight, self.eps
         spread = p * (1 - p)
@@ -217,6 +261,13 @@ class BinaryCrossEntropy(Op):
         if w is not None:
             d = d * w
         return d * (g / d.size if self.reduction == "mean" else g)
+
+
+def _reduced_tangent(dl, reduction: str):
+    """The tangent of the per-element losses ``dl``, reduced as the loss is."""
+    if reduction == "none":
+        return dl
+    return dl.mean() if reduction == "mean" else dl.sum()
 
 
 # --- public functions (used by nn.functional) ----------------------------------------------

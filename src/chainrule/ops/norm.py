@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.core import INPUT, Op, apply
+from chainrule.ops.core import INPUT, Op, apply, jvp_via_composed
 
 
 class BatchNorm(Op):
     """y = xhat * w + b, xhat = (x - mean) / sqrt(var + eps), statistics over ``axes``;
     dx = inv * w * (g - mean(g) - xhat * mean(g * xhat)),  inv = 1 / sqrt(var + eps);
     dw = sum(g * xhat);  db = sum(g)   (means and sums over ``axes``, per channel)
+
+    jvp: dy = the jvp of ``composed`` (the same formula with chainrule ops)
 
     Fused: seven passes over the activations and two new arrays each way, instead of a
     dozen elementwise nodes and their temporaries. Under ``create_graph`` the engine
@@ -33,6 +35,9 @@ class BatchNorm(Op):
 
     def composed(self, x, w, b):
         return batch_norm_composed(x, w, b, self.axes, self.shape, self.eps)
+
+    def jvp(self, xs, y, dxs):
+        return jvp_via_composed(self, xs, dxs)
 
     def vjp(self, g):
         axes, shape = self.axes, self.shape

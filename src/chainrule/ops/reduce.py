@@ -39,11 +39,17 @@ def kept_shape(shape: tuple, axes: tuple) -> tuple:
 
 
 class Sum(Op):
-    """y = sum of x over ``axes``;  dx = g broadcast back over the summed axes"""
+    """y = sum of x over ``axes``;  dx = g broadcast back over the summed axes
+
+    jvp: dy = sum of dx over ``axes``
+    """
 
     def forward(self, x):
         self.in_shape = x.shape
         return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def jvp(self, xs, y, dxs):
+        return apply(Sum, dxs[0], axes=self.axes, keepdims=self.keepdims)
 
     def vjp(self, g):
         g = g.reshape(kept_shape(self.in_shape, self.axes))
@@ -52,6 +58,8 @@ class Sum(Op):
 
 class Max(Op):
     """y = max of x over ``axes``;  dx = g * [x == y] / (number of maxima)
+
+    jvp: dy = sum over ``axes`` of dx * [x == y] / (number of maxima)
 
     NOTE: ties split the gradient evenly among the tied elements. A NaN is the maximum of
     any set that holds one (NumPy and PyTorch agree), so the gradient is split evenly among
@@ -64,12 +72,18 @@ class Max(Op):
             self.save(w=_tie_weights(x, y, self.axes))
         return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
 
+    def jvp(self, xs, y, dxs):
+        return _tie_jvp(self, xs[0], y, dxs[0])
+
     def vjp(self, g):
         return g.reshape(kept_shape(self.w.shape, self.axes)) * self.w
 
 
 class Min(Op):
-    """y = min of x over ``axes``;  dx = g * [x == y] / (number of minima)"""
+    """y = min of x over ``axes``;  dx = g * [x == y] / (number of minima)
+
+    jvp: dy = sum over ``axes`` of dx * [x == y] / (number of minima)
+    """
 
     def forward(self, x):
         y = x.min(axis=self.axes, keepdims=True)
@@ -77,12 +91,23 @@ class Min(Op):
             self.save(w=_tie_weights(x, y, self.axes))
         return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
 
+    def jvp(self, xs, y, dxs):
+        return _tie_jvp(self, xs[0], y, dxs[0])
+
     def vjp(self, g):
         return g.reshape(kept_shape(self.w.shape, self.axes)) * self.w
 
 
 def _dropped(shape: tuple, axes: tuple) -> tuple:
     return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _tie_jvp(op, x, y, dx):
+    """Max and Min's jvp: dx averaged over each reduction's tied extremes."""
+    x = generic.constant(x)
+    y_kept = generic.constant(y).reshape(kept_shape(x.shape, op.axes))
+    w = _tie_weights(x, y_kept, op.axes)
+    return apply(Sum, dx * w, axes=op.axes, keepdims=op.keepdims)
 
 
 def _tie_weights(x, y_kept, axes):
@@ -94,6 +119,8 @@ def _tie_weights(x, y_kept, axes):
 
 class LogSumExp(Op):
     """y = log sum exp(x) over ``axes``;  dx = g * exp(x - y)   (= g * softmax(x))
+
+    jvp: dy = sum over ``axes`` of dx * exp(x - y)
 
     Computed as m + log sum exp(x - m) with m the max, so it never overflows.
     """
@@ -109,12 +136,19 @@ class LogSumExp(Op):
         self.save(x=INPUT(0), y=OUTPUT)
         return y
 
+    def jvp(self, xs, y, dxs):
+        kept = kept_shape(xs[0].shape, self.axes)
+        w = generic.exp(xs[0] - y.reshape(kept))
+        return apply(Sum, dxs[0] * w, axes=self.axes, keepdims=self.keepdims)
+
     def vjp(self, g):
         return g.reshape(self.kept) * generic.exp(self.x - self.y.reshape(self.kept))
 
 
 class LogSoftmax(Op):
     """y = x - logsumexp(x) along ``axis``;  dx = g - softmax(x) * sum(g)
+
+    jvp: dy = dx - sum(softmax(x) * dx) along ``axis``
 
     A primitive for stability (never exp of a large number) and because its VJP reuses y.
     """
@@ -125,6 +159,10 @@ class LogSoftmax(Op):
         y = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
         self.save(y=OUTPUT)
         return y
+
+    def jvp(self, xs, y, dxs):
+        dx = dxs[0]
+        return dx - (generic.exp(y) * dx).sum(axis=self.axis, keepdims=True)
 
     def vjp(self, g):
         return g - generic.exp(self.y) * g.sum(axis=self.axis, keepdims=True)

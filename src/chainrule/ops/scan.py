@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.core import INPUT, OUTPUT, Op, apply, torch_names
+from chainrule.ops.core import INPUT, OUTPUT, Op, apply, jvp_via_composed, torch_names
 from chainrule.ops.index import check_dim
 from chainrule.ops.shape import stack
 from chainrule.tensor import Tensor, as_tensor
@@ -19,10 +19,16 @@ from chainrule.tensor import Tensor, as_tensor
 
 class Cumsum(Op):
     """y_i = sum of x_j for j <= i along ``axis`` (j >= i when ``reverse``);
-    dx = g summed the other way: dx_j = sum of g_i for i >= j (i <= j when ``reverse``)"""
+    dx = g summed the other way: dx_j = sum of g_i for i >= j (i <= j when ``reverse``)
+
+    jvp: dy = the running sum of dx, the same way
+    """
 
     def forward(self, x):
         return running_sum(x, self.axis, self.reverse)
+
+    def jvp(self, xs, y, dxs):
+        return apply(Cumsum, dxs[0], axis=self.axis, reverse=self.reverse)
 
     def vjp(self, g):
         return running_sum(g, self.axis, not self.reverse)
@@ -42,6 +48,9 @@ class Cumprod(Op):
     """y_i = product of x_j for j <= i along ``axis``;  dx_k = y_(k-1) * s_k, with y_(-1) = 1
     and s_k = sum over i >= k of g_i * x_(k+1) * ... * x_i  (s_k = g_k + x_(k+1) s_(k+1))
 
+    jvp: dy = the jvp of ``composed`` (dy_i = sum over k <= i of dx_k times the other x_j, j
+    <= i)
+
     NOTE: no division by x, so an x_k = 0 gets its true gradient (the product of the
     others), as PyTorch's does.
     """
@@ -52,6 +61,9 @@ class Cumprod(Op):
 
     def composed(self, x):
         return running_product(x, self.axis)
+
+    def jvp(self, xs, y, dxs):
+        return jvp_via_composed(self, xs, dxs)
 
     def vjp(self, g):
         x = np.moveaxis(self.x, self.axis, 0)

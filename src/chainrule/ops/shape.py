@@ -17,53 +17,83 @@ from chainrule.tensor import Tensor, as_tensor
 
 
 class Reshape(Op):
-    """y = x viewed with ``shape``;  dx = g reshaped to x's shape"""
+    """y = x viewed with ``shape``;  dx = g reshaped to x's shape
+
+    jvp: dy = dx reshaped to ``shape``
+    """
 
     def forward(self, x):
         self.in_shape = x.shape
         return x.reshape(self.shape)
+
+    def jvp(self, xs, y, dxs):
+        return apply(Reshape, dxs[0], shape=y.shape)
 
     def vjp(self, g):
         return g.reshape(self.in_shape)
 
 
 class Transpose(Op):
-    """y = x with axes permuted by ``axes``;  dx = g permuted by the inverse"""
+    """y = x with axes permuted by ``axes``;  dx = g permuted by the inverse
+
+    jvp: dy = dx permuted by ``axes``
+    """
 
     def forward(self, x):
         return x.transpose(self.axes)
+
+    def jvp(self, xs, y, dxs):
+        return apply(Transpose, dxs[0], axes=self.axes)
 
     def vjp(self, g):
         return g.transpose(tuple(np.argsort(self.axes)))
 
 
 class BroadcastTo(Op):
-    """y = x broadcast to ``shape``;  dx = g summed over the broadcast axes"""
+    """y = x broadcast to ``shape``;  dx = g summed over the broadcast axes
+
+    jvp: dy = dx broadcast to ``shape``
+    """
 
     def forward(self, x):
         self.in_shape = x.shape
         return np.broadcast_to(x, self.shape)
+
+    def jvp(self, xs, y, dxs):
+        return apply(BroadcastTo, dxs[0], shape=self.shape)
 
     def vjp(self, g):
         return unbroadcast(g, self.in_shape)
 
 
 class GetItem(Op):
-    """y = x[index];  dx = zeros with g added at index (repeated indices accumulate)"""
+    """y = x[index];  dx = zeros with g added at index (repeated indices accumulate)
+
+    jvp: dy = dx[index]
+    """
 
     def forward(self, x):
         self.in_shape = x.shape
         return x[self.index]
+
+    def jvp(self, xs, y, dxs):
+        return apply(GetItem, dxs[0], index=self.index, basic=self.basic)
 
     def vjp(self, g):
         return generic.scatter_add(g, self.in_shape, self.index, self.basic)
 
 
 class ScatterAdd(Op):
-    """y = zeros(shape) with x added at index;  dx = g[index]   (GetItem's adjoint)"""
+    """y = zeros(shape) with x added at index;  dx = g[index]   (GetItem's adjoint)
+
+    jvp: dy = zeros(shape) with dx added at index
+    """
 
     def forward(self, x):
         return generic.scatter_add_array(x, self.shape, self.index, self.basic)
+
+    def jvp(self, xs, y, dxs):
+        return apply(ScatterAdd, dxs[0], shape=self.shape, index=self.index, basic=self.basic)
 
     def vjp(self, g):
         return g[self.index]
@@ -71,6 +101,8 @@ class ScatterAdd(Op):
 
 class SetItem(Op):
     """y = x with y[index] = v;  dx = g with zeros at index,  dv = g[index] summed to v's shape
+
+    jvp: dy = dx with dy[index] = dv   (a missing tangent: zeros)
 
     The recorded form of ``t[index] = v`` (Tensor.__setitem__) inside the graph. Repeated
     integer indices are refused before this runs: only the last write would survive, and
@@ -86,6 +118,12 @@ class SetItem(Op):
             self.save(keep=keep)
         return y
 
+    def jvp(self, xs, y, dxs):
+        (x, v), (dx, dv) = xs, dxs
+        dx = np.zeros(np.shape(generic.constant(x)), y.dtype) if dx is None else dx
+        dv = np.zeros(np.shape(generic.constant(v)), y.dtype) if dv is None else dv
+        return apply(SetItem, dx, dv, index=self.index, basic=self.basic)
+
     def vjp(self, g):
         dx = g * self.keep if self.needs(0) else None
         dv = None
@@ -99,11 +137,19 @@ class SetItem(Op):
 
 
 class Concatenate(Op):
-    """y = [x1, x2, ...] joined along ``axis``;  dxi = the slice of g where xi went"""
+    """y = [x1, x2, ...] joined along ``axis``;  dxi = the slice of g where xi went
+
+    jvp: dy = [dx1, dx2, ...] joined along ``axis``   (a missing tangent: zeros)
+    """
 
     def forward(self, *xs):
         self.sizes = [x.shape[self.axis] for x in xs]
         return np.concatenate(xs, axis=self.axis)
+
+    def jvp(self, xs, y, dxs):
+        parts = [np.zeros(np.shape(generic.constant(x)), y.dtype) if dx is None else dx
+                 for x, dx in zip(xs, dxs)]
+        return apply(Concatenate, *parts, axis=self.axis)
 
     def vjp(self, g):
         grads, start = [], 0
@@ -115,12 +161,18 @@ class Concatenate(Op):
 
 
 class Pad(Op):
-    """y = x padded with a constant;  dx = g with the padding sliced away"""
+    """y = x padded with a constant;  dx = g with the padding sliced away
+
+    jvp: dy = dx padded with zeros
+    """
 
     def forward(self, x):
         self.inner = tuple(slice(b, b + n) for (b, _), n in zip(self.pad_width, x.shape))
         return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
 
+
+    def jvp(self, xs, y, dxs):
+        return apply(Pad, dxs[0], pad_width=self.pad_width, value=0)
 
     def vjp(self, g):
         return g[self.inner]

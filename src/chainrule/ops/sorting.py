@@ -19,12 +19,16 @@ from chainrule.ops import generic
 from chainrule.ops.core import Op, apply, torch_names
 from chainrule.ops.index import along, check_dim
 from chainrule.ops.reduce import ValuesIndices
+from chainrule.ops.shape import GetItem
 from chainrule.tensor import _wrap, as_tensor
 
 
 class Sort(Op):
     """y = x sorted along ``axis`` (only the first ``k``: topk), ties in order of index;
-    dx = zeros with each g put back where its value came from"""
+    dx = zeros with each g put back where its value came from
+
+    jvp: dy = dx taken in the same order
+    """
 
     def forward(self, x):
         order = stable_order(x, self.axis, self.descending)
@@ -34,6 +38,9 @@ class Sort(Op):
         self.in_shape = x.shape
         self.at = along(self.axis, order, order.shape)
         return x[self.at]
+
+    def jvp(self, xs, y, dxs):
+        return apply(GetItem, dxs[0], index=self.at, basic=False)
 
     def vjp(self, g):
         return generic.scatter_add(g, self.in_shape, self.at, basic=False)

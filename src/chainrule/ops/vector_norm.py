@@ -23,6 +23,8 @@ class Norm(Op):
     p = 1, g * sign(x); for p = +-inf, g * sign(x) on the extreme entries (split evenly at
     ties); for p = 0, none
 
+    jvp: dy = sum over ``axes`` of dx * (x's weight in dx above, with g = 1); none for p = 0
+
     NOTE: where y = 0 (and, for p < 1, where x = 0) dx = 0, PyTorch's subgradient, not the
     0/0 of the formula.
     """
@@ -49,6 +51,29 @@ class Norm(Op):
         self.save(x=INPUT(0), y=OUTPUT)
         return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape)
                                                        if i not in axes))
+
+    def jvp(self, xs, y, dxs):
+        p, x, dx = self.p, xs[0], dxs[0]
+        if p == 0:
+            return None  # a count: piecewise constant
+        kept = y.reshape(self.kept)
+        sign = np.sign(generic.constant(x))
+        y_zero = np.asarray(generic.constant(kept)) == 0
+        if p == 1:
+            w = sign
+        elif math.isinf(p):
+            a = np.abs(generic.constant(x))
+            w = sign * _tie_weights(a, generic.constant(kept), self.axes)
+        elif p == 2:
+            w = x * _masked_ratio(np.ones((), y.dtype), kept, y_zero)
+        elif p > 1:
+            w = sign * (x * sign) ** (p - 1) * _masked_ratio(np.ones((), y.dtype),
+                                                             kept ** (p - 1), y_zero)
+        else:
+            x_zero = np.asarray(generic.constant(x)) == 0
+            safe = generic.where(x_zero, 1.0, x * sign) if x_zero.any() else x * sign
+            w = sign * safe ** (p - 1) * kept ** (1 - p)
+        return (dx * w).sum(axis=self.axes, keepdims=self.keepdims)
 
     def vjp(self, g):
         p, x = self.p, self.x

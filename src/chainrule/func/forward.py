@@ -1,0 +1,121 @@
+"""Forward-mode transforms, torch.func's names: ``jvp``, ``jacfwd``, ``hessian``, and
+``hvp`` (torch.func's documented recipe, jvp of grad). One forward pass carries one
+direction v through every op (its ``jvp`` rule) and gives J v for every output: it suits
+few inputs and many outputs, the mirror image of reverse mode."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.errors import ShapeError
+from chainrule.func._args import argnums_tuple, as_primal, as_tangent, check_fn, outputs
+from chainrule.func.reverse import grad, jacrev
+from chainrule.graph import forward_mode
+from chainrule.ops.core import alias
+from chainrule.ops.shape import stack
+from chainrule.tensor import Tensor, _wrap
+
+
+def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
+    """``jvp(f, primals, tangents)`` -> ``(f(*primals), J v)``: f's output and its
+    directional derivative along ``tangents`` (one per primal, of its shape), in one
+    forward pass. ``primals`` and ``tangents`` are tuples; the result mirrors f's output
+    (a tensor or a tuple). With ``has_aux``: ``(output, J v, aux)``."""
+    check_fn(func, "jvp")
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("func.jvp: primals and tangents must be tuples, as torch.func's. "
+                        "help: jvp(f, (x,), (v,))")
+    if len(primals) != len(tangents):
+        raise ShapeError(f"func.jvp: {len(primals)} primal(s) but {len(tangents)} "
+                         "tangent(s). help: give one tangent per primal")
+    xs = [as_primal(p, "jvp") for p in primals]
+    vs = [as_tangent(v, x, "jvp") for v, x in zip(tangents, xs)]
+    level = forward_mode.enter()
+    try:
+        duals = []
+        for x, v in zip(xs, vs):
+            d = alias(x)  # x itself is never touched: its alias carries the tangent
+            d._tangents = {**(forward_mode.tangents(d) or {}), level: v}
+            duals.append(d)
+        out = func(*duals)
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError("func.jvp: with has_aux=True f must return (output, aux)")
+            out, aux = out
+        outs, single = outputs(out, "jvp")
+        tans = []
+        for o in outs:
+            t = forward_mode.tangent(o, level)
+            if t is None:
+                t = _wrap(np.zeros_like(o.data))  # o does not depend on the primals
+            tans.append(t)
+    finally:
+        forward_mode.exit(level)
+    result = (outs[0], tans[0]) if single else (tuple(outs), tuple(tans))
+    return (*result, aux) if has_aux else result
+
+
+def jacfwd(func, argnums=0, *, has_aux: bool = False):
+    """``jacfwd(f)(*args)``: the Jacobian of f's output (one tensor) with respect to
+    args[argnums], shape ``out.shape + arg.shape``, by one forward pass per input element
+    (so it suits few inputs and many outputs). A tuple for a tuple ``argnums``. Equal to
+    ``jacrev``'s, which costs one reverse pass per output element instead."""
+    check_fn(func, "jacfwd")
+
+    def wrapped(*args):
+        nums = argnums_tuple(argnums, len(args), "jacfwd")
+        args = list(args)
+        for i in nums:
+            args[i] = as_primal(args[i], "jacfwd")
+        xs = [args[i] for i in nums]
+
+        def f_of(*picked):
+            call = list(args)
+            for i, x in zip(nums, picked):
+                call[i] = x
+            return func(*call)
+
+        jac, out, aux = [], None, None
+        for j, x in enumerate(xs):
+            cols = []
+            for k in range(x.data.size):
+                e = np.zeros(x.data.size, dtype=x.dtype)
+                e[k] = 1
+                vs = [_wrap(e.reshape(x.shape)) if m == j else _wrap(np.zeros_like(z.data))
+                      for m, z in enumerate(xs)]
+                res = jvp(f_of, tuple(xs), tuple(vs), has_aux=has_aux)
+                out, col = res[0], res[1]
+                aux = res[2] if has_aux else None
+                if not isinstance(out, Tensor):
+                    raise TypeError("func.jacfwd: f must return one tensor. help: take the "
+                                    "Jacobian of each output in its own call")
+                cols.append(col)
+            if out is None:  # an empty input: one call for the output's shape
+                res = func(*args)
+                out = res[0] if has_aux else res
+            shape = out.shape + x.shape
+            jac.append(stack(cols, axis=-1).reshape(shape) if cols
+                       else _wrap(np.zeros(shape, dtype=out.dtype)))
+        jac = jac[0] if isinstance(argnums, int) else tuple(jac)
+        return (jac, aux) if has_aux else jac
+
+    return wrapped
+
+
+def hessian(func, argnums=0):
+    """``hessian(f)(*args)``: the matrix of second derivatives of scalar f, shape
+    ``arg.shape + arg.shape``: ``jacfwd(jacrev(f))``, forward-over-reverse, as torch.func."""
+    check_fn(func, "hessian")
+    return jacfwd(jacrev(func, argnums), argnums)
+
+
+def hvp(func, primals, tangents):
+    """``hvp(f, primals, tangents)`` -> H v: the Hessian of scalar f times v without forming
+    H, as ``jvp(grad(f), primals, tangents)[1]`` (torch.func's documented recipe): one
+    forward pass carried through one recorded backward pass, about the cost of a few
+    gradients. A tuple for several primals."""
+    check_fn(func, "hvp")
+    nums = tuple(range(len(primals)))
+    g = grad(func, argnums=nums[0] if len(nums) == 1 else nums)
+    return jvp(g, tuple(primals), tuple(tangents))[1]
