@@ -109,8 +109,9 @@ def test_another_threads_forward_on_the_same_model_is_not_measured():
 
 
 def test_two_threads_each_with_its_own_model_and_monitor():
-    def train(out, key):
-        model = mlp([64, 32], nn.Tanh, seed=1)
+    # The models are made before the threads start: their initial weights come from the
+    # process-wide generator (as PyTorch's), which two threads drawing at once would split.
+    def train(out, key, model):
         opt = optim.SGD(model.parameters(), lr=0.5)
         monitor = Monitor(model, every=1, log=None)
         for i in range(6):
@@ -118,8 +119,9 @@ def test_two_threads_each_with_its_own_model_and_monitor():
         out[key] = monitor.records
 
     alone, together = {}, {}
-    train(alone, "a")
-    threads = [threading.Thread(target=train, args=(together, k)) for k in "ab"]
+    train(alone, "a", mlp([64, 32], nn.Tanh, seed=1))
+    threads = [threading.Thread(target=train, args=(together, k, mlp([64, 32], nn.Tanh, seed=1)))
+               for k in "ab"]
     for t in threads:
         t.start()
     for t in threads:

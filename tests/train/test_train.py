@@ -68,9 +68,15 @@ def test_evaluate_prints_metrics_and_confusion_matrix(reference):
     assert f"{acc:.4f}" in proc.stdout
 
 
-def _interrupt(args, sig, delay):
+def _interrupt(args, sig, delay, after=None):
+    """Run ``chainrule train args`` and send ``sig`` ``delay`` seconds after the start, or
+    after the file ``after`` appears (within 120 s)."""
     proc = subprocess.Popen(TRAIN + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+    deadline = time.monotonic() + 120
+    while after is not None and not after.exists() and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
     time.sleep(delay)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
@@ -79,11 +85,13 @@ def _interrupt(args, sig, delay):
 
 def test_ctrl_c_saves_and_resume_gives_the_same_weights(reference, tmp_path):
     ref_out, _ = reference
-    # Timing decides where the signal lands (before training starts, mid-run, after the
-    # end): try a few delays until one lands mid-run, each in a fresh directory.
-    for attempt, delay in enumerate((2.5, 2.0, 3.0, 1.5, 4.0, 1.0)):
+    # The signal is sent once the first epoch's checkpoint exists (plus a moment), so it
+    # lands mid-run however slow the machine is (fixed delays landed in `import numpy` on
+    # a loaded one); a few moments are tried, each in a fresh directory.
+    for attempt, delay in enumerate((0.3, 0.1, 0.6, 0.0)):
         out = tmp_path / f"run{attempt}"
-        code, stdout, err = _interrupt(SMALL + ["--out", str(out)], signal.SIGINT, delay)
+        code, stdout, err = _interrupt(SMALL + ["--out", str(out)], signal.SIGINT, delay,
+                                       after=out / "checkpoints" / "last.safetensors")
         if code == 130 and "Resume with: chainrule train --resume" in stdout:
             break
     else:
