@@ -47,7 +47,12 @@ def epoch_line(epochs: int, row: dict) -> str:
            if row.get("val_accuracy") is not None else "")
     return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} "
             f"acc {row['train_accuracy']:.4f} | {val}test loss {row['test_loss']:.4f} "
-            f"acc {row['test_accuracy']:.4f} | lr {row['lr']:.2e} | {row['seconds']:.1f} s")
+            f"acc {row['test_accuracy']:.4f} | lr {row['lr']:.2e} | {seconds(row['seconds'])}")
+
+
+def seconds(s: float) -> str:
+    """A duration as a person reads it: 0.042 s, 1.3 s, 95 s (never "0.0 s")."""
+    return f"{s:.2g} s" if s < 1 else f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
 
 
 #: The columns of history.csv: the fields of metrics.json's history rows, in this order.
