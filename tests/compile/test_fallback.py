@@ -196,3 +196,34 @@ def test_a_compiled_function_under_func_jvp_runs_eagerly_and_carries_the_tangent
     f(x), f(x)  # recorded, then replayed
     _, tangent = func.jvp(f, (x,), (cr.tensor([1.0, 0.0, 0.0], dtype="float64"),))
     assert float(tangent.item()) == 2.0  # d/dx0 of sum(x^2) at x0 = 1
+
+
+SCALE = 0.1
+
+
+def test_a_python_number_read_from_a_global_or_a_closure_is_guarded():
+    import chainrule as cr
+
+    global SCALE
+    SCALE = 0.1
+
+    @cr.compile
+    def from_global(x):
+        return (x * SCALE).sum()
+
+    factor = [2.0]
+
+    def make(k):
+        @cr.compile
+        def from_closure(x):
+            return (x * k).sum()
+        return from_closure
+
+    x = cr.tensor([1.0, 2.0], dtype="float64")
+    assert float(from_global(x)) == float(from_global(x)) == float((x * 0.1).sum())
+    SCALE = 0.2  # eager would read the new value: so must the compiled step
+    assert float(from_global(x)) == float((x * 0.2).sum())
+    assert from_global.stats["records"] == 2
+    closure = make(factor[0])
+    assert float(closure(x)) == float(closure(x)) == 6.0
+    SCALE = 0.1

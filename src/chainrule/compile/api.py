@@ -27,6 +27,33 @@ class CompileWarning(UserWarning):
     recording again (its guards keep missing)."""
 
 
+_PLAIN = (bool, int, float, complex, str, type(None))
+
+
+def _free_numbers(fn) -> tuple:
+    """The plain Python values (numbers, strings, None) that ``fn``'s own code reads from
+    its globals and closure: a recording bakes them in, so they are part of the guard (a
+    new value records again, as torch.compile's guards on globals). Values read deeper,
+    in functions ``fn`` calls, are not seen: pass those as arguments (docs/compile.md)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ()
+    found = []
+    scope = getattr(fn, "__globals__", {})
+    for name in code.co_names:
+        value = scope.get(name, _free_numbers)
+        if isinstance(value, _PLAIN):
+            found.append((name, type(value), value))
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # a cell not yet filled
+            continue
+        if isinstance(value, _PLAIN):
+            found.append((name, type(value), value))
+    return tuple(found)
+
+
 class Compiled:
     """A step function that replays its recording while the guards hold.
 
@@ -63,7 +90,8 @@ class Compiled:
             # inside another recording, checking for NaN, or under func.jvp (a replay
             # carries no tangents): eager
             return call(*args)
-        key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args))
+        key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args),
+               _free_numbers(self.fn))
         with self._lock:
             for plan in self._plans.get(key, ()):
                 if plan.holds(args):
