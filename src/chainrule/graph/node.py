@@ -21,6 +21,7 @@ version-check and what to swap for tensors; no array is ever recognised by its `
 from __future__ import annotations
 
 import itertools
+import threading
 
 
 class Input:
@@ -280,16 +281,19 @@ def memory_id(array) -> int:
 # clock c needs checking at backward only if the clock moved since (usually it has not:
 # optimizers write between steps, not inside them).
 clock = [0]
-_ticks = itertools.count(1)  # next() is atomic under the GIL: no two writes share a tick
+_ticks = itertools.count(1)
+_write_lock = threading.Lock()
 
 
 def note_write(counter: list) -> None:
     """Record an in-place write through a tensor whose version counter is ``counter``."""
-    # NOTE: no lock (an optimizer calls this per parameter per step). Two threads writing
-    # at once can leave clock[0] a tick behind a finished write; a node recorded in that
-    # instant takes the write for a later one: at worst a false error in code that races
-    # in-place writes between threads, never a missed one.
-    tick = next(_ticks)
-    counter[0] += 1
-    counter[2] = tick
-    clock[0] = tick
+    # NOTE: under a lock, so that clock[0] only moves forward. Without it, a thread that
+    # took tick t and stored it after another thread stored t + 1 set the clock back; a
+    # node recorded then took that other thread's finished write for a later one: a false
+    # BackwardError in two threads training separate models (seen under load), and a
+    # backwards clock could also hide a real write from the engine's quick check.
+    with _write_lock:
+        tick = next(_ticks)
+        counter[0] += 1
+        counter[2] = tick
+        clock[0] = tick
