@@ -19,3 +19,8 @@ class GradcheckError(ChainruleError, AssertionError):
 
 class UsageError(ChainruleError):
     """A bad command line or input file: the command reports it in one line, exit code 2."""
+
+
+class VmapError(ChainruleError, RuntimeError):
+    """vmap cannot run a function as asked (a random draw under randomness='error', a
+    batched tensor used outside the function that made it, a backward() inside)."""

@@ -5,9 +5,10 @@
 ``jvp(grad(f))``, ``grad(grad(f))``, ``jacfwd(jacrev(f))``, ``vmap(grad(f))``.
 """
 
+from chainrule.func import batched  # noqa: F401 - registers vmap's dispatcher
 from chainrule.func.forward import hessian, hvp, jacfwd, jvp
 from chainrule.func.reverse import grad, grad_and_value, jacrev, vjp
-from chainrule.func.vmap import vmap
+from chainrule.func.vmap import VmapLoopWarning, vmap
 
-__all__ = ["grad", "grad_and_value", "hessian", "hvp", "jacfwd", "jacrev", "jvp", "vjp",
-           "vmap"]
+__all__ = ["VmapLoopWarning", "grad", "grad_and_value", "hessian", "hvp", "jacfwd", "jacrev",
+           "jvp", "vjp", "vmap"]

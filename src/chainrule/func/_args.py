@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.graph import forward_mode
+from chainrule.func import batched
+from chainrule.graph import batching_mode, forward_mode
 from chainrule.ops.core import alias
 from chainrule.tensor import Tensor, _wrap
 
@@ -32,9 +33,9 @@ def argnums_tuple(argnums, nargs: int, name: str) -> tuple:
 def as_primal(x, name: str) -> Tensor:
     """A floating-point tensor for input ``x`` (a tensor, array or number)."""
     t = x if isinstance(x, Tensor) else _wrap(np.asarray(x))
-    if t.data.dtype.kind != "f":
+    if t.dtype.kind != "f":
         raise TypeError(f"func.{name}: inputs to differentiate must be floating point, got "
-                        f"{t.data.dtype}. help: convert with .double() or .float()")
+                        f"{t.dtype}. help: convert with .double() or .float()")
     return t
 
 
@@ -43,17 +44,30 @@ def as_tangent(v, primal: Tensor, name: str) -> Tensor:
     if t.shape != primal.shape:
         raise ShapeError(f"func.{name}: a tangent of shape {t.shape} for a primal of shape "
                          f"{primal.shape}. help: each tangent must have its primal's shape")
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"func.{name}: tangents must be floating point, got {t.data.dtype}")
+    if t.dtype.kind != "f":
+        raise TypeError(f"func.{name}: tangents must be floating point, got {t.dtype}")
     return t if t.dtype == primal.dtype else t.astype(primal.dtype)
 
 
-def differentiable(x: Tensor) -> Tensor:
-    """A fresh tensor for ``x`` that requires grad, so that a reverse pass can stop there.
+def differentiable(x: Tensor) -> tuple:
+    """A fresh tensor for ``x`` that requires grad, so that a reverse pass can stop there:
+    ``(what f gets, what the backward walk stops at)``, the same tensor outside vmap.
 
     Inside an outer transform (``x`` requires grad or carries tangents) it is an alias
     recorded on ``x``, so the outer transform still sees through it; otherwise a new leaf.
+    Inside vmap the walk stops at the physical array, with one leading axis per open
+    vmap: an unmapped ``x`` is first copied to every sample, so that each sample's
+    gradient lands in its own copy (per-sample gradients) instead of summing into one.
     """
+    if batching_mode.active():
+        p = batched.expand(x)
+        stop = _fresh(p)
+        return batched.rewrap(stop), stop
+    t = _fresh(x)
+    return t, t
+
+
+def _fresh(x: Tensor) -> Tensor:
     if x.requires_grad or forward_mode.tangents(x):
         t = alias(x)
         if not t.requires_grad:
@@ -62,6 +76,16 @@ def differentiable(x: Tensor) -> Tensor:
     t = _wrap(x.data.view())
     t.requires_grad = True
     return t
+
+
+def root_and_seed(out: Tensor):
+    """The tensor and seed a backward walk starts from for a one-element ``out``; inside
+    vmap, the physical loss (one per sample) seeded with ones: the samples' gradients
+    are independent, so one walk gives them all."""
+    if not batching_mode.active():
+        return out, None
+    root = batched.expand(out)
+    return root, _wrap(np.ones(root.shape, dtype=root.dtype))
 
 
 def nested(xs) -> bool:
@@ -89,3 +113,32 @@ def split_aux(out, has_aux: bool, name: str):
         raise TypeError(f"func.{name}: with has_aux=True f must return a pair (output, aux), "
                         f"got {type(out).__name__}")
     return out
+
+
+def tree_leaves(x) -> tuple:
+    """``x``'s leaves (a tensor; or the tensors in a tuple, list or dict, nested) and a
+    function that rebuilds ``x``'s structure from new leaves, as torch.func's pytrees."""
+    if isinstance(x, (tuple, list)):
+        parts = [tree_leaves(v) for v in x]
+        kind = type(x)
+    elif isinstance(x, dict):
+        parts = [tree_leaves(v) for v in x.values()]
+        keys = list(x)
+    else:
+        return [x], lambda leaves: leaves[0]
+    leaves = [leaf for p in parts for leaf in p[0]]
+
+    def rebuild(new):
+        out, at = [], 0
+        for p in parts:
+            k = len(p[0])
+            out.append(p[1](new[at:at + k]))
+            at += k
+        return dict(zip(keys, out)) if isinstance(x, dict) else kind(out)
+
+    return leaves, rebuild
+
+
+def shape_of(x) -> tuple:
+    """``x``'s shape (a tensor's own: NumPy's np.shape refuses a tensor in a graph)."""
+    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))

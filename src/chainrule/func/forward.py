@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
+from chainrule.func import batched
 from chainrule.func._args import argnums_tuple, as_primal, as_tangent, check_fn, outputs
 from chainrule.func.reverse import grad, jacrev
-from chainrule.graph import forward_mode
+from chainrule.graph import batching_mode, forward_mode
 from chainrule.ops.core import alias
 from chainrule.ops.shape import stack
 from chainrule.tensor import Tensor, _wrap
@@ -30,13 +31,16 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
                          "tangent(s). help: give one tangent per primal")
     xs = [as_primal(p, "jvp") for p in primals]
     vs = [as_tangent(v, x, "jvp") for v, x in zip(tangents, xs)]
+    vm = bool(batching_mode.active())  # inside vmap: tangents ride on the physical arrays
     level = forward_mode.enter()
     try:
         duals = []
         for x, v in zip(xs, vs):
+            if vm:
+                x, v = batched.expand(x), batched.expand(v)
             d = alias(x)  # x itself is never touched: its alias carries the tangent
             d._tangents = {**(forward_mode.tangents(d) or {}), level: v}
-            duals.append(d)
+            duals.append(batched.rewrap(d) if vm else d)
         out = func(*duals)
         aux = None
         if has_aux:
@@ -46,10 +50,11 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
         outs, single = outputs(out, "jvp")
         tans = []
         for o in outs:
-            t = forward_mode.tangent(o, level)
+            p = batched.expand(o) if vm else o
+            t = forward_mode.tangent(p, level)
             if t is None:
-                t = _wrap(np.zeros_like(o.data))  # o does not depend on the primals
-            tans.append(t)
+                t = _wrap(np.zeros(p.shape, p.dtype))  # o does not depend on the primals
+            tans.append(batched.rewrap(t) if vm else t)
     finally:
         forward_mode.exit(level)
     result = (outs[0], tans[0]) if single else (tuple(outs), tuple(tans))
@@ -79,10 +84,10 @@ def jacfwd(func, argnums=0, *, has_aux: bool = False):
         jac, out, aux = [], None, None
         for j, x in enumerate(xs):
             cols = []
-            for k in range(x.data.size):
-                e = np.zeros(x.data.size, dtype=x.dtype)
+            for k in range(x.size):
+                e = np.zeros(x.size, dtype=x.dtype)
                 e[k] = 1
-                vs = [_wrap(e.reshape(x.shape)) if m == j else _wrap(np.zeros_like(z.data))
+                vs = [_wrap(e.reshape(x.shape)) if m == j else _wrap(np.zeros(z.shape, z.dtype))
                       for m, z in enumerate(xs)]
                 res = jvp(f_of, tuple(xs), tuple(vs), has_aux=has_aux)
                 out, col = res[0], res[1]

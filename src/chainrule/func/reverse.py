@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule.autograd import engine
 from chainrule.errors import BackwardError
+from chainrule.func import batched
 from chainrule.func._args import (
     argnums_tuple,
     as_primal,
@@ -15,9 +16,12 @@ from chainrule.func._args import (
     differentiable,
     nested,
     outputs,
+    root_and_seed,
+    shape_of,
     split_aux,
+    tree_leaves,
 )
-from chainrule.graph import grad_mode
+from chainrule.graph import batching_mode, grad_mode
 from chainrule.ops.shape import stack
 from chainrule.tensor import Tensor, _wrap
 
@@ -30,9 +34,10 @@ def vjp(func, *primals, has_aux: bool = False):
     check_fn(func, "vjp")
     xs = tuple(as_primal(p, "vjp") for p in primals)
     keep = nested(xs)
-    inputs = tuple(differentiable(x) for x in xs)
+    pairs = [differentiable(x) for x in xs]
+    inputs = tuple(p[1] for p in pairs)
     with grad_mode.enable_grad():
-        out, aux = split_aux(func(*inputs), has_aux, "vjp")
+        out, aux = split_aux(func(*(p[0] for p in pairs)), has_aux, "vjp")
     outs, single = outputs(out, "vjp")
 
     def vjp_fn(*cotangents):
@@ -53,21 +58,30 @@ def vjp(func, *primals, has_aux: bool = False):
 def _pullback(outs, cotangents, inputs, keep: bool) -> tuple:
     live = [(o, u) for o, u in zip(outs, cotangents) if o.requires_grad]
     if not live:
-        return tuple(_wrap(np.zeros_like(x.data)) for x in inputs)
+        return _logical(tuple(_wrap(np.zeros(x.shape, x.dtype)) for x in inputs))
     for o, u in live:
-        if tuple(np.shape(u)) != o.shape:
-            raise BackwardError(f"vjp_fn: a cotangent of shape {tuple(np.shape(u))} for an "
+        if shape_of(u) != o.shape:
+            raise BackwardError(f"vjp_fn: a cotangent of shape {shape_of(u)} for an "
                                 f"output of shape {o.shape}. help: each cotangent must have "
                                 "its output's shape")
     with grad_mode.enable_grad():
-        if len(live) == 1:
+        if batching_mode.active():  # one sum per sample, walked back at once
+            root, seed = root_and_seed(sum((o * u).sum() for o, u in live))
+        elif len(live) == 1:
             root, seed = live[0]
             seed = seed if isinstance(seed, Tensor) else _wrap(np.asarray(seed, root.dtype))
         else:  # several outputs: d/dx of sum_i <u_i, out_i>, the same product
             root = sum((o * u).sum() for o, u in live)
             seed = None
     grads = engine.grad(root, inputs, seed, retain_graph=True, create_graph=keep)
-    return grads if keep else tuple(g.detach() for g in grads)
+    return _logical(grads if keep else tuple(g.detach() for g in grads))
+
+
+def _logical(grads: tuple) -> tuple:
+    """Gradients at the walk's stops, as f's inputs look (batched inside vmap)."""
+    if not batching_mode.active():
+        return grads
+    return tuple(batched.rewrap(g) for g in grads)
 
 
 def _detach(out):
@@ -87,27 +101,35 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
     def wrapped(*args, **kwargs):
         nums = argnums_tuple(argnums, len(args), "grad")
         args = list(args)
+        trees = {i: tree_leaves(args[i]) for i in nums}  # an argument may be a tuple, dict
         for i in nums:
-            args[i] = as_primal(args[i], "grad")
-        keep = nested([args[i] for i in nums])
-        inputs = []
+            trees[i] = ([as_primal(x, "grad") for x in trees[i][0]], trees[i][1])
+        keep = nested([x for i in nums for x in trees[i][0]])
+        inputs, counts = [], []
         for i in nums:
-            args[i] = differentiable(args[i])
-            inputs.append(args[i])
+            pairs = [differentiable(x) for x in trees[i][0]]
+            args[i] = trees[i][1]([p[0] for p in pairs])
+            inputs += [p[1] for p in pairs]
+            counts.append(len(pairs))
         with grad_mode.enable_grad():
             out, aux = split_aux(func(*args, **kwargs), has_aux, "grad")
-        if not isinstance(out, Tensor) or out.data.size != 1:
+        if not isinstance(out, Tensor) or out.size != 1:
             raise BackwardError(
                 f"func.grad: f must return a one-element tensor, got "
                 f"{getattr(out, 'shape', type(out).__name__)}. help: reduce it (loss.sum() or "
                 "loss.mean()), or use jacrev for a vector output")
         if out.requires_grad:
-            grads = engine.grad(out, inputs, create_graph=keep)
+            root, seed = root_and_seed(out)
+            grads = engine.grad(root, inputs, seed, create_graph=keep)
         else:  # f does not depend on the inputs
-            grads = tuple(_wrap(np.zeros_like(t.data)) for t in inputs)
+            grads = tuple(_wrap(np.zeros(t.shape, t.dtype)) for t in inputs)
         if not keep:
             grads, out = tuple(g.detach() for g in grads), out.detach()
-        g = grads[0] if isinstance(argnums, int) else grads
+        grads, per_arg, at = _logical(grads), [], 0
+        for i, k in zip(nums, counts):
+            per_arg.append(trees[i][1](list(grads[at:at + k])))
+            at += k
+        g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
         return (g, (out, aux)) if has_aux else (g, out)
 
     return wrapped
@@ -149,13 +171,13 @@ def jacrev(func, argnums=0, *, has_aux: bool = False):
                             "of each output in its own call, or stack the outputs")
         y = out
         rows = []
-        for k in range(y.data.size):
-            e = np.zeros(y.data.size, dtype=y.dtype)
+        for k in range(y.size):
+            e = np.zeros(y.size, dtype=y.dtype)
             e[k] = 1
             rows.append(pull(_wrap(e.reshape(y.shape))))
         jac = []
         for j, i in enumerate(nums):
-            shape = y.shape + np.shape(args[i])
+            shape = y.shape + shape_of(args[i])
             if rows:
                 jac.append(stack([r[j] for r in rows]).reshape(shape))
             else:

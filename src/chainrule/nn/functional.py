@@ -63,7 +63,7 @@ def tanh(x):
 def leaky_relu(x, negative_slope: float = 0.01):
     """x for x > 0, negative_slope * x otherwise"""
     x = as_tensor(x)
-    return cr.where(x.data > 0, x, x * negative_slope)
+    return cr.where(x > 0, x, x * negative_slope)
 
 
 def gelu(x, approximate: str = "none"):

@@ -24,7 +24,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.errors import ShapeError
-from chainrule.graph import forward_mode, trace
+from chainrule.graph import batching_mode, forward_mode, trace
 from chainrule.ops import loss as _loss
 from chainrule.tensor import Tensor, as_tensor
 
@@ -168,6 +168,7 @@ def _is_probabilities(target, shape: tuple) -> bool:
     return np.dtype(target.dtype).kind == "f" and tuple(target.shape) == shape
 
 
+@batching_mode.batchable  # it reads the targets' values: vmap has a rule for it
 def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0):
     """l^n = -sum_c q^n_c log softmax(logits^n)_c, PyTorch's ``F.cross_entropy``.
@@ -270,7 +271,9 @@ def _elementwise_target(pred, target, what: str):
     """``pred`` as a tensor and ``target`` of its shape, a constant target cast to its dtype:
     float64 labels from NumPy must not turn a float32 loss (and its gradient) into float64."""
     pred = as_tensor(pred)
-    if not _moves(target):
+    if isinstance(target, Tensor) and type(target) is not Tensor:  # batched (vmap): as is
+        target = target if target.dtype == pred.dtype else target.astype(pred.dtype)
+    elif not _moves(target):
         data = target.data if isinstance(target, Tensor) else target
         target = np.asarray(data, dtype=pred.dtype)
     if tuple(pred.shape) != tuple(target.shape):
@@ -307,7 +310,7 @@ def smooth_l1_loss(pred, target, reduction: str = "mean", beta: float = 1.0):
     pred, target = _elementwise_target(pred, target, "smooth_l1_loss")
     d = pred - target
     a = d.abs()
-    return _reduce(cr.where(a.data < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction)
+    return _reduce(cr.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction)
 
 
 def huber_loss(pred, target, reduction: str = "mean", delta: float = 1.0):
@@ -319,7 +322,7 @@ def huber_loss(pred, target, reduction: str = "mean", delta: float = 1.0):
     pred, target = _elementwise_target(pred, target, "huber_loss")
     d = pred - target
     a = d.abs()
-    return _reduce(cr.where(a.data < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction)
+    return _reduce(cr.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction)
 
 
 def kl_div(log_probs, target, reduction: str = "mean", log_target: bool = False):
@@ -334,7 +337,7 @@ def kl_div(log_probs, target, reduction: str = "mean", log_target: bool = False)
     if log_target:
         losses = target.exp() * (target - log_probs)
     else:
-        nonzero = target.data != 0
+        nonzero = target != 0  # a tensor comparison: vmap batches it
         # target log target, 0 at target = 0 (its limit, PyTorch's xlogy); the inner where
         # keeps log(0) out of the graph, so no 0 * -inf reaches the gradient
         xlogx = cr.where(nonzero, target * cr.log(cr.where(nonzero, target, 1.0)), 0.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.graph import anomaly, forward_mode, grad_mode, trace
+from chainrule.graph import anomaly, batching_mode, forward_mode, grad_mode, trace
 from chainrule.graph.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
 from chainrule.graph.node import clock as _clock
 from chainrule.tensor import Tensor
@@ -30,6 +30,10 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     gets one edge per input and keeps what its ``forward`` saved; the output tensor points
     to the node as its ``grad_fn``.
     """
+    if _vmap_on[0]:  # some thread runs vmap: a batched input takes the batching rule
+        out = batching_mode.dispatch(op_cls, inputs, params)
+        if out is not None:
+            return out
     op = _new(op_cls)
     if params:
         op.__dict__.update(params)
@@ -240,6 +244,7 @@ _grad_mode, _grad_off = grad_mode.state, grad_mode.off
 _anomaly, _anomaly_on = anomaly.state, anomaly.on
 _fwd, _fwd_on = forward_mode.state, forward_mode.on
 _trace, _trace_on = trace.state, trace.active
+_vmap_on = batching_mode.on
 _warned_growth = False
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.graph import batching_mode
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, OUTPUT, Op, apply, tangent_sum, unbroadcast
 from chainrule.ops.unary import (  # noqa: F401 - re-exported: the unary half of the family
@@ -281,6 +282,7 @@ def minimum(a, b):
     return apply(Minimum, as_operand(a), as_operand(b))
 
 
+@batching_mode.batchable  # a batched cond is a value vmap's rule reads per sample
 def where(cond, a, b):
     cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
     if cond.dtype != bool:
