@@ -66,3 +66,63 @@ def test_vmap_equals_the_loop(shape, seed):
     out = func.vmap(f)(cr.tensor(x)).numpy()
     loop = np.stack([f(cr.tensor(r)).numpy() for r in x])
     np.testing.assert_array_equal(out, loop)
+
+
+def _mapped(x, n, dim, seed):
+    """``n`` samples of an operand shaped like ``x``, stacked along ``dim`` (None: one
+    operand shared by all the samples)."""
+    if dim is None:
+        return x, [x] * n
+    rng = np.random.default_rng(seed)
+    samples = [x + rng.standard_normal(x.shape) for _ in range(n)]
+    return np.stack(samples, axis=dim), samples
+
+
+@settings(deadline=None, max_examples=80)
+@given(pairs, st.sampled_from(sorted(set(BINARY) - {"where"})), st.integers(1, 3),
+       st.data(), st.integers(0, 2**16))
+def test_vmap_of_binary_ops_over_any_in_dims_equals_the_loop(shapes, name, n, data, seed):
+    """Broadcast operands, each mapped along any axis or not at all; out_dims any axis;
+    values and per-sample gradients equal the loop's (``where``, whose condition reads
+    values, is the loop by construction)."""
+    a, b = _arrays(shapes.input_shapes, seed)
+    dims = [data.draw(st.one_of(st.none(), st.integers(0, x.ndim)), label=f"in_dim{i}")
+            for i, x in enumerate((a, b))]
+    if dims == [None, None]:
+        dims[0] = 0
+    (ba, sa), (bb, sb) = _mapped(a, n, dims[0], seed + 1), _mapped(b, n, dims[1], seed + 2)
+    f = BINARY[name]
+    out_nd = len(np.broadcast_shapes(a.shape, b.shape))
+    out_dim = data.draw(st.integers(-out_nd - 1, out_nd), label="out_dim")
+    out = func.vmap(f, in_dims=tuple(dims), out_dims=out_dim)(cr.tensor(ba), cr.tensor(bb))
+    loop = np.stack([f(cr.tensor(x), cr.tensor(y)).numpy() for x, y in zip(sa, sb)],
+                    axis=out_dim)
+    np.testing.assert_allclose(out.numpy(), loop, rtol=1e-12, atol=1e-12)
+
+    def total(x, y):
+        return (f(x, y) * f(x, y)).sum()
+
+    g = func.vmap(func.grad(total, argnums=(0, 1)), in_dims=tuple(dims))(cr.tensor(ba),
+                                                                         cr.tensor(bb))
+    for k, (x, y) in enumerate(zip(sa, sb)):
+        ga, gb = func.grad(total, argnums=(0, 1))(cr.tensor(x), cr.tensor(y))
+        np.testing.assert_allclose(g[0].numpy()[k], ga.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g[1].numpy()[k], gb.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@settings(deadline=None, max_examples=60)
+@given(hnp.array_shapes(min_dims=1, max_dims=4, max_side=3), st.integers(1, 3), st.data(),
+       st.integers(0, 2**16))
+def test_vmap_of_reductions_and_shape_ops_over_any_in_dim(shape, n, data, seed):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    dim = data.draw(st.integers(-len(shape) - 1, len(shape)), label="in_dim")
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    batch, samples = _mapped(x, n, dim % (len(shape) + 1), seed + 1)
+
+    def f(r):
+        s = r.logsumexp(axis=axis, keepdims=True) + r.max(axis=axis, keepdims=True)
+        return (r - s).swapaxes(0, -1).reshape(-1)[::2].cumsum(0)
+
+    out = func.vmap(f, in_dims=dim)(cr.tensor(batch))
+    loop = np.stack([f(cr.tensor(r)).numpy() for r in samples])
+    np.testing.assert_allclose(out.numpy(), loop, rtol=1e-12, atol=1e-12)

@@ -50,9 +50,13 @@ class BatchedTensor(Tensor):
 
     __slots__ = ("_value", "_level")
 
+    def _read(self, what: str):
+        size_of(self._level)  # a tensor kept from a finished vmap: that error instead
+        return BatchedRead(self._level, what)
+
     @property
     def data(self):
-        raise BatchedRead(self._level, "read .data")
+        raise self._read("read .data")
 
     @property
     def shape(self) -> tuple:
@@ -97,19 +101,19 @@ class BatchedTensor(Tensor):
         return getattr(self._value, "_tangents", None)
 
     def numpy(self):
-        raise BatchedRead(self._level, "called numpy()")
+        raise self._read("called numpy()")
 
     def item(self):
-        raise BatchedRead(self._level, "called item() (or float(), int(), bool(), an `if`)")
+        raise self._read("called item() (or float(), int(), bool(), an `if`)")
 
     def tolist(self):
-        raise BatchedRead(self._level, "called tolist()")
+        raise self._read("called tolist()")
 
     def __bool__(self):
-        raise BatchedRead(self._level, "branched on the value (bool(t), `if t`)")
+        raise self._read("branched on the value (bool(t), `if t`)")
 
     def __array__(self, dtype=None, copy=None):
-        raise BatchedRead(self._level, "converted to a NumPy array")
+        raise self._read("converted to a NumPy array")
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         raise VmapError("vmap: backward() inside vmap. help: use chainrule.func.grad (or "
