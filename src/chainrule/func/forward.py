@@ -14,7 +14,7 @@ from chainrule.func.reverse import grad, jacrev
 from chainrule.graph import batching_mode, forward_mode
 from chainrule.ops.core import alias
 from chainrule.ops.shape import stack
-from chainrule.tensor import Tensor, _wrap
+from chainrule.tensor import _wrap
 
 
 def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
@@ -62,9 +62,10 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
 
 
 def jacfwd(func, argnums=0, *, has_aux: bool = False):
-    """``jacfwd(f)(*args)``: the Jacobian of f's output (one tensor) with respect to
-    args[argnums], shape ``out.shape + arg.shape``, by one forward pass per input element
-    (so it suits few inputs and many outputs). A tuple for a tuple ``argnums``. Equal to
+    """``jacfwd(f)(*args)``: the Jacobian of f's output with respect to args[argnums],
+    shape ``out.shape + arg.shape``, by one forward pass per input element (so it suits
+    few inputs and many outputs). As torch.func's: a tuple over the arguments for a tuple
+    ``argnums``; for a tuple of outputs, a tuple over them (of those). Equal to
     ``jacrev``'s, which costs one reverse pass per output element instead."""
     check_fn(func, "jacfwd")
 
@@ -81,28 +82,35 @@ def jacfwd(func, argnums=0, *, has_aux: bool = False):
                 call[i] = x
             return func(*call)
 
-        jac, out, aux = [], None, None
+        cols, out, aux = None, None, None  # cols[output][argument]: one column per element
         for j, x in enumerate(xs):
-            cols = []
             for k in range(x.size):
                 e = np.zeros(x.size, dtype=x.dtype)
                 e[k] = 1
                 vs = [_wrap(e.reshape(x.shape)) if m == j else _wrap(np.zeros(z.shape, z.dtype))
                       for m, z in enumerate(xs)]
                 res = jvp(f_of, tuple(xs), tuple(vs), has_aux=has_aux)
-                out, col = res[0], res[1]
+                out, tan = res[0], res[1]
                 aux = res[2] if has_aux else None
-                if not isinstance(out, Tensor):
-                    raise TypeError("func.jacfwd: f must return one tensor. help: take the "
-                                    "Jacobian of each output in its own call")
-                cols.append(col)
-            if out is None:  # an empty input: one call for the output's shape
-                res = func(*args)
-                out = res[0] if has_aux else res
-            shape = out.shape + x.shape
-            jac.append(stack(cols, axis=-1).reshape(shape) if cols
-                       else _wrap(np.zeros(shape, dtype=out.dtype)))
-        jac = jac[0] if isinstance(argnums, int) else tuple(jac)
+                outs, single = outputs(out, "jacfwd")
+                if cols is None:
+                    cols = [[[] for _ in xs] for _ in outs]
+                for m, t in enumerate((tan,) if single else tan):
+                    cols[m][j].append(t)
+        if out is None:  # empty inputs: one call for the outputs' shapes
+            res = func(*args)
+            out, aux = (res[0], res[1]) if has_aux else (res, None)
+            outs, single = outputs(out, "jacfwd")
+            cols = [[[] for _ in xs] for _ in outs]
+        jacs = []
+        for m, o in enumerate(outs):
+            per = []
+            for j, x in enumerate(xs):
+                shape = o.shape + x.shape
+                per.append(stack(cols[m][j], axis=-1).reshape(shape) if cols[m][j]
+                           else _wrap(np.zeros(shape, dtype=o.dtype)))
+            jacs.append(per[0] if isinstance(argnums, int) else tuple(per))
+        jac = jacs[0] if single else type(out)(jacs)
         return (jac, aux) if has_aux else jac
 
     return wrapped

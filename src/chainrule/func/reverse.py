@@ -149,9 +149,10 @@ def grad(func, argnums=0, has_aux: bool = False):
 
 
 def jacrev(func, argnums=0, *, has_aux: bool = False):
-    """``jacrev(f)(*args)``: the Jacobian of f's output (one tensor) with respect to
-    args[argnums], shape ``out.shape + arg.shape``, by one reverse pass per output element
-    (so it suits few outputs and many inputs). A tuple for a tuple ``argnums``."""
+    """``jacrev(f)(*args)``: the Jacobian of f's output with respect to args[argnums],
+    shape ``out.shape + arg.shape``, by one reverse pass per output element (so it suits
+    few outputs and many inputs). As torch.func's: a tuple over the arguments for a
+    tuple ``argnums``; for a tuple of outputs, a tuple over them (of those)."""
     check_fn(func, "jacrev")
 
     def wrapped(*args):
@@ -165,24 +166,25 @@ def jacrev(func, argnums=0, *, has_aux: bool = False):
             return func(*call)
 
         result = vjp(f_of, *(args[i] for i in nums), has_aux=has_aux)
-        out, pull = result[0], result[1]
-        if not isinstance(out, Tensor):
-            raise TypeError("func.jacrev: f must return one tensor. help: take the Jacobian "
-                            "of each output in its own call, or stack the outputs")
-        y = out
-        rows = []
-        for k in range(y.size):
-            e = np.zeros(y.size, dtype=y.dtype)
-            e[k] = 1
-            rows.append(pull(_wrap(e.reshape(y.shape))))
-        jac = []
-        for j, i in enumerate(nums):
-            shape = y.shape + shape_of(args[i])
-            if rows:
-                jac.append(stack([r[j] for r in rows]).reshape(shape))
-            else:
-                jac.append(_wrap(np.zeros(shape, dtype=y.dtype)))
-        jac = jac[0] if isinstance(argnums, int) else tuple(jac)
+        outs, single = outputs(result[0], "jacrev")
+        pull = result[1]
+        zeros = [_wrap(np.zeros(o.shape, o.dtype)) for o in outs]
+        jacs = []
+        for m, y in enumerate(outs):
+            rows = []
+            for k in range(y.size):
+                e = np.zeros(y.size, dtype=y.dtype)
+                e[k] = 1
+                seeds = list(zeros)
+                seeds[m] = _wrap(e.reshape(y.shape))
+                rows.append(pull(*seeds) if not single else pull(seeds[0]))
+            jac = []
+            for j, i in enumerate(nums):
+                shape = y.shape + shape_of(args[i])
+                jac.append(stack([r[j] for r in rows]).reshape(shape) if rows
+                           else _wrap(np.zeros(shape, dtype=y.dtype)))
+            jacs.append(jac[0] if isinstance(argnums, int) else tuple(jac))
+        jac = jacs[0] if single else type(result[0])(jacs)
         return (jac, result[2]) if has_aux else jac
 
     return wrapped
