@@ -145,14 +145,17 @@ def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture, lo
     with grad_mode.set_grad_enabled(create_graph):
         leaf_grads: dict[int, list] = {}
         captured = None
+        wanted_leaves = None
         if capture is not None:
             captured = {t._node: None for t in capture if t._node is not None}
+            wanted_leaves = {id(t) for t in capture if t._node is None}
         if not create_graph:
             leaf_grads[None] = {id(seed)}  # the caller's seed array is never owned
         if root._node is None:
             _collect_leaf(leaf_grads, root, seed)
         else:
-            _walk(root._node, seed, leaf_grads, retain_graph, create_graph, captured, log)
+            _walk(root._node, seed, leaf_grads, retain_graph, create_graph, captured, log,
+                  wanted_leaves)
         if capture is not None:
             leaf_grads.pop(None, None)
             wanted = {id(t) for t in capture if t._node is None}
@@ -176,9 +179,41 @@ def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool, capture, lo
     return None
 
 
+def _needed(deps: dict, captured: dict, wanted_leaves: set) -> tuple:
+    """For ``grad`` (gradients of some tensors only): the nodes on a path to one of them,
+    each with the number of such consumers, and the captured nodes with nothing wanted
+    below (their vjp need not run). Without this a gradient at an inner tensor (fused
+    ops' composed vjp, under create_graph) would walk the whole graph below it."""
+    consumers: dict = {}
+    targets = [n for n in deps if n in captured]
+    for node in deps:
+        for p in node.parents:
+            if isinstance(p, Node):
+                consumers.setdefault(p, []).append(node)
+            elif p is not None and id(p) in wanted_leaves:
+                targets.append(node)
+    needed = set(targets)
+    stack = list(needed)
+    while stack:
+        for c in consumers.get(stack.pop(), ()):
+            if c not in needed:
+                needed.add(c)
+                stack.append(c)
+    counts = {n: sum(1 for c in consumers.get(n, ()) if c in needed) for n in needed}
+    ends = {n for n in captured if n in needed and not any(
+        (p in needed) if isinstance(p, Node) else (p is not None and id(p) in wanted_leaves)
+        for p in n.parents)}
+    return counts, ends
+
+
 def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: bool,
-          captured: dict | None = None, log: list | None = None):
+          captured: dict | None = None, log: list | None = None, wanted_leaves=None):
     deps = _dependencies(root)
+    ends = ()
+    if captured is not None and wanted_leaves is not None:
+        deps, ends = _needed(deps, captured, wanted_leaves)
+        if root not in deps:
+            return  # nothing wanted below the root: every gradient is zero
     anomaly_on = anomaly.state.enabled
     # leaves with post-accumulate hooks: how many gradients each still waits for
     waiting = _leaf_counts(deps) if accumulate.registry and captured is None else None
@@ -203,6 +238,10 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 _accumulate(t, g, create_graph)
         if captured and node in captured:
             captured[node] = g
+            if node in ends:  # nothing wanted below it
+                if not retain_graph:
+                    node.release()
+                continue
         if node.counters is not None and node.clock_at != write_clock[0]:
             node.check_versions()  # something was written in place since node was recorded
         if not create_graph:
@@ -230,9 +269,11 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
                 if waiting and id(p) in waiting:
                     _finish_leaf(p, leaf_grads, waiting, create_graph)
                 continue
+            left = deps.get(p)
+            if left is None:
+                continue  # leads to no wanted gradient (grad of some tensors only)
             if gp.shape != p.out_shape or gp.dtype != p.out_dtype:
                 gp = _conform(gp, p.out_shape, p.out_dtype, node, log)
-            left = deps[p]
             if left == 1:  # the last consumer: p's gradient is complete
                 if p in pending:
                     gp = _sum(pending.pop(p), gp, log) if log is not None else \
