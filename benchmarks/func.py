@@ -1,8 +1,10 @@
 """chainrule.func's costs, as ratios measured side by side in one run (issue 17):
 
 - jvp / forward: ``func.jvp`` of the W1 MLP's loss (784-256-256-10, batch 128, float32)
-  along a random direction for every parameter, against the loss alone (target <= 1.5);
+  along a random direction for every parameter, against the loss alone (target <= 1.5;
+  its products alone are 2.26x the forward's: x dW1^T, and dh W^T + h dW^T per layer);
 - hvp / grad: ``func.hvp`` of the same loss against ``func.grad`` (target <= 3);
+  torch.func's ratios for the same pairs beside them, for scale;
 - loop / vmap(grad): per-sample gradients of a 784-128-10 MLP for 64 samples, a Python
   loop of 64 backward passes through an ``nn.Sequential`` (zero_grad, forward, backward,
   copy the grads) against one ``func.vmap(func.grad(loss))`` (target >= 10); PyTorch's
@@ -67,6 +69,43 @@ def w1_cases():
         "jvp / forward": (lambda: func.jvp(loss, params, v), forward),
         "hvp / grad": (lambda: func.hvp(loss, params, v),
                        lambda: func.grad(loss, argnums=nums)(*params)),
+    }
+
+
+def w1_torch_cases():
+    """The same pairs in torch.func, for scale (None without PyTorch)."""
+    try:
+        import torch
+        from torch import func as tfunc
+    except ImportError:
+        return None
+    rng = np.random.default_rng(0)
+    params = tuple(torch.tensor(p) for p in _init([784, 256, 256, 10], rng))
+    x = torch.tensor(rng.standard_normal((128, 784)).astype(np.float32))
+    y = torch.tensor(rng.integers(0, 10, 128))
+    v = tuple(torch.tensor(rng.standard_normal(p.shape).astype(np.float32)) for p in params)
+    tf = torch.nn.functional
+
+    def loss(*p):
+        h = x
+        for i in range(0, len(p), 2):
+            h = tf.linear(h, p[i], p[i + 1])
+            if i + 2 < len(p):
+                h = torch.relu(h)
+        return tf.cross_entropy(h, y)
+
+    nums = tuple(range(len(params)))
+
+    def forward():
+        with torch.no_grad():
+            return loss(*params)
+
+    def hvp():  # torch.func's recipe: jvp of grad
+        return tfunc.jvp(tfunc.grad(loss, argnums=nums), params, v)[1]
+
+    return {
+        "jvp / forward": (lambda: tfunc.jvp(loss, params, v), forward),
+        "hvp / grad": (hvp, lambda: tfunc.grad(loss, argnums=nums)(*params)),
     }
 
 
@@ -150,10 +189,18 @@ def main(argv=None):
             pass
         print(f"chainrule.func, {args.threads} BLAS thread(s), median of {args.rounds} "
               f"rounds x {args.repeats} calls, ms per call")
+        theirs = w1_torch_cases() or {}
         for name, (fn, base) in w1_cases().items():
-            t = side_by_side({"fn": fn, "base": base}, args.rounds, args.repeats)
-            print(f"W1 {name:14s} {1e3 * t['fn']:8.2f} / {1e3 * t['base']:8.2f} = "
-                  f"{t['fn'] / t['base']:.2f}x")
+            fns = {"fn": fn, "base": base}
+            if name in theirs:
+                fns["torch fn"], fns["torch base"] = theirs[name]
+            t = side_by_side(fns, args.rounds, args.repeats)
+            line = (f"W1 {name:14s} {1e3 * t['fn']:8.2f} / {1e3 * t['base']:8.2f} = "
+                    f"{t['fn'] / t['base']:.2f}x")
+            if "torch fn" in t:
+                line += (f"   (torch.func: {1e3 * t['torch fn']:.2f} / "
+                         f"{1e3 * t['torch base']:.2f} = {t['torch fn'] / t['torch base']:.2f}x)")
+            print(line)
         batched, loop, theirs = per_sample_case()
         fns = {"vmap": batched, "loop": loop}
         if theirs is not None:
