@@ -10,7 +10,8 @@
   copy the grads) against one ``func.vmap(func.grad(loss))`` (target >= 10); PyTorch's
   torch.func.vmap(grad) beside it for scale.
 
-Each pair alternates in rounds, so that machine noise hits both sides; the medians over
+The C allocator keeps freed memory (``_allocator.keep_freed_memory``, as
+benchmarks/run.py) for all sides alike. Each pair alternates in rounds, so that machine noise hits both sides; the medians over
 the rounds give the ratio. Run with
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/func.py``
 (``--threads N``: BLAS threads, default 1; ``--rounds``, ``--repeats``).
@@ -180,6 +181,12 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
+
+    from chainrule import _allocator
+
+    # freed blocks kept for reuse, as benchmarks/run.py does for every framework alike:
+    # a per-sample gradient is 26 MB, mapped afresh on every call with glibc's defaults
+    _allocator.keep_freed_memory()
 
     with threadpool_limits(limits=args.threads):
         try:
