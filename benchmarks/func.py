@@ -11,8 +11,8 @@
   torch.func.vmap(grad) beside it for scale.
 
 The C allocator keeps freed memory (``_allocator.keep_freed_memory``, as
-benchmarks/run.py) for all sides alike. Each pair alternates in rounds, so that machine noise hits both sides; the medians over
-the rounds give the ratio. Run with
+benchmarks/run.py) for all sides alike. Each pair alternates in rounds, so that machine
+noise hits both sides; the medians over the rounds give the ratio. Run with
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/func.py``
 (``--threads N``: BLAS threads, default 1; ``--rounds``, ``--repeats``).
 """

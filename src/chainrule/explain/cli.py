@@ -5,6 +5,7 @@
     chainrule explain net.json --json       any network file, as one JSON document
     chainrule explain mlp --figure mlp.png  the two-panel figure (.png or .svg)
     chainrule explain --list                the built-in examples
+    chainrule explain lecture --modes       all of dL/dw by forward and by reverse mode
     chainrule explain --checkpoint runs/digits-mlp --sample 7 --neuron 1:3
                                             one neuron of a trained MLP, on a test sample
 
@@ -59,6 +60,10 @@ def register(subparsers) -> None:
     p.add_argument("--top", type=int, metavar="K",
                    help="list only the K weights per neuron with the largest |dL/dw| "
                    "(all are still checked; 0: all, the default)")
+    p.add_argument("--modes", action="store_true",
+                   help="also compute all of dL/dw by forward mode (one pass per parameter) "
+                   "and by reverse mode (one backward pass): multiply-adds, time, and the "
+                   "same numbers from both")
     p.add_argument("--list", action="store_true", help="list the built-in examples")
     p.add_argument("--show", action="store_true",
                    help="print the network file of NETWORK (a start for your own)")
@@ -86,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"give a network ({args.network}) or --checkpoint, not both")
         if args.show:
             raise UsageError("--show prints a network file; a checkpoint is no network file")
+        if args.modes:
+            raise UsageError("--modes compares the two modes on a network file or example, "
+                             "not a checkpoint. help: run it on an example, e.g. "
+                             "`chainrule explain mlp --modes`")
         record = _checkpoint_record(args.checkpoint, args.sample, neuron)
         return _output(record, args, figure, record.focus, sample=0)
 
@@ -146,12 +155,25 @@ def _checkpoint_record(path: str, sample: int, neuron):
 
 def _output(record, args: argparse.Namespace, figure: Path | None, neuron, sample: int) -> int:
     """Print the tables or the JSON, write the figure; the exit code of the checks."""
-    from chainrule.explain.table import print_tables
+    from chainrule.explain.table import print_modes, print_tables
 
+    modes = None
+    if getattr(args, "modes", False):
+        from chainrule.explain.modes import trace_modes
+        from chainrule.explain.tracing import as_spec
+
+        modes = trace_modes(as_spec(args.network or "lecture"))
     if args.json:
-        print(record.to_json())
+        if modes is None:
+            print(record.to_json())
+        else:
+            doc = record.to_dict()
+            doc["modes"] = modes.to_dict()
+            print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         print_tables(record, args.lang, neuron=neuron, top=args.top or None)
+        if modes is not None:
+            print_modes(modes, args.lang)
     if figure is not None:
         from chainrule.explain.figure import draw_figure
 
@@ -175,6 +197,10 @@ def _output(record, args: argparse.Namespace, figure: Path | None, neuron, sampl
             f"disagree by {record.max_disagreement:.3g}; this is a bug, please report it",
             file=sys.stderr,
         )
+        return 1
+    if modes is not None and modes.max_difference > 1e-9:
+        print("chainrule explain: error: forward and reverse mode disagree by "
+              f"{modes.max_difference:.3g}; this is a bug, please report it", file=sys.stderr)
         return 1
     return 0
 

@@ -339,3 +339,53 @@ def _descent(r: Record, T: dict, neuron, top: int | None = None) -> Group:
                 f"{num(r.loss_after, 6)}", style="bold")
     return _section(T["descent"], T["descent_rule"].format(lr=num(r.lr)),
                     _table(columns, rows), loss)
+
+
+# --- --modes: forward mode against reverse mode ----------------------------------------
+
+#: Gradients listed in the --modes table before "... (n more)" (JSON has all).
+MAX_MODE_ROWS = 16
+
+
+def modes_text(m, lang: str = "en", width: int = PIPE_WIDTH) -> str:
+    """The --modes section as plain text (``m``: explain.modes.ModesRecord)."""
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None, force_terminal=False).print(
+        _modes(m, text(lang)))
+    return buf.getvalue()
+
+
+def print_modes(m, lang: str = "en") -> None:
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=PIPE_WIDTH)
+    console.print(_modes(m, text(lang)))
+
+
+def _modes(m, T: dict) -> Group:
+    fm, rm = m.forward_mode, m.reverse_mode
+    cost = _table(
+        [(T["mode"], "l"), (T["passes"], "l"), (T["multiply_adds"], "n"), (T["time"], "n")],
+        [[T["forward_mode"], T["passes_forward"].format(p=fm.passes), f"{fm.multiply_adds:,}",
+          f"{1e3 * fm.seconds:.3g} ms"],
+         [T["reverse_mode"], T["passes_reverse"], f"{rm.multiply_adds:,}",
+          f"{1e3 * rm.seconds:.3g} ms"],
+         None,
+         [T["ratio"], "", f"{fm.multiply_adds / rm.multiply_adds:.3g}×",
+          f"{fm.seconds / rm.seconds:.3g}×"]])
+    rows = [[str(k), f"w[{j}←{i}]" if i != "bias" else f"b[{j}]", num(f, 6), num(r, 6),
+             sci(abs(f - r))]
+            for (k, j, i), f, r in list(zip(m.labels, m.by_forward, m.by_reverse))[
+                :MAX_MODE_ROWS]]
+    grads = _table([(T["layer"], "n"), (T["weight"], "l"), (T["forward_mode"], "n"),
+                    (T["reverse_mode"], "n"), ("|Δ|", "n")], rows)
+    same = Text(T["modes_same"].format(value=sci(m.max_difference)) + "  ")
+    same.append(T["modes_ok"] if m.max_difference <= 1e-9 else T["agree_bad"],
+                style="bold green" if m.max_difference <= 1e-9 else "bold red")
+    notes = [T["modes_counts"].format(f=f"{m.forward_pass:,}", b=f"{m.backward_pass:,}",
+                                      n=m.samples, r=m.repeats), same]
+    if m.parameters > MAX_MODE_ROWS:
+        notes.insert(0, T["more"].format(n=m.parameters - MAX_MODE_ROWS))
+    return Group(_section(T["modes"], T["modes_rule"].format(p=m.parameters), cost),
+                 grads, *[n if isinstance(n, Text) else Text(n, style="dim") for n in notes],
+                 Text(""))

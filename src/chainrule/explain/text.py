@@ -144,6 +144,25 @@ _EN = {
     "nfig_footer": "loss l = {loss} → {after} after one gradient-descent step on every weight "
     "(η = {lr});  dl/dw = dz/dw × dl/dz agrees with autograd and finite differences to {dis} "
     "({n} weights and biases checked)",
+    # --modes
+    "modes": "5. Forward mode vs reverse mode",
+    "modes_rule": "all {p} dL/dw: a forward-mode pass per parameter, or one forward + one "
+    "backward pass",
+    "mode": "mode",
+    "passes": "passes",
+    "multiply_adds": "multiply-adds",
+    "time": "time",
+    "forward_mode": "forward mode",
+    "reverse_mode": "reverse mode",
+    "passes_forward": "{p} (one per parameter)",
+    "passes_reverse": "1 forward + 1 backward",
+    "ratio": "forward / reverse",
+    "modes_counts": "one forward pass = {f} multiply-adds, one backward pass = {b} ({n} "
+    "sample(s)): about twice the forward pass (per weight one product passes dl/dz back, one "
+    "is dz/dw × dl/dz), however many parameters there are; forward mode repeats a pass per "
+    "parameter. Time: median of {r} runs",
+    "modes_same": "both modes give the same dL/dw: largest |forward − reverse| = {value}",
+    "modes_ok": "✓ they agree",
 }
 
 _ZH = {
@@ -273,6 +292,23 @@ _ZH = {
     "nfig_legend_size": "由小到大",
     "nfig_footer": "损失 l = {loss} → 对所有权重做一步梯度下降后 {after}（学习率 η = {lr}）；"
     "dl/dw = dz/dw × dl/dz 与自动微分、数值微分一致，偏差 ≤ {dis}（检验了 {n} 个权重和偏置）",
+    # --modes
+    "modes": "五、前向模式与反向模式",
+    "modes_rule": "求全部 {p} 个 dL/dw：前向模式每个参数一遍，或一遍前向加一遍反向",
+    "mode": "模式",
+    "passes": "遍数",
+    "multiply_adds": "乘加次数",
+    "time": "时间",
+    "forward_mode": "前向模式",
+    "reverse_mode": "反向模式",
+    "passes_forward": "{p}（每个参数一遍）",
+    "passes_reverse": "1 遍前向 + 1 遍反向",
+    "ratio": "前向 / 反向",
+    "modes_counts": "一遍前向传播 = {f} 次乘加，一遍反向传播 = {b} 次（{n} 个样本）："
+    "约为前向传播的两倍（每个权重一次乘法把 dl/dz 传回，一次算 dz/dw × dl/dz），与参数个数无关；"
+    "前向模式则每个参数重复一遍。时间：{r} 次运行的中位数",
+    "modes_same": "两种模式得到相同的 dL/dw：最大 |前向 − 反向| = {value}",
+    "modes_ok": "✓ 两者一致",
 }
 
 TEXT = {"en": _EN, "zh": _ZH}
