@@ -85,3 +85,14 @@ def test_func_transforms_example_agrees_with_itself():
     assert abs(slope - dot) < 1e-9, out.stdout
     for line in out.stdout.splitlines()[2:]:  # each check ends in its largest difference
         assert float(line.split()[-1]) < 1e-9, line
+
+
+def test_per_sample_gradients_example_equals_the_loop():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "per_sample_gradients.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "per-sample gradient shapes: [(64, 128, 784), (64, 128), (64, 10, 128), (64, 10)]" \
+        in out.stdout
+    worst = float(out.stdout.split("largest difference from the loop:")[1].split()[0])
+    assert worst < 1e-5, out.stdout
+    assert "clipped mean gradient shapes: [(128, 784), (128,), (10, 128), (10,)]" in out.stdout

@@ -5,7 +5,7 @@
 ``jvp(grad(f))``, ``grad(grad(f))``, ``jacfwd(jacrev(f))``, ``vmap(grad(f))``.
 """
 
-from chainrule.func import batched  # noqa: F401 - registers vmap's dispatcher
+from chainrule.func import batching  # noqa: F401 - registers vmap's dispatcher
 from chainrule.func.forward import hessian, hvp, jacfwd, jvp
 from chainrule.func.reverse import grad, grad_and_value, jacrev, vjp
 from chainrule.func.vmap import VmapLoopWarning, vmap

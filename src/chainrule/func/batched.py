@@ -3,10 +3,10 @@
 A ``BatchedTensor`` looks like one sample (``shape``, ``ndim``, ``size``, ``len`` are the
 sample's) and holds the whole batch in ``_value``, a tensor with the batch on axis 0.
 Under nested vmaps ``_value`` is itself batched at the outer level, so the array at the
-bottom holds the outer batch axes first. Every op on a batched tensor goes through
-``dispatch`` (registered in the graph layer's seam, called by ``ops.core.apply``): the
-op's batching rule (func/batching.py) runs it once on ``_value``, or, where there is no
-rule, a loop runs it sample by sample and stacks. Either way the ops that run are
+bottom holds the outer batch axes first. Every op on a batched tensor goes through the
+dispatcher of func/batching.py (registered in the graph layer's seam, called by
+``ops.core.apply``): the op's batching rule runs it once on ``_value``, or, where there
+is no rule, a loop runs it sample by sample and stacks. Either way the ops that run are
 ordinary recorded ops on whole arrays, so reverse mode inside vmap backpropagates
 through them as through any other graph: ``vmap(grad(f))`` needs no batched backward.
 
@@ -26,9 +26,9 @@ import threading
 import numpy as np
 
 from chainrule.errors import VmapError
+from chainrule.func.layout import align, batch_index, lift, lndim
 from chainrule.graph import batching_mode
-from chainrule.ops.core import apply
-from chainrule.ops.shape import broadcast_to, reshape, stack
+from chainrule.ops.shape import _index_arg, broadcast_to, reshape
 from chainrule.tensor import Tensor, _Size, _wrap
 
 _new = object.__new__
@@ -131,20 +131,17 @@ class BatchedTensor(Tensor):
         ``(:, index)``. A batched ``v`` written into a tensor batched at fewer levels
         cannot be (each sample would write its own into the one shared tensor): the
         vmap that batched ``v`` then loops."""
-        from chainrule.func.batching import _index, _lift, lndim
-        from chainrule.ops.shape import _index_arg
-
         vlevel = level_of(value)
         if vlevel > self._level:
             raise BatchedRead(vlevel, "wrote a batched value into a tensor shared by "
                                       "the samples")
         parsed, _ = _index_arg(index)
-        at = _index(parsed)
+        at = batch_index(parsed)
         if at is None:
             raise BatchedRead(self._level, "indexed with separated advanced indices")
         if vlevel == self._level:
             sel = np.broadcast_to(np.zeros((), bool), self.shape)[parsed]
-            value = _lift(value._value, sel.ndim) if lndim(value._value, True) < sel.ndim \
+            value = lift(value._value, sel.ndim) if lndim(value._value, True) < sel.ndim \
                 else value._value
         self._value[at] = value
 
@@ -258,54 +255,9 @@ class _Log(threading.local):
 log = _Log()
 
 
-def _dispatch(op_cls, inputs, params):
-    level = 0
-    for x in inputs:
-        if isinstance(x, BatchedTensor) and x._level > level:
-            level = x._level
-    for v in params.values():
-        if isinstance(v, BatchedTensor) and v._level > level:
-            level = v._level
-    if not level:
-        return None
-    n = size_of(level)
-    xs, bs = [], []
-    for x in inputs:
-        mine = isinstance(x, BatchedTensor) and x._level == level
-        xs.append(x._value if mine else x)
-        bs.append(mine)
-    rule = RULES.get(op_cls)
-    out = None
-    if rule is not None and not any(isinstance(v, BatchedTensor) and v._level == level
-                                    for v in params.values()):
-        out = rule(op_cls, xs, bs, params, n)
-    if out is None:
-        out = _loop(op_cls, xs, bs, params, n, level)
-    return wrap(out, level)
-
-
-def _loop(op_cls, xs, bs, params, n: int, level: int) -> Tensor:
-    """The fallback: ``op_cls`` once per sample, stacked (correct for every op)."""
-    if log.looped is not None:
-        log.looped.append(op_cls.__name__)
-    mapped = {k: v._value for k, v in params.items()
-              if isinstance(v, BatchedTensor) and v._level == level}
-    outs = []
-    for b in range(n):
-        args = [x[b] if mine else x for x, mine in zip(xs, bs)]
-        p = dict(params)
-        for k, v in mapped.items():
-            s = v[b]
-            p[k] = s if isinstance(s, BatchedTensor) else s.data
-        outs.append(apply(op_cls, *args, **p))
-    return stack(outs)
-
-
 def _logic(method, a, b):
     """A comparison or logic operator with a batched operand, on the physical values,
     the operands lined up as an elementwise op's (func/batching.py)."""
-    from chainrule.func.batching import align
-
     level = max(level_of(a), level_of(b))
     n = size_of(level)
     xs = [x._value if level_of(x) == level else x for x in (a, b)]
@@ -314,7 +266,3 @@ def _logic(method, a, b):
     x0 = xs[0] if isinstance(xs[0], Tensor) else _wrap(np.asarray(xs[0]))
     return wrap(method(x0, xs[1]), level)
 
-
-from chainrule.func.batching import RULES  # noqa: E402 - its rules use this module's wrap
-
-batching_mode.register(_dispatch)

@@ -24,6 +24,13 @@ import string
 
 import numpy as np
 
+from chainrule.func import batched
+from chainrule.func.batched import BatchedTensor, level_of, size_of, wrap
+from chainrule.func.layout import align, batched_copy, lndim
+from chainrule.func.layout import batch_index as _index
+from chainrule.func.layout import lift as _lift
+from chainrule.func.layout import reshaped as _reshape
+from chainrule.func.layout import shape_of as _shape
 from chainrule.graph import batching_mode
 from chainrule.ops import conv as _conv
 from chainrule.ops import elementwise as _ew
@@ -36,44 +43,12 @@ from chainrule.ops import unary as _un
 from chainrule.ops import vector_norm as _vn
 from chainrule.ops.contraction import Einsum, contract
 from chainrule.ops.core import apply
-from chainrule.tensor import _wrap
-
-
-def _shape(x) -> tuple:
-    s = getattr(x, "shape", None)  # a tensor, an array (np.shape refuses a graph's tensors)
-    return tuple(s) if s is not None else ()
-
-
-def lndim(x, batched: bool) -> int:
-    """The sample's number of axes."""
-    return len(_shape(x)) - batched
-
-
-def _reshape(x, shape):
-    return x if _shape(x) == tuple(shape) else apply(_sh.Reshape, x, shape=tuple(shape))
-
-
-def _lift(x, nd: int):
-    """Batched ``x`` with 1s inserted after the batch axis up to ``nd`` sample axes, so that
-    broadcasting against a sample's operand (aligned on trailing axes) keeps the batch
-    axis apart."""
-    s = _shape(x)
-    return _reshape(x, s[:1] + (1,) * (nd - (len(s) - 1)) + s[1:])
-
-
-def align(xs, bs, n: int, nd: int = 0):
-    nd = max([nd] + [lndim(x, b) for x, b in zip(xs, bs)])
-    return [_lift(x, nd) if b else x for x, b in zip(xs, bs)]
-
-
-def batched_copy(x, n: int):
-    """A sample's operand copied to every sample (a broadcast view, recorded)."""
-    if not hasattr(x, "_vc"):
-        x = _wrap(np.asarray(x))
-    return apply(_sh.BroadcastTo, _reshape(x, (1,) + _shape(x)), shape=(n,) + _shape(x))
+from chainrule.ops.shape import stack
+from chainrule.tensor import Tensor
 
 
 def _elementwise(op, xs, bs, params, n):
+    """Broadcast, the sample axes lined up (1s after a batched operand's batch axis)."""
     cond = params.get("cond")
     return apply(op, *align(xs, bs, n, len(_shape(cond))), **params)
 
@@ -83,48 +58,46 @@ def _shift(axes):
 
 
 def _reduction(op, xs, bs, params, n):
+    """The reduced axes shifted past the batch axis."""
     return apply(op, xs[0], **{**params, "axes": _shift(params["axes"])})
 
 
 def _axis(op, xs, bs, params, n):
+    """Its axis shifted past the batch axis (a negative one counts from the end: kept)."""
     a = params["axis"]
     return apply(op, xs[0], **{**params, "axis": a + 1 if a >= 0 else a})
 
 
 def _norm(op, xs, bs, params, n):
+    """The normed axes shifted past the batch axis."""
     return apply(op, xs[0], **{**params, "axes": _shift(params["axes"])})
 
 
 def _reshape_rule(op, xs, bs, params, n):
+    """The batch axis, then the new shape."""
     return apply(op, xs[0], shape=(n,) + tuple(params["shape"]))
 
 
 def _transpose(op, xs, bs, params, n):
+    """The permutation, the batch axis kept first."""
     return apply(op, xs[0], axes=(0,) + _shift(params["axes"]))
 
 
 def _broadcast_to(op, xs, bs, params, n):
+    """The sample lined up with the target shape, the batch axis kept in front."""
     shape = tuple(params["shape"])
     return apply(op, _lift(xs[0], len(shape)), shape=(n,) + shape)
 
 
-def _index(index):
-    """``index`` with a leading full slice for the batch axis, or None where NumPy would
-    move the advanced indices' axes to the front (separated advanced indices)."""
-    parts = index if isinstance(index, tuple) else (index,)
-    advanced = [i for i, p in enumerate(parts)
-                if not (p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)))]
-    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
-        return None
-    return (slice(None),) + parts
-
-
 def _getitem(op, xs, bs, params, n):
+    """The index with a full slice for the batch axis (separated advanced indices: the
+    loop)."""
     index = _index(params["index"])
     return None if index is None else apply(op, xs[0], **{**params, "index": index})
 
 
 def _scatter_add(op, xs, bs, params, n):
+    """Into zeros with the batch axis in front, at the index with a full slice for it."""
     index = _index(params["index"])
     if index is None:
         return None
@@ -132,6 +105,8 @@ def _scatter_add(op, xs, bs, params, n):
 
 
 def _setitem(op, xs, bs, params, n):
+    """The index with a full slice for the batch axis; an unmapped target copied to every
+    sample, a batched value lined up with the selection."""
     index = _index(params["index"])
     if index is None:
         return None
@@ -144,17 +119,19 @@ def _setitem(op, xs, bs, params, n):
 
 
 def _concatenate(op, xs, bs, params, n):
+    """Unmapped parts copied to every sample, the axis shifted past the batch axis."""
     parts = [x if b else batched_copy(x, n) for x, b in zip(xs, bs)]
     return apply(op, *parts, axis=params["axis"] % lndim(parts[0], True) + 1)
 
 
 def _pad(op, xs, bs, params, n):
+    """No padding on the batch axis."""
     return apply(op, xs[0], **{**params, "pad_width": ((0, 0),) + tuple(params["pad_width"])})
 
 
 def _matmul(op, xs, bs, params, n):
-    """a @ b with a batched operand: 1-d operands promoted as matmul does (then the
-    promoted axis dropped), sample axes lined up, one batched matmul."""
+    """One batched matmul: 1-d operands promoted as matmul does (then the promoted axis
+    dropped), the sample axes lined up."""
     (a, b), (ba, bb) = xs, bs
     a_vec, b_vec = lndim(a, ba) == 1, lndim(b, bb) == 1
     if a_vec:
@@ -176,10 +153,10 @@ def _matmul(op, xs, bs, params, n):
 
 
 def _linear(op, xs, bs, params, n):
-    """x @ W^T + b: with only x batched, the fused layer on all samples' rows at once;
-    with a weight per sample (per-sample gradients: the weight copied to each sample),
-    one einsum, whose gradient for the weight is the per-sample outer products (an
-    einsum too: 3x faster than a batched matmul of inner size 1, measured)."""
+    """The fused layer on all the samples' rows at once; a weight per sample (per-sample
+    gradients: the weight copied to each sample): one einsum, whose gradient for the
+    weight is the per-sample outer products (an einsum too: 3x faster than a batched
+    matmul of inner size 1, measured)."""
     if not any(bs[1:]):
         return apply(op, *xs)
     x, w = xs[0], xs[1]
@@ -208,6 +185,7 @@ def _per_sample(losses, reduction: str, n: int, count: int):
 
 
 def _cross_entropy(op, xs, bs, params, n):
+    """All the samples' rows unreduced, then reduced per sample."""
     x, target = xs[0], np.asarray(params["target"])
     rows, c = _shape(x)[1], _shape(x)[2]
     flat = _reshape(x, (n * rows, c))
@@ -217,6 +195,7 @@ def _cross_entropy(op, xs, bs, params, n):
 
 
 def _mse(op, xs, bs, params, n):
+    """Unreduced on the whole batch, then reduced per sample."""
     p, t = align(xs, bs, n)
     losses = apply(op, p, t, reduction="none")
     count = int(np.prod(_shape(losses)[1:]))
@@ -224,6 +203,8 @@ def _mse(op, xs, bs, params, n):
 
 
 def _bce_logits(op, xs, bs, params, n):
+    """Unreduced on the whole batch, then reduced per sample (a target with more axes
+    than the logits: the loop)."""
     x = xs[0]
     target = np.asarray(params["target"])
     if target.ndim > lndim(x, True):
@@ -241,6 +222,7 @@ def _unfold(op, xs, bs, params, n):
 
 
 def _fold(op, xs, bs, params, n):
+    """col2im of every sample's columns at once: the batch joins the images' N axis."""
     cols = apply(_sh.Transpose, xs[0], axes=(1, 0, 2))
     k = _shape(cols)[0]
     shape = tuple(params["shape"])
@@ -249,7 +231,7 @@ def _fold(op, xs, bs, params, n):
 
 
 def _affine(op, xs, bs, params, n):
-    """w @ cols + b[:, None] with a batched operand: a batched matmul."""
+    """A batched matmul (w @ cols + b[:, None])."""
     y = _matmul(_la.MatMul, xs[:2], bs[:2], {}, n)
     if len(xs) > 2:
         b = xs[2]
@@ -259,6 +241,7 @@ def _affine(op, xs, bs, params, n):
 
 
 def _max_pool(op, xs, bs, params, n):
+    """The batch joins the images' N axis."""
     s = _shape(xs[0])
     y = apply(op, _reshape(xs[0], (n * s[1],) + s[2:]), **params)
     return _reshape(y, (n,) + s[1:2] + _shape(y)[1:])
@@ -271,8 +254,6 @@ def _cross_entropy_fn(fn, args, kwargs):
     """F.cross_entropy reads its class indices (to check them, and for ignore_index and
     class weights) before any op runs: with batched targets it runs once on all the
     samples' rows unreduced, then reduces per sample, each by its own denominator."""
-    from chainrule.func.batched import level_of, size_of, wrap
-
     names = ("logits", "target", "weight", "ignore_index", "reduction", "label_smoothing")
     a = dict(zip(names, (None, None, None, -100, "mean", 0.0)))
     a.update(zip(names, args))
@@ -314,8 +295,6 @@ def _cross_entropy_fn(fn, args, kwargs):
 def _where_fn(fn, args, kwargs):
     """cr.where with a batched cond (a comparison of batched values): the operands lined
     up with the cond's physical array, as an elementwise op's."""
-    from chainrule.func.batched import level_of, size_of, wrap
-
     names = ("cond", "a", "b")
     a = dict(zip(names, args))
     a.update(kwargs)
@@ -365,3 +344,61 @@ RULES = {
 }
 
 batching_mode.FUNCTION_RULES.update(FUNCTION_RULES)
+
+
+def _dispatch(op_cls, inputs, params):
+    level = 0
+    for x in inputs:
+        if isinstance(x, BatchedTensor) and x._level > level:
+            level = x._level
+    for v in params.values():
+        if isinstance(v, BatchedTensor) and v._level > level:
+            level = v._level
+    if not level:
+        return None
+    n = size_of(level)
+    xs, bs = [], []
+    for x in inputs:
+        mine = isinstance(x, BatchedTensor) and x._level == level
+        xs.append(x._value if mine else x)
+        bs.append(mine)
+    rule = RULES.get(op_cls)
+    out = None
+    if rule is not None and not any(isinstance(v, BatchedTensor) and v._level == level
+                                    for v in params.values()):
+        out = rule(op_cls, xs, bs, params, n)
+    if out is None:
+        out = _loop(op_cls, xs, bs, params, n, level)
+    return wrap(out, level)
+
+
+def _loop(op_cls, xs, bs, params, n: int, level: int) -> Tensor:
+    """The fallback: ``op_cls`` once per sample, stacked (correct for every op)."""
+    if batched.log.looped is not None:
+        batched.log.looped.append(op_cls.__name__)
+    mapped = {k: v._value for k, v in params.items()
+              if isinstance(v, BatchedTensor) and v._level == level}
+    outs = []
+    for b in range(n):
+        args = [x[b] if mine else x for x, mine in zip(xs, bs)]
+        p = dict(params)
+        for k, v in mapped.items():
+            s = v[b]
+            p[k] = s if isinstance(s, BatchedTensor) else s.data
+        outs.append(apply(op_cls, *args, **p))
+    return stack(outs)
+
+
+batching_mode.register(_dispatch)
+
+
+def rule_table(primitives: dict) -> str:
+    """The markdown table of docs/func.md: every primitive and how vmap runs it (its
+    rule's docstring), or "the loop"."""
+    lines = ["| primitive | family | under vmap |", "| --- | --- | --- |"]
+    for name, cls in sorted(primitives.items(), key=lambda kv: (kv[1].__module__, kv[0])):
+        rule = RULES.get(cls)
+        how = "**the loop**: one call per sample, stacked" if rule is None else \
+            " ".join(rule.__doc__.split())
+        lines.append(f"| `{name}` | {cls.__module__.rsplit('.', 1)[-1]} | {how} |")
+    return "\n".join(lines) + "\n"
