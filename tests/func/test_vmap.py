@@ -230,6 +230,20 @@ def test_reading_a_batched_value_runs_the_loop_with_a_warning():
     np.testing.assert_array_equal(out.numpy(), np.stack([f(cr.tensor(r)).numpy() for r in x]))
 
 
+def test_batch_norm_in_training_under_vmap_is_the_loop_running_statistics_too():
+    import chainrule.nn as nn
+
+    x = np.random.default_rng(10).standard_normal((4, 3))
+    ours, loop = nn.BatchNorm1d(3).double(), nn.BatchNorm1d(3).double()
+    with pytest.warns(func.VmapLoopWarning, match="statistics"):
+        out = func.vmap(lambda r: ours(cr.stack([r, 2 * r + 1])))(cr.tensor(x))
+    expect = np.stack([loop(cr.stack([cr.tensor(r), 2 * cr.tensor(r) + 1])).detach().numpy()
+                       for r in x])
+    np.testing.assert_allclose(out.numpy(), expect, rtol=1e-12)
+    np.testing.assert_allclose(ours.running_mean.numpy(), loop.running_mean.numpy())
+    np.testing.assert_allclose(ours.running_var.numpy(), loop.running_var.numpy())
+
+
 def test_bad_input_gets_typed_errors():
     a, b = cr.ones((3, 2)), cr.ones((4, 2))
     with pytest.raises(ShapeError, match="sizes"):

@@ -374,6 +374,12 @@ def _dispatch(op_cls, inputs, params):
 
 def _loop(op_cls, xs, bs, params, n: int, level: int) -> Tensor:
     """The fallback: ``op_cls`` once per sample, stacked (correct for every op)."""
+    if any(isinstance(v, dict) for v in params.values()):
+        # an op that writes results back through a parameter (batch norm's statistics,
+        # which the module then folds into its running mean): one call per sample would
+        # leave only the last sample's there, so the whole function runs as the loop
+        raise batched.BatchedRead(level, f"ran {op_cls.__name__}, which hands back "
+                                         "statistics per call")
     if batched.log.looped is not None:
         batched.log.looped.append(op_cls.__name__)
     mapped = {k: v._value for k, v in params.items()
