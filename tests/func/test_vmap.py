@@ -244,6 +244,19 @@ def test_batch_norm_in_training_under_vmap_is_the_loop_running_statistics_too():
     np.testing.assert_allclose(ours.running_var.numpy(), loop.running_var.numpy())
 
 
+def test_sort_and_topk_indices_under_vmap_are_each_samples():
+    """Sort hands its indices back through a parameter: the whole function is the loop, so
+    each sample gets its own indices (a per-op loop would leave the last sample's)."""
+    x = np.random.default_rng(11).standard_normal((4, 5))
+    with pytest.warns(func.VmapLoopWarning):
+        out = func.vmap(lambda r: r.sort().indices)(cr.tensor(x))
+    np.testing.assert_array_equal(out.numpy(), np.argsort(x, axis=1, kind="stable"))
+    with pytest.warns(func.VmapLoopWarning):
+        vals, idx = func.vmap(lambda r: tuple(r.topk(2)))(cr.tensor(x))
+    np.testing.assert_array_equal(idx.numpy(), np.argsort(-x, axis=1, kind="stable")[:, :2])
+    np.testing.assert_array_equal(vals.numpy(), -np.sort(-x, axis=1)[:, :2])
+
+
 def test_bad_input_gets_typed_errors():
     a, b = cr.ones((3, 2)), cr.ones((4, 2))
     with pytest.raises(ShapeError, match="sizes"):
