@@ -75,3 +75,19 @@ def test_revisions_compares_two_revisions_in_one_run(capsys):
                            "--repeats", "3"]) == 0
     line = capsys.readouterr().out.splitlines()[-1]
     assert line.startswith("W4: ") and "head/base" in line
+
+
+def test_the_func_benchmark_compares_equal_results():
+    """benchmarks/func.py: vmap(grad), the loop of backward passes and torch.func give the
+    same per-sample gradients; each W1 pair runs (no timing here)."""
+    import func as bench  # benchmarks/func.py
+
+    batched, loop, theirs = bench.per_sample_case(batch=8)
+    ours, looped = batched(), loop()
+    for k, g in enumerate(ours):
+        np.testing.assert_allclose(g.numpy(), np.stack([r[k] for r in looped]), rtol=1e-5,
+                                   atol=1e-6)
+        if theirs is not None:
+            np.testing.assert_allclose(g.numpy(), theirs()[k].numpy(), rtol=1e-4, atol=1e-6)
+    for fn, base in bench.w1_cases().values():
+        fn(), base()
