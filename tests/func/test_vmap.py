@@ -203,6 +203,27 @@ def test_in_dims_structures_out_dims_tuples_and_keywords():
     np.testing.assert_array_equal(idx.numpy(), a[[0, 1, 2], [0, 3, 1]])
 
 
+def test_chunk_size_gives_the_same_result_in_parts():
+    rng = np.random.default_rng(12)
+    w, x, y = rng.standard_normal((3, 4)), rng.standard_normal((7, 4)), rng.standard_normal(7)
+
+    def loss(w, r, t):
+        return ((w @ r).tanh().sum() - t) ** 2
+
+    g = func.grad(loss)
+    whole = func.vmap(g, in_dims=(None, 0, 0))(cr.tensor(w), cr.tensor(x), cr.tensor(y))
+    for chunk in (1, 3, 7, 100):
+        parts = func.vmap(g, in_dims=(None, 0, 0), chunk_size=chunk)(
+            cr.tensor(w), cr.tensor(x), cr.tensor(y))
+        np.testing.assert_allclose(parts.numpy(), whole.numpy(), rtol=1e-12)
+    pair = func.vmap(lambda r: (r.sum(), r * 2), in_dims=1, out_dims=(0, 1), chunk_size=2)(
+        cr.tensor(x.T))
+    np.testing.assert_allclose(pair[0].numpy(), x.sum(1))
+    np.testing.assert_allclose(pair[1].numpy(), 2 * x.T)
+    with pytest.raises(ValueError, match="chunk_size"):
+        func.vmap(g, chunk_size=0)
+
+
 def test_randomness_error_same_and_different():
     x = cr.ones((4, 6))
     with pytest.raises(VmapError, match="randomness"):

@@ -23,7 +23,7 @@ from chainrule.func import batched
 from chainrule.func._args import check_fn
 from chainrule.func.batched import BatchedRead, BatchedTensor, physical, size_of, wrap
 from chainrule.graph import batching_mode
-from chainrule.ops.shape import broadcast_to, expand_dims, stack, transpose
+from chainrule.ops.shape import broadcast_to, concatenate, expand_dims, stack, transpose
 from chainrule.tensor import Tensor, as_tensor
 
 _RANDOMNESS = ("error", "different", "same")
@@ -39,7 +39,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
     mapped (passed whole), or for a tuple/list/dict argument a matching structure),
     results stacked along ``out_dims`` (an int, or one per output). ``randomness``:
     'error' (a random draw in f raises), 'different' (each sample draws its own) or
-    'same' (one draw shared by all samples), as torch.func's."""
+    'same' (one draw shared by all samples), as torch.func's. ``chunk_size``: run at
+    most that many samples at once (less memory, more calls), the results joined."""
     check_fn(func, "vmap")
     if randomness not in _RANDOMNESS:
         raise ValueError(f"vmap: randomness must be one of {_RANDOMNESS}, got "
@@ -59,11 +60,15 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
                 "vmap: no argument is mapped (in_dims is None for every tensor). help: map "
                 "at least one argument (an int in in_dims)")
         n = sizes.pop()
+        if chunk_size is not None and n > chunk_size:  # a part of the batch at a time
+            parts = [wrapped(*_structure_all(args, dims, slice(i, i + chunk_size)), **kwargs)
+                     for i in range(0, n, chunk_size)]
+            return _joined(parts, out_dims)
         if randomness == "different":  # each sample draws its own: one call per sample
             return _loop(func, args, dims, kwargs, n, out_dims, randomness)
         level = batching_mode.enter(n)
         try:
-            with _random_guard(randomness):
+            with _RandomGuard(randomness):
                 out = func(*_map(args, dims, level), **kwargs)
             return _unbatch(out, out_dims, level, n)
         except BatchedRead as e:
@@ -159,6 +164,31 @@ def _moved(x, src: int, dst: int):
     return transpose(x, tuple(axes))
 
 
+def _structure_all(args, dims, part: slice) -> tuple:
+    """``args`` with each mapped leaf cut to ``part`` of its batch axis."""
+    def leaf(x, d):
+        if d is None:
+            return x
+        d %= x.ndim
+        index = (slice(None),) * d + (part,)
+        return x[index] if isinstance(x, Tensor) else np.asarray(x)[index]
+    return tuple(_structure(a, d, leaf) for a, d in zip(args, dims))
+
+
+def _joined(parts, out_dims):
+    """The chunks' results joined along each output's batch axis."""
+    first = parts[0]
+    if isinstance(first, Tensor):
+        return first if out_dims is None else concatenate(parts, axis=out_dims)
+    if isinstance(first, dict):
+        return {k: _joined([p[k] for p in parts],
+                           out_dims.get(k) if isinstance(out_dims, dict) else out_dims)
+                for k in first}
+    dims = (out_dims,) * len(first) if out_dims is None or isinstance(out_dims, int) \
+        else tuple(out_dims)
+    return type(first)(_joined([p[i] for p in parts], dims[i]) for i in range(len(first)))
+
+
 # --- outputs ---------------------------------------------------------------------------
 
 
@@ -215,7 +245,7 @@ def _loop(func, args, dims, kwargs, n, out_dims, randomness):
             return x[index] if isinstance(x, Tensor) else as_tensor(np.asarray(x)[index])
 
         call = tuple(_structure(a, d, leaf) for a, d in zip(args, dims))
-        with _random_guard(randomness):
+        with _RandomGuard(randomness):
             results.append(func(*call, **kwargs))
     return _stack(results, out_dims)
 
@@ -251,7 +281,7 @@ class _Refuse:
                         "sample draws its own) or 'same' (one draw for all samples)")
 
 
-class _random_guard:
+class _RandomGuard:
     """randomness='error': every draw in this thread refuses, until the call is done."""
 
     def __init__(self, randomness: str):
