@@ -50,6 +50,7 @@ class Recorder:
         self.outside: set = set()  # their ids
         self.modules: dict = {}  # id -> module that ran inside the step
         self.checks: list = []  # (fn, arg slots, answer): run first by a replay
+        self.meta: dict = {}  # slot -> (shape, dtype) of the array an op read or made
         for k, a in enumerate(args):
             if isinstance(a, Tensor):
                 s = self._new_slot()
@@ -175,6 +176,12 @@ class Recorder:
             return
         out = self._new_slot()
         self._name(t, out)
+        meta = self.meta
+        for s, x in zip(ins, inputs):
+            data = x.data if isinstance(x, Tensor) else x
+            if isinstance(data, np.ndarray):
+                meta[s] = (data.shape, data.dtype)
+        meta[out] = (t.data.shape, t.data.dtype)
         harvested = []
         for d, key in harvest:
             harvested.append((d, key, self._output(d[key])))
