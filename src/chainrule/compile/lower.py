@@ -12,6 +12,8 @@ stays bitwise the eager step.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from chainrule.autograd.engine import _accumulate
@@ -59,11 +61,28 @@ def lower(plan):
         src.emit(f"{slot(s)} = args[{k}].data")
     for t, s, *_ in plan.externals:
         src.emit(f"{slot(s)} = {src.name(t, 'ext')}.data")
-    forwards = {}  # id(op) -> (op, input slot names, output slot name): what its vjp reads
+    # first the kernels, so that an op whose every vjp has one skips refilling its saves
+    sites, forward_lines, vjp_lines, needs_saves = {}, {}, {}, set()
+    for step in plan.steps:
+        if step[0] == OP:
+            _, op, ins, out, patches, _, _ = step
+            site = sites[id(op)] = kernels.Site(op, [slot(s) for s in ins], slot(out),
+                                                plan.meta, ins, out, src.name(op, "op"))
+            forward_lines[id(op)] = None if patches else kernels.forward(site)
+        elif step[0] == BACKWARD:
+            for event in step[1]:
+                if event[0] == VJP:
+                    _, node, g, outs = event
+                    lines = vjp_lines[id(event)] = kernels.vjp(
+                        sites.get(id(node)), slot(g), {i: slot(s) for i, s in outs})
+                    if lines is None:
+                        needs_saves.add(id(node))
     for step in plan.steps:
         kind = step[0]
         if kind == OP:
-            _op(src, slot, step, forwards, plan.meta)
+            op = step[1]
+            _op(src, slot, step, sites[id(op)], forward_lines[id(op)],
+                id(op) in needs_saves)
         elif kind == CALL:
             _, fn, ins, outs = step
             call = f"{src.name(fn, 'call')}({', '.join(slot(s) for s in ins)})"
@@ -72,18 +91,45 @@ def lower(plan):
             else:
                 src.emit(f"{slot(outs)} = {call}")
         elif kind == BACKWARD:
-            _backward(src, slot, step, forwards)
+            _backward(src, slot, step, vjp_lines)
         else:  # OPAQUE: one call, as recorded
             _, method, obj, a, kw = step
             src.emit(f"{src.name(method, 'method')}({src.name(obj, 'obj')}, "
                      f"*{src.name(a, 'const')}, **{src.name(kw, 'const')})")
     src.emit(f"return {_result(src, plan.result, slot)}")
-    code = "def run(args):\n" + "\n".join(src.lines) + "\n"
+    code = "def run(args):\n" + "\n".join(_free_dead(src.lines)) + "\n"
     namespace = dict(src.names)
     exec(compile(code, f"<cr.compile plan, {plan.n_ops} ops>", "exec"), namespace)
     run = namespace["run"]
     run.source = code  # what a curious user (or a failing test) can read
     return run
+
+
+_LOCAL = re.compile(r"\bs\d+(?:_\w+)?\b")
+
+
+def _free_dead(lines: list[str]) -> list[str]:
+    """``del`` each local after the line that reads it last: NumPy can then reuse its
+    memory for the next array of that size, warm in the cache, as eager code that drops
+    its temporaries does (W5: 5,000 steps of three arrays each would otherwise all stay)."""
+    assigned = set()
+    last = {}
+    for i, line in enumerate(lines):
+        names = _LOCAL.findall(line)
+        for name in names:
+            last[name] = i
+        head = line.split("=", 1)[0] if "=" in line.split("(", 1)[0] else ""
+        assigned.update(n for n in _LOCAL.findall(head))
+    dead_after: dict = {}
+    for name, i in last.items():
+        if name in assigned:
+            dead_after.setdefault(i, []).append(name)
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in dead_after and not line.lstrip().startswith("return"):
+            out.append("    del " + ", ".join(sorted(dead_after[i])))
+    return out
 
 
 def _slot_names(plan):
@@ -92,32 +138,27 @@ def _slot_names(plan):
     return slot
 
 
-def _op(src: _Source, slot, step, forwards: dict, meta: dict) -> None:
+def _op(src: _Source, slot, step, site, lines, refill: bool) -> None:
     _, op, ins, out, patches, harvest, fills = step
-    names = [slot(s) for s in ins]
-    o = src.name(op, "op")
-    site = kernels.Site(op, names, slot(out), meta, ins, out, o)
-    forwards[id(op)] = site
-    lines = None if patches else kernels.forward(site)
+    o, y = site.op_name, site.out
+    fills = fills if refill or lines is None else None
     if patches or fills:
         src.emit(f"d_{o} = {o}.__dict__")
     for name, s in patches:
         src.emit(f"d_{o}[{name!r}] = {slot(s)}")
-    y = slot(out)
     if lines is None:
-        src.emit(f"{y} = {o}.forward({', '.join(names)})")
+        src.emit(f"{y} = {o}.forward({', '.join(site.ins)})")
         src.emit(f"if type({y}) is not ndarray: {y} = asarray({y})")
     else:
         for line in lines:
             src.emit(line)
-    # the saves its own vjp reads, should a vjp kernel not take the node
-    for name, i in fills or ():
-        src.emit(f"d_{o}[{name!r}] = {y if i < 0 else names[i]}")
+    for name, i in fills or ():  # the saves the op's own vjp reads
+        src.emit(f"d_{o}[{name!r}] = {y if i < 0 else site.ins[i]}")
     for d, key, s in harvest:
         src.emit(f"{slot(s)} = {src.name(d, 'params')}[{key!r}]")
 
 
-def _backward(src: _Source, slot, step, forwards: dict) -> None:
+def _backward(src: _Source, slot, step, vjp_lines: dict) -> None:
     _, events, seed_slot, ones = step
     if ones is not None:
         shape, dtype = ones
@@ -126,8 +167,7 @@ def _backward(src: _Source, slot, step, forwards: dict) -> None:
         kind = event[0]
         if kind == VJP:
             _, node, g, outs = event
-            lines = kernels.vjp(forwards.get(id(node)), slot(g),
-                                {i: slot(s) for i, s in outs})
+            lines = vjp_lines[id(event)]
             if lines is not None:
                 for line in lines:
                     src.emit(line)
