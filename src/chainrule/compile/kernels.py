@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.ops import elementwise, linalg, loss, unary
-from chainrule.ops.core import unbroadcast
+from chainrule.ops.core import sum_rows, unbroadcast
 
 
 class Site:
@@ -136,7 +136,7 @@ def _linear_vjp(site: Site, g: str, outs: dict):
     if 1 in outs:
         lines.append(f"{outs[1]} = {g2}.T @ {x2}")
     if 2 in outs:
-        lines.append(f"{outs[2]} = {g2}.sum(axis=0)")
+        lines.append(f"{outs[2]} = sum_rows({g2})")
     return lines
 
 
@@ -221,4 +221,4 @@ _VJP = {
 }
 
 #: What a lowered replay needs in its globals for these lines.
-NAMES = {"unbroadcast": unbroadcast}
+NAMES = {"unbroadcast": unbroadcast, "sum_rows": sum_rows}
