@@ -89,9 +89,8 @@ def _sigmoid(site: Site):
 def _relu(site: Site):
     x, y = site.ins[0], site.out
     lines = [f"{y} = np.maximum({x}, 0)"]
-    if site.op.parents is not None:  # recorded: the mask its vjp reads
-        mask = site.temp("mask")
-        lines += [f"{mask} = {x} > 0", f"{site.op_name}.__dict__['mask'] = {mask}"]
+    if site.op.parents is not None:  # recorded: the mask its vjp (kernel) reads
+        lines.append(f"{site.temp('mask')} = {x} > 0")
     return lines
 
 

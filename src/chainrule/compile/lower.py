@@ -77,12 +77,19 @@ def lower(plan):
                         sites.get(id(node)), slot(g), {i: slot(s) for i, s in outs})
                     if lines is None:
                         needs_saves.add(id(node))
+    for step in plan.steps:  # a node with one vjp left as its method: all of them are
+        if step[0] == BACKWARD:
+            for event in step[1]:
+                if event[0] == VJP and id(event[1]) in needs_saves:
+                    vjp_lines[id(event)] = None
     for step in plan.steps:
         kind = step[0]
         if kind == OP:
             op = step[1]
-            _op(src, slot, step, sites[id(op)], forward_lines[id(op)],
-                id(op) in needs_saves)
+            # an op whose vjp runs as its own method gets its own forward too: every save
+            # that vjp reads (derived ones such as relu's mask included) is then this call's
+            lines = None if id(op) in needs_saves else forward_lines[id(op)]
+            _op(src, slot, step, sites[id(op)], lines)
         elif kind == CALL:
             _, fn, ins, outs = step
             call = f"{src.name(fn, 'call')}({', '.join(slot(s) for s in ins)})"
@@ -138,10 +145,10 @@ def _slot_names(plan):
     return slot
 
 
-def _op(src: _Source, slot, step, site, lines, refill: bool) -> None:
+def _op(src: _Source, slot, step, site, lines) -> None:
     _, op, ins, out, patches, harvest, fills = step
     o, y = site.op_name, site.out
-    fills = fills if refill or lines is None else None
+    fills = fills if lines is None else None
     if patches or fills:
         src.emit(f"d_{o} = {o}.__dict__")
     for name, s in patches:
