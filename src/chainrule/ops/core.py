@@ -87,7 +87,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         anomaly.check_forward(op, arrays, out)
     t = _new(Tensor)  # _wrap, inlined: this is the hot path of every op
     t.data = out
-    t.grad = None
+    t._grad = None
     t._hooks = None
     if out.base is not None or out is arrays[0]:
         _share_version(t, inputs)  # a view: in-place edits through either are one edit
