@@ -20,6 +20,7 @@ applied them where.
 
     python benchmarks/revisions.py --base e41d23b --head HEAD --rounds 8
     python benchmarks/revisions.py --base e41d23b --instructions --workloads W1 W4
+    python benchmarks/revisions.py --base main --compiled --instructions
 """
 
 from __future__ import annotations
@@ -59,13 +60,14 @@ def export_src(rev: str, into: Path) -> Path:
     return target / "src"
 
 
-def child(workload: str, repeats: int) -> None:
-    """Build one workload's chainrule step, warm it up, time ``repeats`` steps; print JSON."""
+def child(workload: str, repeats: int, framework: str = "chainrule") -> None:
+    """Build one workload's chainrule step (eager, or ``cr compiled``), warm it up, time
+    ``repeats`` steps; print JSON."""
     import workloads
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    step = workloads.by_key(workload).build(only="chainrule")["chainrule"]
+    step = workloads.by_key(workload).build(only=framework)[framework]
     for _ in range(3):
         step()
     gc.collect()
@@ -87,7 +89,11 @@ def _env(src: Path) -> dict:
 
 
 def _command(workload: str, repeats: int) -> list[str]:
-    return [sys.executable, __file__, "--child", workload, "--repeats", str(repeats)]
+    command = [sys.executable, __file__, "--child", workload, "--repeats", str(repeats)]
+    return command + (["--compiled"] if COMPILED[0] else [])
+
+
+COMPILED = [False]  # --compiled: the children time the cr.compile step
 
 
 def time_once(src: Path, workload: str, repeats: int, core: int) -> float:
@@ -117,10 +123,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, help="steps per round (default: per workload)")
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions per step with callgrind instead of timing")
+    parser.add_argument("--compiled", action="store_true",
+                        help="time the workloads' cr.compile step instead of the eager one")
     parser.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    COMPILED[0] = args.compiled
     if args.child:
-        child(args.child, args.repeats)
+        child(args.child, args.repeats, "cr compiled" if args.compiled else "chainrule")
         return 0
     if not args.base:
         parser.error("--base REV is required")
@@ -128,7 +137,8 @@ def main(argv=None) -> int:
     core = min(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory() as tmp:
         srcs = {rev: export_src(rev, Path(tmp)) for rev in (args.base, args.head)}
-        print(f"chainrule {args.head} against {args.base}, one thread, pinned to core {core}")
+        print(f"chainrule {args.head} against {args.base}{' (compiled)' if args.compiled else ''}"
+              f", one thread, pinned to core {core}")
         for key in args.workloads:
             repeats = args.repeats or REPEATS[key]
             if args.instructions:

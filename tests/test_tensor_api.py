@@ -194,3 +194,16 @@ def test_one_coercion_python_numbers_are_tensors_of_the_default_dtype():
 def test_shapes_that_do_not_broadcast_are_a_shape_error_by_their_shapes():
     with pytest.raises(ShapeError, match=r"add: shapes \(2, 3\), \(4,\) do not broadcast"):
         cr.ones((2, 3)) + cr.ones((4,))
+
+
+def test_assigning_a_grad_checks_it_as_pytorch_does():
+    p = cr.tensor(np.zeros((2, 3), np.float32), requires_grad=True)
+    with pytest.raises(cr.ShapeError, match=r"shape \(3,\) to a tensor of shape \(2, 3\)"):
+        p.grad = cr.tensor(np.zeros(3, np.float32))
+    with pytest.raises(TypeError, match="expected a Tensor or None"):
+        p.grad = np.zeros((2, 3), np.float32)
+    assert p.grad is None  # a refused assignment changes nothing
+    p.grad = cr.tensor(np.ones((2, 3), np.float32))
+    assert p.grad.shape == (2, 3)
+    p.grad = None
+    assert p.grad is None

@@ -20,7 +20,7 @@ import numpy as np
 
 from chainrule import _backend as B
 from chainrule import _tensor_inplace, _tensor_interop, _tensor_methods, _tensor_torch_ops
-from chainrule.errors import BackwardError
+from chainrule.errors import BackwardError, ShapeError
 from chainrule.graph import accumulate as _accumulate_hooks
 from chainrule.graph import trace
 from chainrule.graph.node import HookHandle
@@ -33,7 +33,7 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
     """An n-d array with autograd. Create one with ``cr.tensor(data, requires_grad=...)``."""
 
     # _tangents: forward mode's tangents by level (graph/forward_mode.py); unset on most tensors
-    __slots__ = ("data", "grad", "_rg", "_node", "_hooks", "_vc", "_tangents", "__weakref__")
+    __slots__ = ("data", "_grad", "_rg", "_node", "_hooks", "_vc", "_tangents", "__weakref__")
 
     __hash__ = object.__hash__
 
@@ -44,7 +44,7 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
         if isinstance(data, np.ndarray) and arr is data:
             arr = arr.copy()  # like torch.tensor: a new tensor owns its data
         self.data = arr
-        self.grad = None
+        self._grad = None
         self._node = None
         self._hooks = None
         # The version counter, shared with views: see graph/node.py (new_counter).
@@ -56,6 +56,25 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
             trace.made(self)
 
     # --- attributes ----------------------------------------------------------------------
+
+    @property
+    def grad(self):
+        """dL/dself after ``backward()``: a Tensor of this tensor's shape, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: assigned a {type(value).__name__}, expected a Tensor "
+                                "or None. help: p.grad = cr.tensor(array)")
+            if value.data.shape != self.data.shape:
+                raise ShapeError(f"grad: assigned a gradient of shape {value.data.shape} to a "
+                                 f"tensor of shape {self.data.shape}. help: a gradient has "
+                                 "its tensor's shape")
+        if trace.active[0]:  # cr.compile recording: `p.grad = None` is part of the step
+            trace.grad_set(self, value)
+        self._grad = value
 
     @property
     def shape(self) -> tuple:
@@ -323,7 +342,7 @@ def _wrap(data, node=None) -> Tensor:
     """Make a tensor around an existing array without copying (the ops' fast path)."""
     t = _new(Tensor)
     t.data = data
-    t.grad = None
+    t._grad = None
     t._rg = node is not None
     t._node = node
     t._hooks = None

@@ -227,3 +227,44 @@ def test_a_python_number_read_from_a_global_or_a_closure_is_guarded():
     closure = make(factor[0])
     assert float(closure(x)) == float(closure(x)) == 6.0
     SCALE = 0.1
+
+
+def test_clearing_a_grad_by_hand_inside_the_step_is_replayed():
+    """`p.grad = None` (a PyTorch habit instead of zero_grad) is a plain attribute write:
+    a replay that skipped it would add every call's gradient to the last one's."""
+    w0 = np.arange(6, dtype=np.float32).reshape(2, 3) / 10
+
+    def run(compiled):
+        w = cr.tensor(w0.copy(), requires_grad=True)
+
+        def step(x):
+            w.grad = None
+            (x @ w.T).tanh().sum().backward()
+
+        step = cr.compile(step) if compiled else step
+        grads = []
+        for k in (1.0, 2.0, 3.0):
+            step(cr.tensor(np.full((4, 3), k, np.float32)))
+            grads.append(w.grad.data.copy())
+        return grads, step
+
+    eager, _ = run(False)
+    replayed, step = run(True)
+    assert step.stats["replays"] == 2, step.fallback_reason
+    for a, b in zip(eager, replayed):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_setting_a_grad_to_a_tensor_inside_the_step_runs_eagerly():
+    w = cr.tensor(np.ones(3, np.float32), requires_grad=True)
+
+    @cr.compile
+    def step(x):
+        w.grad = cr.tensor(np.zeros(3, np.float32))
+        (x * w).sum().backward()
+
+    with pytest.warns(CompileWarning, match="sets a .grad to a tensor"):
+        step(cr.tensor(np.ones(3, np.float32)))
+    step(cr.tensor(np.ones(3, np.float32)))
+    assert step.stats["replays"] == 0 and "sets a .grad" in step.fallback_reason
+    np.testing.assert_array_equal(w.grad.data, np.ones(3, np.float32))

