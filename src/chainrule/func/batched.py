@@ -188,7 +188,7 @@ def wrap(value: Tensor, level: int) -> BatchedTensor:
     t = _new(BatchedTensor)
     t._value = value
     t._level = level
-    t.grad = None
+    t._grad = None
     t._hooks = None
     t._vc = value._vc
     t._rg = False
