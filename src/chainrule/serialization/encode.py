@@ -68,12 +68,19 @@ class _Encoder:
         self.arrays: dict[str, np.ndarray] = {}
         self._open: set[int] = set()  # ids of the containers being encoded (cycle check)
 
-    def encode(self, obj, parts: tuple, where: str):
+    def encode(self, obj, parts: tuple, where):
         """The tree node for ``obj``, found at key parts ``parts`` (``where`` in messages)."""
+        kind = type(obj)
+        if kind is float:  # first: a run's history is mostly floats, every epoch
+            if obj != obj:  # NaN: its sign and payload bits, which repr would drop
+                return {"float_bits": struct.pack(">d", obj).hex()}
+            return {"float": repr(obj)}  # repr round-trips exactly, inf and -0.0 included
+        if kind is int or kind is bool or obj is None:
+            return obj
         if hasattr(obj, "numpy") and hasattr(obj, "requires_grad"):  # a tensor
             array = obj.numpy()
             if not isinstance(array, np.ndarray):
-                raise CheckpointError(f"save: {where}: {type(obj).__name__}.numpy() gave a "
+                raise CheckpointError(f"save: {_at(where)}: {type(obj).__name__}.numpy() gave a "
                                       f"{type(array).__name__}, not an ndarray")
             node = {"kind": "tensor", "requires_grad": bool(obj.requires_grad)}
             return self._array(array, node, parts, where)
@@ -92,7 +99,7 @@ class _Encoder:
             return {"float": repr(obj)}  # repr round-trips exactly, inf and -0.0 included
         if isinstance(obj, (dict, list, tuple)):
             if id(obj) in self._open:
-                raise CheckpointError(f"save: {where}: the {type(obj).__name__} contains "
+                raise CheckpointError(f"save: {_at(where)}: the {type(obj).__name__} contains "
                                       "itself; a state dict must be a tree")
             self._open.add(id(obj))
             try:
@@ -101,40 +108,40 @@ class _Encoder:
                 self._open.discard(id(obj))
         if callable(getattr(obj, "state_dict", None)):  # a Module or an optimizer, whole
             raise CheckpointError(
-                f"save: {where}: cannot save a {type(obj).__name__} itself (that would store "
+                f"save: {_at(where)}: cannot save a {type(obj).__name__} itself (that would store "
                 "code, which loading must never run). help: save its state: "
                 "cr.save(model.state_dict(), path), then model.load_state_dict(cr.load(path))"
             )
         raise CheckpointError(
-            f"save: {where}: cannot save a {type(obj).__module__}.{type(obj).__qualname__}. "
+            f"save: {_at(where)}: cannot save a {type(obj).__module__}.{type(obj).__qualname__}. "
             "help: a state dict holds tensors, arrays, numbers, strings, None and "
             "lists/tuples/dicts of them; convert it (e.g. to a str, a number or an array) "
             "or leave it out")
 
-    def _container(self, obj, parts: tuple, where: str):
+    def _container(self, obj, parts: tuple, where):
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
                 if isinstance(key, bool) or not isinstance(key, (str, int)):
                     raise CheckpointError(
-                        f"save: {where}: dict key {key!r} is a {type(key).__name__}; keys "
+                        f"save: {_at(where)}: dict key {key!r} is a {type(key).__name__}; keys "
                         "must be strings (or ints, as in optimizer state). help: convert "
                         "the keys with str()")
                 if isinstance(key, str):
                     _check_utf8(key, where, "dict key")
                 part = _escape(key) if isinstance(key, str) else str(int(key))
                 items.append([key if isinstance(key, str) else int(key),
-                              self.encode(value, (*parts, part), f"{where}[{key!r}]")])
+                              self.encode(value, (*parts, part), (where, key))])
             return {"dict": items}
         kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [self.encode(v, (*parts, str(i)), f"{where}[{i}]")
+        return {kind: [self.encode(v, (*parts, str(i)), (where, i))
                        for i, v in enumerate(obj)]}
 
-    def _array(self, array: np.ndarray, node: dict, parts: tuple, where: str) -> dict:
+    def _array(self, array: np.ndarray, node: dict, parts: tuple, where) -> dict:
         little = array.dtype.newbyteorder("<") if array.dtype.byteorder != "|" else array.dtype
         if little not in _DTYPES:
             raise CheckpointError(
-                f"save: {where}: arrays of dtype {array.dtype} cannot be saved (safetensors "
+                f"save: {_at(where)}: arrays of dtype {array.dtype} cannot be saved (safetensors "
                 "stores bool, int8-64, uint8-64, float16/32/64 and complex64). help: convert "
                 "it first, e.g. .astype(np.float64)")
         if array.dtype != little:  # big-endian: stored little-endian, given back as it was
@@ -156,7 +163,16 @@ class _Encoder:
         return f"{key}%{n}"
 
 
-def _check_utf8(text: str, where: str, what: str) -> None:
+def _at(where) -> str:
+    """The place in a message: ``where`` is "state" or (the parent's place, a key or an
+    index), kept as a tuple while encoding so that no string is built unless needed."""
+    if type(where) is str:
+        return where
+    parent, key = where
+    return f"{_at(parent)}[{key!r}]"
+
+
+def _check_utf8(text: str, where, what: str) -> None:
     """A CheckpointError unless ``text`` can be written as UTF-8 (the file's encoding).
 
     Python strings can hold lone surrogates ('\\udcff'): that is what a file name that is
@@ -167,7 +183,7 @@ def _check_utf8(text: str, where: str, what: str) -> None:
     except UnicodeEncodeError as e:
         shown = text if len(text) <= 40 else text[:37] + "..."
         raise CheckpointError(
-            f"save: {where}: {what} {shown!r} cannot be written as UTF-8: {text[e.start]!r} "
+            f"save: {_at(where)}: {what} {shown!r} cannot be written as UTF-8: {text[e.start]!r} "
             f"at position {e.start} is a lone surrogate (what a file name that is not UTF-8 "
             "becomes in Python). help: store valid text, e.g. "
             "s.encode('utf-8', 'backslashreplace').decode()") from None
