@@ -9,9 +9,10 @@ import sys
 import pytest
 
 #: Loaded on first use only (matplotlib when drawing, rich by a command that prints with
-#: it, safetensors when saving, threadpoolctl when a run sets its threads).
+#: it, safetensors when saving, threadpoolctl when a run sets its threads, socket when a
+#: distributed group starts).
 HEAVY = ("matplotlib", "rich", "safetensors", "threadpoolctl", "torch", "scipy", "mpi4py",
-         "multiprocessing", "importlib.resources", "numpy.polynomial",
+         "multiprocessing", "importlib.resources", "numpy.polynomial", "socket",
          "chainrule.data", "chainrule.health", "chainrule.viz", "chainrule.train",
          "chainrule.explain", "chainrule.playground")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sys
 import threading
 
@@ -127,6 +126,8 @@ def _init_mpi() -> None:
 def _exchange_peers() -> None:
     # A blocking exchange, not collectives.all_gather_object: the peer table is what the
     # collectives' failure checks read, so it is built before any of them can run.
+    import socket  # here: `import chainrule` should not pay for the socket module
+
     world.peers = world.comm.allgather((socket.gethostname(), os.getpid()))
     if world.rank == 0:
         from chainrule.distributed.launch import write_rank_table
