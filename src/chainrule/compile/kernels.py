@@ -22,8 +22,10 @@ from chainrule.ops.core import sum_rows, unbroadcast
 class Site:
     """One application of an op in a plan: its local names and recorded shapes."""
 
-    def __init__(self, op, ins, out, meta: dict, in_slots, out_slot, op_name: str):
+    def __init__(self, op, ins, out, meta: dict, in_slots, out_slot, op_name: str,
+                 params: dict):
         self.op = op
+        self.params = params  # an array parameter's name -> its local (CE's target)
         self.ins = ins  # the inputs' local (or global constant) names
         self.out = out
         self.shapes = [meta.get(s, (None, None))[0] for s in in_slots]
@@ -40,7 +42,9 @@ class Site:
 def forward(site: Site):
     """The lines of ``site.op.forward``, or None (no kernel)."""
     rule = _FORWARD.get(type(site.op))
-    return None if rule is None else rule(site)
+    if rule is None or site.params and rule is not _cross_entropy:
+        return None  # an op with array parameters is called itself, unless its kernel reads them
+    return rule(site)
 
 
 def vjp(site: Site | None, g: str, outs: dict):
@@ -109,6 +113,28 @@ def _mse(site: Site):
                     else f"{y} = asarray({total})"]
 
 
+def _cross_entropy(site: Site):
+    x, t = site.ins[0], site.params.get("target")
+    xs = site.shapes[0]
+    if t is None or xs is None or len(xs) != 2:
+        return None
+    n, y = xs[0], site.out
+    m, sh, e, s, losses = (site.temp(k) for k in ("m", "sh", "e", "s", "l"))
+    lines = [f"{m} = {x}.max(axis=1, keepdims=True)",
+             f"{sh} = {x} - {m}",
+             f"{e} = np.exp({sh})",
+             f"{s} = {e}.sum(axis=1, keepdims=True)",
+             f"{losses} = np.log({s}[:, 0]) - {sh}[np.arange({n}), {t}]"]
+    if site.op.parents is not None:  # recorded: softmax(x), the gradient's main term
+        lines.append(f"{site.temp('p')} = {e} / {s}")
+    reduction = site.op.reduction
+    if reduction == "none":
+        return lines + [f"{y} = {losses}"]
+    total = f"{losses}.sum()"
+    return lines + [f"{y} = asarray({total} / {n})" if reduction == "mean"
+                    else f"{y} = asarray({total})"]
+
+
 def _binary(symbol: str):
     def rule(site: Site):
         a, b = site.ins
@@ -137,6 +163,19 @@ def _linear_vjp(site: Site, g: str, outs: dict):
     if 2 in outs:
         lines.append(f"{outs[2]} = sum_rows({g2})")
     return lines
+
+
+def _cross_entropy_vjp(site: Site, g: str, outs: dict):
+    p, t = site.temps.get("p"), site.params.get("target")
+    if p is None or t is None:
+        return None
+    n, d = site.shapes[0][0], site.temp("d")
+    lines = [f"{d} = {p}.copy()",  # a second backward pass reads p again
+             f"{d}[np.arange({n}), {t}] -= 1"]
+    reduction = site.op.reduction
+    scale = (f"{g}.reshape({n}, 1)" if reduction == "none" else
+             f"({g} / {n})" if reduction == "mean" else g)
+    return lines + [f"{outs[0]} = {d} * {scale}"]
 
 
 def _tanh_vjp(site: Site, g: str, outs: dict):
@@ -203,6 +242,7 @@ _FORWARD = {
     unary.Sigmoid: _sigmoid,
     unary.Relu: _relu,
     loss.MSELoss: _mse,
+    loss.CrossEntropy: _cross_entropy,
     elementwise.Add: _binary("+"),
     elementwise.Sub: _binary("-"),
     elementwise.Mul: _binary("*"),
@@ -214,6 +254,7 @@ _VJP = {
     unary.Sigmoid: _sigmoid_vjp,
     unary.Relu: _relu_vjp,
     loss.MSELoss: _mse_vjp,
+    loss.CrossEntropy: _cross_entropy_vjp,
     elementwise.Add: _add_vjp,
     elementwise.Sub: _sub_vjp,
     elementwise.Mul: _mul_vjp,

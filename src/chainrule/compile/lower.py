@@ -67,8 +67,9 @@ def lower(plan):
         if step[0] == OP:
             _, op, ins, out, patches, _, _ = step
             site = sites[id(op)] = kernels.Site(op, [slot(s) for s in ins], slot(out),
-                                                plan.meta, ins, out, src.name(op, "op"))
-            forward_lines[id(op)] = None if patches else kernels.forward(site)
+                                                plan.meta, ins, out, src.name(op, "op"),
+                                                {name: slot(s) for name, s in patches})
+            forward_lines[id(op)] = kernels.forward(site)
         elif step[0] == BACKWARD:
             for event in step[1]:
                 if event[0] == VJP:
@@ -148,7 +149,9 @@ def _slot_names(plan):
 def _op(src: _Source, slot, step, site, lines) -> None:
     _, op, ins, out, patches, harvest, fills = step
     o, y = site.op_name, site.out
-    fills = fills if lines is None else None
+    # a kernel reads its parameters and keeps its saves as locals; the op itself needs
+    # them in its __dict__
+    patches, fills = (patches, fills) if lines is None else ((), None)
     if patches or fills:
         src.emit(f"d_{o} = {o}.__dict__")
     for name, s in patches:
