@@ -81,7 +81,24 @@ def write_metrics(path: Path, metrics: dict) -> None:
 
 
 def metrics_json(metrics: dict) -> bytes:
-    return (json.dumps(metrics, indent=2) + "\n").encode()
+    """``metrics`` as JSON: a key per line, a list of rows (the history) a row per line.
+
+    NOTE: not ``json.dumps(indent=2)``, which falls back to the pure-Python encoder: written
+    every epoch with the whole history, that took more time than a digits epoch's training
+    by the end of the run; here each value goes through the C encoder once.
+    """
+    lines = []
+    for key, value in metrics.items():
+        if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+            rows = ",\n    ".join(json.dumps(row) for row in value)
+            text = f"[\n    {rows}\n  ]"
+        elif isinstance(value, dict) and value:
+            items = ",\n    ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in value.items())
+            text = f"{{\n    {items}\n  }}"
+        else:
+            text = json.dumps(value)
+        lines.append(f"  {json.dumps(key)}: {text}")
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
 def plot_curves(path: Path, history: list, title: str, best_epoch: int | None = None) -> None:
