@@ -19,3 +19,8 @@ class GradcheckError(ChainruleError, AssertionError):
 
 class UsageError(ChainruleError):
     """A bad command line or input file: the command reports it in one line, exit code 2."""
+
+
+class BackendError(ChainruleError, TypeError):
+    """Arrays of two libraries (or devices) in one op, or a backend that is absent or has
+    no path for an op yet: chainrule never moves data between libraries on its own."""

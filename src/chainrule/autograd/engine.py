@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import BackwardError
 from chainrule.graph import accumulate, anomaly, grad_mode, trace
 from chainrule.graph.node import Node
@@ -60,8 +61,8 @@ def grad(outputs: Tensor, inputs, gradient=None, retain_graph=None, create_graph
             if not materialize:
                 result.append(None)
                 continue
-            g = np.zeros_like(t.data)
-        result.append(g if isinstance(g, Tensor) else _wrap(np.asarray(g)))
+            g = B.full(t.data.shape, 0, t.data)
+        result.append(g if isinstance(g, Tensor) else _wrap(g))
     return tuple(result)
 
 
@@ -75,16 +76,18 @@ def _seed(root: Tensor, gradient, create_graph: bool, what: str):
             "do not compute the loss under cr.no_grad()"
         )
     if gradient is None:
-        if root.data.size != 1:
+        if B.size(root.data) != 1:
             raise BackwardError(
                 f"{what}: a tensor of shape {root.shape} is not a scalar, so the gradient "
                 "seed is ambiguous. help: reduce it first (loss.sum() or loss.mean()), or "
                 f"pass gradient= of shape {root.shape}"
             )
-        seed = np.ones(root.shape, dtype=root.dtype)
+        seed = B.full(root.shape, 1, root.data)
     else:
-        seed = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if seed.dtype.kind not in "fiub":
+        seed = gradient.data if isinstance(gradient, Tensor) else B.as_array(gradient)
+        if type(root.data) is not type(seed):  # a NumPy seed moves, as a constant does
+            seed = B.common([root.data, seed], what)[2][1]
+        if not B.is_number_dtype(seed.dtype):
             raise TypeError(
                 f"{what}: gradient must be a tensor or array of numbers, got "
                 f"{type(gradient).__name__} of dtype {seed.dtype}. help: pass a tensor of "
@@ -96,7 +99,7 @@ def _seed(root: Tensor, gradient, create_graph: bool, what: str):
                 f"{root.shape}. help: the gradient seed must have exactly the tensor's shape"
             )
         if seed.dtype != root.dtype:
-            seed = seed.astype(root.dtype)
+            seed = B.astype(seed, root.dtype)
     if create_graph:
         return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype \
             else _wrap(seed)
@@ -206,7 +209,7 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
         if node.counters is not None and node.clock_at != write_clock[0]:
             node.check_versions()  # something was written in place since node was recorded
         if not create_graph:
-            grads = node.vjp(g)
+            grads = node.vjp(g) if node.xp is np else _vjp_on_tensors(node, g)
         elif node.composed is None:
             grads = node.vjp_recorded(g, _wrap)
         else:
@@ -297,6 +300,26 @@ def _vjp_composed(node: Node, g) -> tuple:
     return tuple(next(grads) if edge is not None else None for edge in node.parents)
 
 
+def _vjp_on_tensors(node: Node, g) -> tuple:
+    """The vjp of a node whose inputs are another library's arrays: run on tensors, whose
+    ops reach that library through the seam (the raw-array vjps call NumPy's methods, the
+    NumPy fast path). Grad mode is off here (``_run``), so nothing is recorded."""
+    d = node.__dict__
+    originals = {}
+    for name in node._saved or ():
+        value = d[name]
+        if hasattr(value, "shape") and not isinstance(value, Tensor):
+            originals[name] = value
+            d[name] = _wrap(value)  # every saved array, so no op meets a raw one
+    try:
+        grads = node.vjp(_wrap(g))
+    finally:
+        d.update(originals)
+    if type(grads) is not tuple:
+        grads = (grads,)
+    return tuple(d.data if isinstance(d, Tensor) else d for d in grads)
+
+
 def _check_leaf_shape(node, leaf, shape) -> None:
     """A leaf whose ``.data`` was replaced by an array of another shape since ``node`` used it."""
     recorded = [r for e, r in zip(node.parents, node.leaves or ()) if e is leaf and r]
@@ -322,7 +345,7 @@ def _conform(g, shape, dtype, node, log=None):
             f"backward: {node.name} produced a gradient of shape {g.shape} for an input of "
             f"shape {shape}. This is a bug in that op's vjp; please report it"
         )
-    cast = g.astype(dtype)
+    cast = B.astype(g, dtype)
     if log is not None:
         log.append(("cast", g, cast, dtype))
     return cast
@@ -373,9 +396,11 @@ def _accumulate(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
         return
     if t.grad is None:
         if not owned or g.dtype != t.data.dtype:
-            g = np.array(g, dtype=t.data.dtype, copy=True)
+            g = np.array(g, dtype=t.data.dtype, copy=True) if type(g) is np.ndarray else \
+                B.astype(g, t.data.dtype)  # astype copies: the grad owns its memory
         t.grad = _wrap(g)
-    elif t.grad.data.flags.writeable and t.grad.data.shape == np.shape(g):
+    elif type(g) is np.ndarray and t.grad.data.flags.writeable and \
+            t.grad.data.shape == np.shape(g):
         t.grad.data += g
     else:
         t.grad = _wrap(t.grad.data + g)

@@ -22,8 +22,12 @@ class Reshape(Op):
     jvp: dy = dx reshaped to ``shape``
     """
 
+    portable = True
+
     def forward(self, x):
         self.in_shape = x.shape
+        if self.xp is not np:
+            return self.xp.reshape(x, self.shape)
         return x.reshape(self.shape)
 
     def jvp(self, xs, y, dxs):
@@ -39,7 +43,11 @@ class Transpose(Op):
     jvp: dy = dx permuted by ``axes``
     """
 
+    portable = True
+
     def forward(self, x):
+        if self.xp is not np:
+            return self.xp.permute_dims(x, self.axes)
         return x.transpose(self.axes)
 
     def jvp(self, xs, y, dxs):
@@ -55,9 +63,11 @@ class BroadcastTo(Op):
     jvp: dy = dx broadcast to ``shape``
     """
 
+    portable = True
+
     def forward(self, x):
         self.in_shape = x.shape
-        return np.broadcast_to(x, self.shape)
+        return self.xp.broadcast_to(x, self.shape)
 
     def jvp(self, xs, y, dxs):
         return apply(BroadcastTo, dxs[0], shape=self.shape)
@@ -71,6 +81,10 @@ class GetItem(Op):
 
     jvp: dy = dx[index]
     """
+
+    @property
+    def portable(self) -> bool:  # other libraries: basic indices (ints, slices, None, ...)
+        return self.basic
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -89,7 +103,15 @@ class ScatterAdd(Op):
     jvp: dy = zeros(shape) with dx added at index
     """
 
+    @property
+    def portable(self) -> bool:  # as GetItem's: basic indices
+        return self.basic
+
     def forward(self, x):
+        if self.xp is not np:
+            y = self.xp.zeros(self.shape, dtype=x.dtype, device=self.device)
+            y[self.index] = x  # basic indices never repeat an element: assignment adds
+            return y
         return generic.scatter_add_array(x, self.shape, self.index, self.basic)
 
     def jvp(self, xs, y, dxs):
@@ -142,8 +164,12 @@ class Concatenate(Op):
     jvp: dy = [dx1, dx2, ...] joined along ``axis``   (a missing tangent: zeros)
     """
 
+    portable = True
+
     def forward(self, *xs):
         self.sizes = [x.shape[self.axis] for x in xs]
+        if self.xp is not np:
+            return self.xp.concat(xs, axis=self.axis)
         return np.concatenate(xs, axis=self.axis)
 
     def jvp(self, xs, y, dxs):
@@ -166,8 +192,15 @@ class Pad(Op):
     jvp: dy = dx padded with zeros
     """
 
+    portable = True
+
     def forward(self, x):
         self.inner = tuple(slice(b, b + n) for (b, _), n in zip(self.pad_width, x.shape))
+        if self.xp is not np:  # the array API has no pad: fill, then write x inside
+            shape = tuple(b + n + a for (b, a), n in zip(self.pad_width, x.shape))
+            y = self.xp.full(shape, self.value, dtype=x.dtype, device=self.device)
+            y[self.inner] = x
+            return y
         return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
 
 
