@@ -92,6 +92,8 @@ def common(arrays, op_name: str):
     for a in arrays:
         if isinstance(a, np.ndarray):
             a = xp.asarray(a, device=dev)
+        elif isinstance(a, np.generic):
+            a = a.item()  # a Python number: weakly typed, as the array API wants scalars
         elif is_foreign(a):
             if name(a) != name(first):
                 raise mixed(op_name, first, a)
@@ -268,6 +270,49 @@ def convert(array, backend: str, device=None):
     if device is None and library == "cupy":
         return xp.asarray(host)
     return xp.asarray(host, device=device) if device is not None else xp.asarray(host)
+
+
+def constant(value, like):
+    """``value`` (a number, list or NumPy array: a constant of an op) as an array of
+    ``like``'s dtype, library and device."""
+    if isinstance(like, np.ndarray):
+        return np.asarray(value, dtype=like.dtype)
+    xp = namespace(like)
+    if is_foreign(value):
+        return xp.astype(value, like.dtype)
+    if name(like) == "cupy":
+        return xp.asarray(value, dtype=like.dtype)
+    return xp.asarray(value, dtype=like.dtype, device=device(like))
+
+
+#: The functions above the ops whose own code is NumPy's alone so far: each calls
+#: ``numpy_only`` first thing (docs/backends.md lists them, beside the primitives).
+NUMPY_ONLY = ("cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy",
+              "binary_cross_entropy_with_logits", "batch_norm", "adaptive_avg_pool2d",
+              "adaptive_max_pool2d")
+
+
+def numpy_only(op_name: str, *xs) -> None:
+    """Refuse, with help, tensors of other libraries in a function whose path is NumPy's
+    alone so far (called first thing there; a type check on the NumPy path)."""
+    assert op_name in NUMPY_ONLY, op_name  # noqa: S101 - a bug here, not bad input
+    for x in xs:
+        data = getattr(x, "data", x)
+        if is_foreign(data):
+            raise BackendError(
+                f"{op_name}: no path for {name(data)} arrays yet (docs/backends.md lists "
+                "what runs where). help: move the tensors to NumPy with .to('numpy') for "
+                "this step")
+
+
+def like(array: np.ndarray, template):
+    """NumPy ``array`` moved to ``template``'s library and device (explicitly: for test
+    harnesses and seeds; ops get their constants moved by ``common``)."""
+    if isinstance(template, np.ndarray):
+        return array
+    if name(template) == "cupy":
+        return namespace(template).asarray(array)
+    return namespace(template).asarray(array, device=device(template))
 
 
 def namespace_of(backend: str):

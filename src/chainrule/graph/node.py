@@ -236,6 +236,9 @@ class Node:
         """
         d = self.__dict__
         originals = {}
+        # Another library's arrays do not defer to a tensor in `array @ tensor` as NumPy's
+        # do (array-api-strict raises), so there the constants become tensors too.
+        foreign = self.xp is not np
         for name, kind in (self._saved.items() if self._saved else ()):
             if kind is OUTPUT:
                 tensor = self.stand_in(d[name], self, make_tensor)
@@ -243,12 +246,17 @@ class Node:
                 edge = self.parents[kind.index]
                 if edge is None:
                     if self.dual_inputs is None or kind.index not in self.dual_inputs:
-                        continue  # a constant input: no gradient flows there
-                    tensor = self.dual_inputs[kind.index]  # no gradient, but a tangent
+                        if not (foreign and hasattr(d[name], "shape")):
+                            continue  # a constant input: no gradient flows there
+                        tensor = make_tensor(d[name])
+                    else:
+                        tensor = self.dual_inputs[kind.index]  # no gradient, but a tangent
                 elif isinstance(edge, Node):
                     tensor = self.stand_in(d[name], edge, make_tensor)
                 else:
                     tensor = edge
+            elif foreign and hasattr(d[name], "shape") and not hasattr(d[name], "_node"):
+                tensor = make_tensor(d[name])
             else:
                 continue
             originals[name] = d[name]

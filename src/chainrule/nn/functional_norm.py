@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import ShapeError
 from chainrule.graph import trace
 from chainrule.ops.norm import batch_norm as _fused_batch_norm
@@ -27,6 +28,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     running = (1 - momentum) * running + momentum * batch, the variance unbiased (1/(m-1)).
     ``training=False`` normalises with running_mean and running_var. ``weight``/``bias``:
     (C,), or None for 1 and 0."""
+    B.numpy_only("batch_norm", x)
     x = as_tensor(x)
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected (N, C, *), got {x.shape}. help: add the batch "

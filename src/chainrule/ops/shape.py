@@ -83,11 +83,13 @@ class GetItem(Op):
     """
 
     @property
-    def portable(self) -> bool:  # other libraries: basic indices (ints, slices, None, ...)
-        return self.basic
+    def portable(self) -> bool:  # other libraries: basic indices, no negative steps
+        return self.basic and not _negative_step(self.index)
 
     def forward(self, x):
         self.in_shape = x.shape
+        if self.xp is not np:
+            return x[_explicit(self.index)]
         return x[self.index]
 
     def jvp(self, xs, y, dxs):
@@ -104,13 +106,16 @@ class ScatterAdd(Op):
     """
 
     @property
-    def portable(self) -> bool:  # as GetItem's: basic indices
-        return self.basic
+    def portable(self) -> bool:  # as GetItem's
+        return self.basic and not _negative_step(self.index)
 
     def forward(self, x):
         if self.xp is not np:
             y = self.xp.zeros(self.shape, dtype=x.dtype, device=self.device)
-            y[self.index] = x  # basic indices never repeat an element: assignment adds
+            # The array API assigns through no None (new axes of size 1, so x only loses
+            # them); basic indices never repeat an element, so assignment adds.
+            index = _explicit(tuple(i for i in _as_tuple(self.index) if i is not None))
+            y[index] = self.xp.reshape(x, y[index].shape)
             return y
         return generic.scatter_add_array(x, self.shape, self.index, self.basic)
 
@@ -209,6 +214,21 @@ class Pad(Op):
 
     def vjp(self, g):
         return g[self.inner]
+
+
+def _as_tuple(index) -> tuple:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _explicit(index) -> tuple:
+    """A basic index with the trailing ``...`` that NumPy implies and the array API wants."""
+    index = _as_tuple(index)
+    return index if any(i is Ellipsis for i in index) else index + (Ellipsis,)
+
+
+def _negative_step(index) -> bool:
+    return any(isinstance(i, slice) and i.step is not None and i.step < 0
+               for i in _as_tuple(index))
 
 
 # --- public functions ---------------------------------------------------------------------
