@@ -180,7 +180,11 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
     nothing. 'mean' divides by the summed weight of the counted targets (NaN when none
     counts, as PyTorch); with probabilities, by the number of samples (and positions).
     """
-    B.numpy_only("cross_entropy", logits)
+    if B.is_foreign(getattr(logits, "data", logits)):
+        data = target.data if isinstance(target, Tensor) else target
+        if weight is not None or label_smoothing or B.is_float(data.dtype):
+            B.numpy_only("cross_entropy", logits)  # those paths: NumPy's so far
+        target = B.to_numpy(data)  # class indices, read on the host: an explicit move
     weight, reduction = _weight_or_reduction(weight, reduction, "cross_entropy")
     logits = as_tensor(logits)
     _check_reduction(reduction, "cross_entropy")
@@ -199,6 +203,7 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
             return _loss.cross_entropy(logits, t, reduction)
         losses = _loss.cross_entropy(_as_rows(logits), t.reshape(-1), reduction)
         return losses.reshape(t.shape) if reduction == "none" else losses
+    B.numpy_only("cross_entropy", logits)  # ignored targets, weights, smoothing: NumPy's
     ignored = t == ignore_index
     rows = _as_rows(logits)
     m = rows.shape[0]
