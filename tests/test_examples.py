@@ -85,3 +85,11 @@ def test_func_transforms_example_agrees_with_itself():
     assert abs(slope - dot) < 1e-9, out.stdout
     for line in out.stdout.splitlines()[2:]:  # each check ends in its largest difference
         assert float(line.split()[-1]) < 1e-9, line
+
+
+def test_backends_example_trains_the_same_on_numpy_and_torch():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "backends.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.strip().split(": ", 1) for line in out.stdout.splitlines())
+    assert lines["numpy"] == lines["torch"], out.stdout  # float32 on both: the same digits

@@ -27,6 +27,9 @@ DEFAULT_FLOAT = np.dtype(np.float32)
 
 ndarray = np.ndarray
 
+#: The library factories make tensors in without ``backend=`` (``cr.set_default_backend``).
+DEFAULT_BACKEND = "numpy"
+
 #: The backends by the names ``Tensor.to`` and ``backend=`` take, with their modules.
 MODULES = {"numpy": "numpy", "torch": "torch", "cupy": "cupy",
            "array_api_strict": "array_api_strict"}
@@ -289,7 +292,7 @@ def constant(value, like):
 #: ``numpy_only`` first thing (docs/backends.md lists them, beside the primitives).
 NUMPY_ONLY = ("cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy",
               "binary_cross_entropy_with_logits", "batch_norm", "adaptive_avg_pool2d",
-              "adaptive_max_pool2d")
+              "adaptive_max_pool2d", "RMSprop")
 
 
 def numpy_only(op_name: str, *xs) -> None:

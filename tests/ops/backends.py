@@ -21,11 +21,18 @@ def namespace(backend: str):
     return pytest.importorskip(backend)
 
 
+def device(backend: str):
+    """The device the tests use: array-api-strict's non-default one; the default elsewhere."""
+    if backend == "array_api_strict":
+        return namespace(backend).Device("device1")
+    return None
+
+
 def put(array: np.ndarray, backend: str):
-    """A NumPy array on ``backend`` (array-api-strict: on its non-default device)."""
+    """A NumPy array on ``backend``, on the tests' ``device``."""
     module = namespace(backend)
     if backend == "array_api_strict":
-        return module.asarray(array, device=module.Device("device1"))
+        return module.asarray(array, device=device(backend))
     return module.asarray(array)
 
 
