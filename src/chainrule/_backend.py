@@ -151,7 +151,9 @@ def dtype_name(dtype) -> str:
 
 def same_dtype(a, b) -> bool:
     """Do dtypes ``a`` and ``b`` (of any libraries, or names) name the same type?"""
-    return a == b or dtype_name(a) == dtype_name(b)
+    if type(a) is type(b):
+        return a == b
+    return dtype_name(a) == dtype_name(b)  # no == across libraries: strict's dtypes warn
 
 
 def dtype_in(xp, dtype):

@@ -91,3 +91,39 @@ def test_an_optimizer_with_no_portable_path_refuses(backend):
     F.cross_entropy(model(cr.tensor(put(x, backend))), y).backward()
     with pytest.raises(cr.BackendError, match="RMSprop: no path for"):
         opt.step()
+
+
+def _cnn_steps(backend, dtype, steps=3):
+    cr.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.ReLU(),
+                          nn.AvgPool2d(2), nn.Flatten(), nn.Linear(6, 3))
+    if dtype == np.float64:
+        model.double()
+    model.to(backend, device=device(backend))
+    opt = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 1, 8, 8)).astype(dtype)
+    y = rng.integers(0, 3, 5)
+    x = cr.tensor(put(x, backend) if backend != "numpy" else x)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, losses
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_cnn_steps_equal_numpy(backend, dtype):
+    ref, ref_losses = _cnn_steps("numpy", dtype)
+    model, losses = _cnn_steps(backend, dtype)
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(losses, ref_losses, rtol=rtol)
+    for (name, p), (_, q) in zip(model.named_parameters(), ref.named_parameters()):
+        assert p.backend == backend, name
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=rtol, atol=rtol * 1e-2,
+                                   err_msg=name)

@@ -108,7 +108,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
         return cols.mean(axis=1).transpose(1, 0, 2, 3)
     if divisor_override is not None:
         divisor = np.full((ho, wo), divisor_override)
-    return (cols.sum(axis=1) / divisor.astype(x.dtype)).transpose(1, 0, 2, 3)
+    return (cols.sum(axis=1) / B.constant(divisor, x.data)).transpose(1, 0, 2, 3)
 
 
 def _divisors(n, k, s, p, out, count_include_pad) -> np.ndarray:
