@@ -288,7 +288,10 @@ def _vjp_composed(node: Node, g) -> tuple:
     for i, edge in enumerate(node.parents):
         value = node.saved_input(i)
         if edge is None:  # a constant input (that may carry a tangent: forward mode)
-            inputs.append(node.dual_inputs.get(i, value) if node.dual_inputs else value)
+            value = node.dual_inputs.get(i, value) if node.dual_inputs else value
+            if node.xp is not np and hasattr(value, "shape") and not isinstance(value, Tensor):
+                value = _wrap(value)  # another library's arrays have no NumPy methods
+            inputs.append(value)
         elif isinstance(edge, Node):
             inputs.append(Node.stand_in(value, edge, _wrap))
         else:
