@@ -218,6 +218,21 @@ def full(shape, value, like):
     return namespace(like).full(shape, value, dtype=like.dtype, device=device(like))
 
 
+def native(xp, name: str):
+    """A library's own function outside the array API (``erf``), for namespace ``xp``;
+    None where the library has none (array-api-strict)."""
+    library = getattr(xp, "__name__", "").rpartition(".")[2]
+    if library == "torch":
+        import torch
+
+        return getattr(torch.special, name, None)
+    if library == "cupy":
+        import cupyx.scipy.special
+
+        return getattr(cupyx.scipy.special, name, None)
+    return None
+
+
 def size(array) -> int:
     """The number of elements (PyTorch's ``.size`` is a method: not called here)."""
     if isinstance(array, np.ndarray):

@@ -127,13 +127,13 @@ def _enter_backend(op: Op, inputs, arrays) -> list:
         if _backend.name(a) != _backend.name(first):
             raise _backend.mixed(op.name.lower(), first, a)
     xp, device, arrays = _backend.common(arrays, op.name.lower())
+    op.xp = xp  # first: an op's portable property may ask what the namespace can do
+    op.device = device
     if not op.portable:
         raise BackendError(
             f"{op.name.lower()}: no path for {_backend.name(first)} arrays yet "
             "(docs/backends.md lists what runs where). help: move the tensors to NumPy "
             "with .to('numpy') for this step")
-    op.xp = xp
-    op.device = device
     return arrays
 
 

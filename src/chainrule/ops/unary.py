@@ -266,8 +266,14 @@ class Erf(Op):
     exact, as gradcheck needs.
     """
 
+    @property
+    def portable(self) -> bool:  # the array API has no erf: the libraries' own, where one is
+        return self.xp is np or B.native(self.xp, "erf") is not None
+
     def forward(self, x):
         self.save(x=INPUT(0))
+        if self.xp is not np:
+            return B.native(self.xp, "erf")(x)
         if x.dtype in (np.float32, np.float16):
             return erf_float32(x).astype(x.dtype, copy=False)
         return np.asarray(erf_exact(x), dtype=x.dtype)
