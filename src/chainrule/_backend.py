@@ -52,9 +52,13 @@ def name(array) -> str:
 
 
 def is_foreign(x) -> bool:
-    """An array of a library other than NumPy (Python numbers are nobody's)."""
-    return (not isinstance(x, (np.ndarray, np.generic)) and hasattr(x, "shape")
-            and hasattr(x, "dtype"))
+    """An array of a library other than NumPy: one of ``MODULES``' or one with the array
+    API's ``__array_namespace__``. Anything else (numbers, lists, pandas objects) is data
+    for ``np.asarray``, as before there were backends."""
+    kind = type(x)
+    if kind is np.ndarray or isinstance(x, np.generic):
+        return False
+    return kind.__module__.partition(".")[0] in MODULES or hasattr(kind, "__array_namespace__")
 
 
 _namespaces: dict = {}
@@ -82,7 +86,7 @@ def common(arrays, op_name: str):
 
     A NumPy array among another library's arrays is a constant the user gave (an index, a
     mask) and moves, as PyTorch moves a NumPy index; a *tensor* of another library never
-    comes here moved: ``apply`` passes tensors' arrays and refuses a mix (``check_tensors``).
+    comes here moved: ``core._enter_backend`` refuses a mix of tensors first.
     """
     first = None
     for a in arrays:
@@ -144,7 +148,7 @@ def dtype_name(dtype) -> str:
     """A dtype's name without its library: "float32" for NumPy, PyTorch and the others."""
     if isinstance(dtype, np.dtype):
         return dtype.name
-    if isinstance(dtype, str) or isinstance(dtype, type) and issubclass(dtype, np.generic):
+    if isinstance(dtype, (str, type)):  # "float32", np.float32, float
         return np.dtype(dtype).name
     return str(dtype).rpartition(".")[2]
 
@@ -262,9 +266,12 @@ def alias(array):
 
 def to_numpy(array) -> np.ndarray:
     """``array`` as an ndarray: itself for NumPy, a copy to host memory otherwise. The one
-    place data leaves a library; ``t.numpy()`` calls it, ops never do."""
+    place data leaves a library; ``t.numpy()`` calls it, ops never do. Other data (lists,
+    numbers) goes through ``np.asarray``."""
     if isinstance(array, (np.ndarray, np.generic)):
         return array
+    if not is_foreign(array):
+        return np.asarray(array)
     kind = name(array)
     if kind == "torch":
         return array.detach().cpu().numpy()

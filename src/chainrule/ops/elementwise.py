@@ -166,7 +166,8 @@ class Pow(Op):
         da = unbroadcast(g * p * a ** (p - 1), self.input_shape(0)) if self.needs(0) else None
         dp = None
         if self.needs(1):
-            a0 = B.as_array(generic.constant(a)) == 0
+            c = generic.constant(a)
+            a0 = (c if B.is_foreign(c) else np.asarray(c)) == 0
             safe_a = generic.where(a0, 1.0, a) if B.any_true(a0) else a
             dp = unbroadcast(g * self.y * generic.log(safe_a), self.input_shape(1))
         return da, dp

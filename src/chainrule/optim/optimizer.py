@@ -166,7 +166,8 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             if id(p) in index:
-                state[index[id(p)]] = {k: (B.copy(v) if hasattr(v, "shape") else v)
+                state[index[id(p)]] = {k: (B.copy(v) if isinstance(v, np.ndarray)
+                                           or B.is_foreign(v) else v)
                                        for k, v in s.items()}
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
