@@ -153,6 +153,14 @@ def dtype_name(dtype) -> str:
     return str(dtype).rpartition(".")[2]
 
 
+def is_dtype_name(text: str) -> bool:
+    try:
+        np.dtype(text)
+    except TypeError:
+        return False
+    return True
+
+
 def same_dtype(a, b) -> bool:
     """Do dtypes ``a`` and ``b`` (of any libraries, or names) name the same type?"""
     if type(a) is type(b):

@@ -124,15 +124,9 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
         """The library holding the data: "numpy", "torch", "cupy", "array_api_strict"."""
         return B.name(self.data)
 
-    @property
-    def device(self):
-        """Where the data lives: "cpu" for NumPy, the library's device otherwise."""
-        return B.device(self.data)
-
-    def to(self, backend: str, device=None) -> Tensor:
-        """This tensor's values in library ``backend`` (and on ``device``): ``t.to("torch")``,
-        ``t.to("cupy")``, ``t.to("numpy")``. A new leaf (its ``.grad`` moved too) unless the
-        data is there already; then ``self``."""
+    def _moved(self, backend: str, device=None) -> Tensor:
+        """``to(backend)``: this tensor's values in library ``backend`` (on ``device``), a
+        new leaf with its ``.grad`` moved too; ``self`` when the data is there already."""
         if B.name(self.data) == B.check_backend(backend) and (
                 device is None or B.device(self.data) == device):
             return self
