@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo train test lint bench parity
+.PHONY: demo train test lint bench parity gpu-check
 
 # Editable installs from pyproject.toml need pip >= 21.3; a newer one is left as it is.
 $(VENV)/.installed: pyproject.toml
@@ -48,3 +48,10 @@ bench: $(VENV)/.bench-installed
 # issue 19's additions, each with its largest difference from PyTorch (docs/pytorch.md)
 parity: $(VENV)/.test-installed
 	$(PY) tools/parity_report.py
+
+# issue 16: on a machine with an NVIDIA GPU and CuPy (pip install cupy-cuda12x, or
+# cupy-cuda13x): the op table on CuPy, Fashion-MNIST on the GPU against the CPU, and W1/W3
+# against PyTorch CUDA (benchmarks/gpu.py); a few minutes. Elsewhere it skips, saying why.
+gpu-check: $(VENV)/.test-installed
+	timeout 600 $(PY) -m pytest -q -rs -n 2 tests/gpu
+	timeout 300 $(PY) benchmarks/gpu.py

@@ -96,3 +96,12 @@ def test_per_sample_gradients_example_equals_the_loop():
     worst = float(out.stdout.split("largest difference from the loop:")[1].split()[0])
     assert worst < 1e-5, out.stdout
     assert "clipped mean gradient shapes: [(128, 784), (128,), (10, 128), (10,)]" in out.stdout
+
+
+
+def test_backends_example_trains_the_same_on_numpy_and_torch():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "backends.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.strip().split(": ", 1) for line in out.stdout.splitlines())
+    assert lines["numpy"] == lines["torch"], out.stdout  # float32 on both: the same digits

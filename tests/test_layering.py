@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "chainrule"
 
 # Floors, bottom up: a module may import its own floor and the floors below.
 FLOORS = [
-    ["errors", "_backend", "_allocator", "_files"],
+    ["errors", "_backend", "_random", "_allocator", "_files"],
     ["graph"],
     ["tensor", "ops", "factories"],  # tensor <-> ops: the one natural loop, as PyTorch's
     ["autograd", "func"],

@@ -26,7 +26,13 @@ from chainrule.autograd import (
 )
 from chainrule.autograd.functional import grad  # JAX's transform: cr.grad(f)(x)
 from chainrule.compile import compile  # noqa: A004 - torch.compile's name
-from chainrule.errors import BackwardError, ChainruleError, GradcheckError, ShapeError
+from chainrule.errors import (
+    BackendError,
+    BackwardError,
+    ChainruleError,
+    GradcheckError,
+    ShapeError,
+)
 from chainrule.factories import (
     arange,
     as_tensor,
@@ -34,6 +40,7 @@ from chainrule.factories import (
     from_numpy,
     full,
     full_like,
+    get_default_backend,
     get_default_dtype,
     manual_seed,
     ones,
@@ -42,6 +49,7 @@ from chainrule.factories import (
     rand_like,
     randn,
     randn_like,
+    set_default_backend,
     set_default_dtype,
     tensor,
     zeros,

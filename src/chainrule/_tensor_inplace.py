@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import BackwardError, ShapeError
 from chainrule.graph import forward_mode, grad_mode, trace
 from chainrule.graph.node import note_write
@@ -86,6 +87,8 @@ class InPlace:
             self._vc = [self._vc[0] + 1, False, 0]  # new memory: earlier saves untouched
             return self
         data = self.data
+        if type(data) is not np.ndarray:  # another library's: the same form, through the seam
+            return self._update_foreign(what, recorded, other)
         try:
             if data.flags.writeable:
                 write(data, _data(other))
@@ -99,6 +102,22 @@ class InPlace:
                 f"the tensor's shape {self.shape}, and an in-place update cannot change its "
                 "shape. help: use the out-of-place form, which broadcasts"
             ) from None
+        note_write(self._vc)
+        return self
+
+    def _update_foreign(self, what: str, recorded, other):
+        """``_update`` outside the graph for another library's array: the out-of-place form
+        (through the ops, so through the seam), written back into the same memory, so
+        views see it as with NumPy."""
+        with grad_mode.no_grad():
+            result = recorded(self, other)
+        if result.shape != self.data.shape:
+            raise ShapeError(
+                f"{what}: an operand of shape {tuple(getattr(_data(other), 'shape', ()))} "
+                f"does not broadcast to the tensor's shape {self.shape}, and an in-place "
+                "update cannot change "
+                "its shape. help: use the out-of-place form, which broadcasts")
+        self.data[...] = B.astype(result.data, self.data.dtype)
         note_write(self._vc)
         return self
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
+
 
 class NumpyNames:
     """Methods under NumPy's names (see the module docstring)."""
@@ -183,21 +185,21 @@ class TorchNames:
         return self
 
     def cpu(self):
-        """This tensor: chainrule runs on NumPy arrays, on the CPU."""
-        return self
+        """This tensor when it is on the CPU; a GPU one's values as a NumPy tensor."""
+        return self.to("cpu")
 
     def cuda(self, *args, **kwargs):
-        raise TypeError("cuda: chainrule runs on NumPy arrays, on the CPU. help: drop "
-                        ".cuda() (or use .cpu(), which is the tensor itself)")
+        return self.to("cuda")
 
     @property
-    def device(self) -> str:
-        """Always "cpu" (PyTorch code reads it to place new tensors)."""
-        return "cpu"
+    def device(self):
+        """Where the data lives: "cpu" for NumPy, the library's device otherwise (PyTorch
+        code reads it to place new tensors)."""
+        return B.device(self.data)
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return B.name(self.data) == "cupy" or "cuda" in str(B.device(self.data))
 
     def type(self, dtype=None):  # noqa: A003 - PyTorch's name
         """With a dtype: as astype; without one: the dtype's name, as a string."""
@@ -233,15 +235,26 @@ class TorchNames:
     def double(self):
         return ops.astype(self, np.float64)
 
-    def to(self, dtype):
-        """``to(dtype)`` as astype; ``to("cpu")`` is this tensor (chainrule runs on NumPy)."""
+    def to(self, dtype=None, *, backend=None, device=None):
+        """``to(dtype)`` as astype; ``to("numpy" | "torch" | "cupy" | "array_api_strict")``
+        (or ``backend=``, with ``device=``) moves the data to that library
+        (docs/backends.md); ``to("cpu")`` is this tensor when it is on the CPU already."""
+        if isinstance(dtype, str) and dtype in B.MODULES:
+            dtype, backend = None, dtype
+        if backend is not None:
+            moved = self._moved(backend, device)
+            return moved if dtype is None else ops.astype(moved, dtype)
         if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
-            return self
+            return self if str(B.device(self.data)) == "cpu" else self._moved("numpy")
         if isinstance(dtype, str) and dtype.split(":")[0] in ("cuda", "mps", "xpu"):
+            if B.name(self.data) == "torch":
+                return self._moved("torch", dtype)
             raise TypeError(
-                f"to: chainrule runs on NumPy arrays, on the CPU; there is no {dtype!r} "
-                "device. help: drop the .to(device) call, or leave it as .to('cpu')"
-            )
+                f"to: a {B.name(self.data)} tensor has no {dtype!r} device. help: "
+                "t.to('cupy') puts it on an NVIDIA GPU with CuPy, t.to('torch', "
+                "device='cuda') as a PyTorch CUDA tensor (docs/backends.md)")
+        if isinstance(dtype, str) and not B.is_dtype_name(dtype):
+            B.check_backend(dtype)  # neither a dtype nor a backend: BackendError, with help
         return ops.astype(self, dtype)
 
     def clamp(self, min=None, max=None):  # noqa: A002 - PyTorch's names

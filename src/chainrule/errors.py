@@ -24,3 +24,8 @@ class UsageError(ChainruleError):
 class VmapError(ChainruleError, RuntimeError):
     """vmap cannot run a function as asked (a random draw under randomness='error', a
     batched tensor used outside the function that made it, a backward() inside)."""
+
+
+class BackendError(ChainruleError, TypeError):
+    """Arrays of two libraries (or devices) in one op, or a backend that is absent or has
+    no path for an op yet: chainrule never moves data between libraries on its own."""

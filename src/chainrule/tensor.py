@@ -41,8 +41,8 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
         if isinstance(data, Tensor):
             data = data.data
         arr = B.as_array(data, dtype)
-        if isinstance(data, np.ndarray) and arr is data:
-            arr = arr.copy()  # like torch.tensor: a new tensor owns its data
+        if arr is data:
+            arr = B.copy(arr)  # like torch.tensor: a new tensor owns its data
         self.data = arr
         self._grad = None
         self._node = None
@@ -91,12 +91,12 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
     @property
     def size(self) -> int:
         """The number of elements, as NumPy's ``.size`` (an int; ``t.size()`` explains)."""
-        return _Size(self.data.size)
+        return _Size(B.size(self.data))
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return self.data.shape[0]
 
     @property
     def requires_grad(self) -> bool:
@@ -132,31 +132,54 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
     # --- conversion ----------------------------------------------------------------------
 
     def numpy(self) -> np.ndarray:
-        """The data as an ndarray (shared, not copied)."""
+        """The data as an ndarray: shared for a NumPy tensor, a host copy for another
+        library's (a GPU array comes to the CPU)."""
         if trace.active[0]:
             trace.refuse("numpy() reads a tensor's values inside the step")
+        return B.to_numpy(self.data)
+
+    def _backing(self):
+        """The array behind the tensor, for its library, device and dtype, not its values
+        (a batched tensor under vmap answers with its batch: func/batched.py)."""
         return self.data
+
+    @property
+    def backend(self) -> str:
+        """The library holding the data: "numpy", "torch", "cupy", "array_api_strict"."""
+        return B.name(self._backing())
+
+    def _moved(self, backend: str, device=None) -> Tensor:
+        """``to(backend)``: this tensor's values in library ``backend`` (on ``device``), a
+        new leaf with its ``.grad`` moved too; ``self`` when the data is there already."""
+        if B.name(self.data) == B.check_backend(backend) and (
+                device is None or B.device(self.data) == device):
+            return self
+        t = _wrap(B.convert(self.data, backend, device))
+        t._rg = self._rg
+        if self.grad is not None:
+            t.grad = _wrap(B.convert(self.grad.data, backend, device))
+        return t
 
     def item(self):
         if trace.active[0]:
             trace.refuse("item() (or float(t), int(t), bool(t), an `if` on a tensor) reads a "
                          "tensor's value inside the step")
-        if self.data.size != 1:
+        if B.size(self.data) != 1:
             raise ValueError(
                 f"item: only a one-element tensor converts to a Python number, "
                 f"this one has shape {self.shape}"
             )
-        return self.data.item()
+        return B.to_numpy(self.data).item()
 
     def tolist(self):
         if trace.active[0]:
             trace.refuse("tolist() reads a tensor's values inside the step")
-        return self.data.tolist()
+        return B.to_numpy(self.data).tolist()
 
     def detach(self) -> Tensor:
         """A tensor that shares data with this one but is cut from the graph."""
         # A new view object, not the same ndarray: saved-array identity stays unambiguous.
-        t = _wrap(self.data.view())
+        t = _wrap(B.alias(self.data))
         if trace.active[0]:
             trace.alias(t, self)
         self._vc[1] = True
@@ -170,7 +193,7 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if B.size(self.data) != 1:
             raise ValueError(
                 f"bool: the truth value of a tensor of shape {self.shape} is ambiguous. "
                 "help: use (t).any() / (t).all() on .numpy(), or compare one element"
@@ -181,11 +204,9 @@ class Tensor(_tensor_interop.NumpyInterop, _tensor_inplace.InPlace,
         return bool(self.data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
-        extra = ""
-        if self.data.dtype != B.DEFAULT_FLOAT and B.is_float(self.data.dtype):
-            extra += f", dtype={self.data.dtype}"
-        elif not B.is_float(self.data.dtype):
+        body = np.array2string(B.to_numpy(self.data), separator=", ", prefix="tensor(")
+        extra = "" if type(self.data) is np.ndarray else f", backend={B.name(self.data)!r}"
+        if not B.same_dtype(self.data.dtype, B.DEFAULT_FLOAT.name):
             extra += f", dtype={self.data.dtype}"
         if self._node is not None:
             extra += f", grad_fn=<{self._node.name}>"
@@ -371,7 +392,7 @@ def as_tensor(data, dtype=None) -> Tensor:
     (floats in the default dtype). The one coercion of an op's main input, so
     ``cr.exp(1.0)`` is float32 as ``cr.tensor(1.0).exp()`` is."""
     if isinstance(data, Tensor):
-        return data if dtype is None or data.data.dtype == np.dtype(dtype) else \
+        return data if dtype is None or B.same_dtype(data.data.dtype, dtype) else \
             ops.astype(data, dtype)
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
         if data.dtype.kind not in "biuf":

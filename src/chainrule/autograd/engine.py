@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
+from chainrule.autograd.on_tensors import vjp_on_tensors
 from chainrule.errors import BackwardError
 from chainrule.graph import accumulate, anomaly, grad_mode, trace
 from chainrule.graph.node import Node
@@ -60,8 +62,8 @@ def grad(outputs: Tensor, inputs, gradient=None, retain_graph=None, create_graph
             if not materialize:
                 result.append(None)
                 continue
-            g = np.zeros_like(t.data)
-        result.append(g if isinstance(g, Tensor) else _wrap(np.asarray(g)))
+            g = B.full(t.data.shape, 0, t.data)
+        result.append(g if isinstance(g, Tensor) else _wrap(g))
     return tuple(result)
 
 
@@ -75,16 +77,19 @@ def _seed(root: Tensor, gradient, create_graph: bool, what: str):
             "do not compute the loss under cr.no_grad()"
         )
     if gradient is None:
-        if root.data.size != 1:
+        if B.size(root.data) != 1:
             raise BackwardError(
                 f"{what}: a tensor of shape {root.shape} is not a scalar, so the gradient "
                 "seed is ambiguous. help: reduce it first (loss.sum() or loss.mean()), or "
                 f"pass gradient= of shape {root.shape}"
             )
-        seed = np.ones(root.shape, dtype=root.dtype)
+        seed = B.full(root.shape, 1, root.data)
     else:
-        seed = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
-        if seed.dtype.kind not in "fiub":
+        seed = gradient.data if isinstance(gradient, Tensor) else \
+            gradient if B.is_foreign(gradient) else np.asarray(gradient)
+        if type(root.data) is not type(seed):  # a NumPy seed moves, as a constant does
+            seed = B.common([root.data, seed], what)[2][1]
+        if not B.is_number_dtype(seed.dtype):
             raise TypeError(
                 f"{what}: gradient must be a tensor or array of numbers, got "
                 f"{type(gradient).__name__} of dtype {seed.dtype}. help: pass a tensor of "
@@ -96,7 +101,7 @@ def _seed(root: Tensor, gradient, create_graph: bool, what: str):
                 f"{root.shape}. help: the gradient seed must have exactly the tensor's shape"
             )
         if seed.dtype != root.dtype:
-            seed = seed.astype(root.dtype)
+            seed = B.astype(seed, root.dtype)
     if create_graph:
         return gradient if isinstance(gradient, Tensor) and gradient.dtype == root.dtype \
             else _wrap(seed)
@@ -245,7 +250,7 @@ def _walk(root: Node, seed, leaf_grads: dict, retain_graph: bool, create_graph: 
         if node.counters is not None and node.clock_at != write_clock[0]:
             node.check_versions()  # something was written in place since node was recorded
         if not create_graph:
-            grads = node.vjp(g)
+            grads = node.vjp(g) if node.xp is np else vjp_on_tensors(node, g)
         elif node.composed is None:
             grads = node.vjp_recorded(g, _wrap)
         else:
@@ -326,7 +331,10 @@ def _vjp_composed(node: Node, g) -> tuple:
     for i, edge in enumerate(node.parents):
         value = node.saved_input(i)
         if edge is None:  # a constant input (that may carry a tangent: forward mode)
-            inputs.append(node.dual_inputs.get(i, value) if node.dual_inputs else value)
+            value = node.dual_inputs.get(i, value) if node.dual_inputs else value
+            if node.xp is not np and hasattr(value, "shape") and not isinstance(value, Tensor):
+                value = _wrap(value)  # another library's arrays have no NumPy methods
+            inputs.append(value)
         elif isinstance(edge, Node):
             inputs.append(Node.stand_in(value, edge, _wrap))
         else:
@@ -363,7 +371,7 @@ def _conform(g, shape, dtype, node, log=None):
             f"backward: {node.name} produced a gradient of shape {g.shape} for an input of "
             f"shape {shape}. This is a bug in that op's vjp; please report it"
         )
-    cast = g.astype(dtype)
+    cast = B.astype(g, dtype)
     if log is not None:
         log.append(("cast", g, cast, dtype))
     return cast
@@ -415,9 +423,11 @@ def _accumulate(t: Tensor, g, create_graph: bool, owned: bool = False) -> None:
     grad = t._grad  # not .grad: the engine's own writes are no step's `p.grad = ...`
     if grad is None:
         if not owned or g.dtype != t.data.dtype:
-            g = np.array(g, dtype=t.data.dtype, copy=True)
+            g = np.array(g, dtype=t.data.dtype, copy=True) \
+                if isinstance(g, (np.ndarray, np.generic)) else \
+                B.astype(g, t.data.dtype)  # astype copies: the grad owns its memory
         t._grad = _wrap(g)
-    elif grad.data.flags.writeable and grad.data.shape == np.shape(g):
+    elif type(g) is np.ndarray and grad.data.flags.writeable and grad.data.shape == g.shape:
         grad.data += g
     else:
         t._grad = _wrap(grad.data + g)

@@ -1,5 +1,9 @@
 """Gradient checking: analytic gradients against central finite differences, in float64.
 
+Inputs of any backend (_backend.py): f runs on them where they live; the Jacobians are
+built in NumPy, each value brought over explicitly (``to_numpy``), each perturbed input
+sent back (``like``).
+
 For f: inputs -> output, the analytic Jacobian comes from one backward pass per output
 element (seed = the unit vector e_j); the numeric one from
 (f(x + eps e_k) - f(x - eps e_k)) / (2 eps) per input element k. They must agree to
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.autograd import engine
 from chainrule.errors import GradcheckError
 from chainrule.graph import grad_mode
@@ -22,11 +27,11 @@ def _prepare(inputs):
     prepared, checked = [], []
     any_flagged = any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
     for x in inputs:
-        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
-        if isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.floating):
+        arr = x.data if isinstance(x, Tensor) else x if B.is_foreign(x) else np.asarray(x)
+        if hasattr(arr, "dtype") and B.is_float(arr.dtype):
             wanted = (x.requires_grad if any_flagged else True) if isinstance(x, Tensor) \
                 else not any_flagged
-            t = Tensor(arr.astype(np.float64), requires_grad=wanted)
+            t = Tensor(B.astype(arr, np.float64), requires_grad=wanted)
             prepared.append(t)
             if wanted:
                 checked.append(len(prepared) - 1)
@@ -45,16 +50,16 @@ def _output(f, args) -> Tensor:
 def jacobians(f, args, checked):
     """Analytic and numeric Jacobians, one pair per checked input, each (n_out, n_in)."""
     out = _output(f, args)
-    n_out = out.data.size
-    analytic = [np.zeros((n_out, args[i].data.size)) for i in checked]
+    n_out = B.size(out.data)
+    analytic = [np.zeros((n_out, B.size(args[i].data))) for i in checked]
     if out.requires_grad:
         for j in range(n_out):
-            seed = np.zeros(out.shape, dtype=out.dtype)
+            seed = np.zeros(out.shape, dtype=B.numpy_dtype(out.dtype))
             seed.flat[j] = 1.0
-            grads = engine.grad(out, [args[i] for i in checked], gradient=seed,
-                                retain_graph=True)
+            grads = engine.grad(out, [args[i] for i in checked],
+                                gradient=B.like(seed, out.data), retain_graph=True)
             for a, gr in zip(analytic, grads):
-                a[j] = gr.data.reshape(-1)
+                a[j] = B.to_numpy(gr.data).reshape(-1)
     numeric = [np.zeros_like(a) for a in analytic]
     return analytic, numeric
 
@@ -62,15 +67,25 @@ def jacobians(f, args, checked):
 def _numeric(f, args, checked, numeric, eps):
     with grad_mode.no_grad():
         for slot, i in enumerate(checked):
-            x = args[i].data
+            data = args[i].data
+            x = B.to_numpy(data)
+            x = x if x is data else x.copy()  # another library's: perturbed here, sent back
             for k in range(x.size):
                 orig = x.flat[k]
                 x.flat[k] = orig + eps
-                plus = np.asarray(_output(f, args).data, dtype=np.float64).reshape(-1).copy()
+                plus = _values(f, args, i, x, data)
                 x.flat[k] = orig - eps
-                minus = np.asarray(_output(f, args).data, dtype=np.float64).reshape(-1).copy()
+                minus = _values(f, args, i, x, data)
                 x.flat[k] = orig
                 numeric[slot][:, k] = (plus - minus) / (2 * eps)
+            args[i].data = data
+
+
+def _values(f, args, i, x, data):
+    """f's output, flat, in float64 NumPy, with input ``i`` holding the values ``x``."""
+    if x is not data:
+        args[i].data = B.like(x, data)
+    return np.asarray(B.to_numpy(_output(f, args).data), dtype=np.float64).reshape(-1).copy()
 
 
 def gradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
@@ -104,7 +119,7 @@ def gradgradcheck(f, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
     """Check second derivatives: gradcheck of x -> d/dx sum(f(x) * v) for a fixed random v."""
     args, checked = _prepare(inputs)
     out = _output(f, args)
-    v = np.random.default_rng(seed).standard_normal(out.shape)
+    v = B.like(np.random.default_rng(seed).standard_normal(out.shape), out.data)
 
     def first_grads(*xs):
         with grad_mode.enable_grad():

@@ -58,6 +58,9 @@ class BatchedTensor(Tensor):
     def data(self):
         raise self._read("read .data")
 
+    def _backing(self):
+        return self._value._backing()
+
     @property
     def shape(self) -> tuple:
         return self._value.shape[1:]

@@ -23,6 +23,10 @@ from __future__ import annotations
 import itertools
 import threading
 
+import numpy as np
+
+from chainrule._backend import memory_id  # noqa: F401 - re-exported for ops.core
+
 
 class Input:
     """``INPUT(i)`` in ``save``: the array of the op's input i."""
@@ -97,6 +101,13 @@ class Node:
     tangents: dict | None = None
     dual_inputs: dict | None = None
     sums_over_steps = False  # set on Add: checked for running totals that keep graphs alive
+    # The array namespace and device of the inputs (_backend.py): NumPy unless an input is
+    # another library's array, then set by ``apply``. A forward calls ``self.xp.exp(x)``;
+    # a NumPy-only fast path checks ``self.xp is np`` first. ``portable`` says that the op's
+    # forward and vjp keep to the array API, so ``apply`` lets other libraries' arrays in.
+    xp = np
+    device = None
+    portable = False
 
     def __init__(self, **params):
         # Op parameters (axis, shape, index ...) are plain attributes. (``apply`` skips
@@ -225,6 +236,9 @@ class Node:
         """
         d = self.__dict__
         originals = {}
+        # Another library's arrays do not defer to a tensor in `array @ tensor` as NumPy's
+        # do (array-api-strict raises), so there the constants become tensors too.
+        foreign = self.xp is not np
         for name, kind in (self._saved.items() if self._saved else ()):
             if kind is OUTPUT:
                 tensor = self.stand_in(d[name], self, make_tensor)
@@ -232,12 +246,17 @@ class Node:
                 edge = self.parents[kind.index]
                 if edge is None:
                     if self.dual_inputs is None or kind.index not in self.dual_inputs:
-                        continue  # a constant input: no gradient flows there
-                    tensor = self.dual_inputs[kind.index]  # no gradient, but a tangent
+                        if not (foreign and hasattr(d[name], "shape")):
+                            continue  # a constant input: no gradient flows there
+                        tensor = make_tensor(d[name])
+                    else:
+                        tensor = self.dual_inputs[kind.index]  # no gradient, but a tangent
                 elif isinstance(edge, Node):
                     tensor = self.stand_in(d[name], edge, make_tensor)
                 else:
                     tensor = edge
+            elif foreign and hasattr(d[name], "shape") and not hasattr(d[name], "_node"):
+                tensor = make_tensor(d[name])
             else:
                 continue
             originals[name] = d[name]
@@ -258,19 +277,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
-
-
-def memory_id(array) -> int:
-    """Identity of the memory an array views: its base's id, or its own for an owner.
-
-    Two arrays share memory this way exactly when one is a view of the other or both
-    view a third (NumPy keeps ``base`` pointing at the owner).
-    """
-    base = array.base
-    while base is not None:
-        array = base
-        base = getattr(array, "base", None)
-    return id(array)
 
 
 # --- versions ----------------------------------------------------------------------------

@@ -119,6 +119,7 @@ def dropout(x, p: float = 0.5, training: bool = True):
 
 
 def _dropout_mask(shape, p, dtype):
-    mask = (B.random.generator.random(shape) >= p).astype(dtype)
+    # Drawn in NumPy for every backend (one seed, one mask anywhere); the op moves it.
+    mask = (B.random.generator.random(shape) >= p).astype(B.numpy_dtype(dtype))
     mask *= mask.dtype.type(1 / (1 - p))
     return mask

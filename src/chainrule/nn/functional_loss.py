@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 import chainrule as cr
+from chainrule import _backend as B
 from chainrule.errors import ShapeError
 from chainrule.graph import batching_mode, forward_mode, trace
 from chainrule.ops import loss as _loss
@@ -180,6 +181,11 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
     nothing. 'mean' divides by the summed weight of the counted targets (NaN when none
     counts, as PyTorch); with probabilities, by the number of samples (and positions).
     """
+    if B.is_foreign(B.array_of(logits)):
+        data = target.data if isinstance(target, Tensor) else target
+        if weight is not None or label_smoothing or B.is_float(data.dtype):
+            B.numpy_only("cross_entropy", logits)  # those paths: NumPy's so far
+        target = B.to_numpy(data)  # class indices, read on the host: an explicit move
     weight, reduction = _weight_or_reduction(weight, reduction, "cross_entropy")
     logits = as_tensor(logits)
     _check_reduction(reduction, "cross_entropy")
@@ -198,6 +204,7 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
             return _loss.cross_entropy(logits, t, reduction)
         losses = _loss.cross_entropy(_as_rows(logits), t.reshape(-1), reduction)
         return losses.reshape(t.shape) if reduction == "none" else losses
+    B.numpy_only("cross_entropy", logits)  # ignored targets, weights, smoothing: NumPy's
     ignored = t == ignore_index
     rows = _as_rows(logits)
     m = rows.shape[0]
@@ -239,6 +246,7 @@ def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
     """l^n = -weight[t^n] log_probs^n[t^n] (log_probs from log_softmax), PyTorch's
     ``F.nll_loss``: shapes, ``weight``, ``ignore_index`` and the weighted mean as
     ``cross_entropy``'s with class indices."""
+    B.numpy_only("nll_loss", log_probs)
     weight, reduction = _weight_or_reduction(weight, reduction, "nll_loss")
     log_probs = as_tensor(log_probs)
     _check_reduction(reduction, "nll_loss")
@@ -275,7 +283,7 @@ def _elementwise_target(pred, target, what: str):
         target = target if target.dtype == pred.dtype else target.astype(pred.dtype)
     elif not _moves(target):
         data = target.data if isinstance(target, Tensor) else target
-        target = np.asarray(data, dtype=pred.dtype)
+        target = B.constant(data, pred._backing())
     if tuple(pred.shape) != tuple(target.shape):
         raise ShapeError(f"{what}: prediction {pred.shape} and target {tuple(target.shape)} "
                          "differ. help: give both the same shape (e.g. target.reshape(-1, 1) "
@@ -331,6 +339,7 @@ def kl_div(log_probs, target, reduction: str = "mean", log_target: bool = False)
     log-probabilities, PyTorch's ``F.kl_div``. ``'batchmean'`` divides the sum by the batch
     size (the KL divergence per sample); ``'mean'`` by the number of elements, and warns as
     PyTorch does."""
+    B.numpy_only("kl_div", log_probs, target)
     _check_reduction(reduction, "kl_div", REDUCTIONS + ("batchmean",))
     log_probs, target = _elementwise_target(log_probs, target, "kl_div")
     target = as_tensor(target)  # `array - tensor` would be an array when nothing needs grad
@@ -356,6 +365,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction: str
                                      pos_weight=None):
     """l = -w [pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], computed stably
     from x; ``weight`` w broadcasts to x, ``pos_weight`` (e.g. (C,)) along the last axis"""
+    B.numpy_only("binary_cross_entropy_with_logits", logits)
     weight, reduction = _weight_or_reduction(weight, reduction,
                                              "binary_cross_entropy_with_logits")
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
@@ -376,6 +386,7 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction: str
 def binary_cross_entropy(probs, target, weight=None, reduction: str = "mean"):
     """l = -w [t log p + (1 - t) log(1 - p)] for probabilities p (after a sigmoid), each log
     clamped at -100 as PyTorch; ``weight`` w broadcasts to p"""
+    B.numpy_only("binary_cross_entropy", probs)
     weight, reduction = _weight_or_reduction(weight, reduction, "binary_cross_entropy")
     _check_reduction(reduction, "binary_cross_entropy")
     what = "binary_cross_entropy"

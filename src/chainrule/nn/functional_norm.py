@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import ShapeError
 from chainrule.graph import trace
 from chainrule.ops.norm import batch_norm as _fused_batch_norm
@@ -71,8 +72,14 @@ def normalize_running(x, running_mean, running_var, weight, bias, eps):
 
 def _eval_statistics(running_mean, running_var, shape, eps, dtype):
     """The running mean and 1 / sqrt(running var + eps), shaped to broadcast, in x's dtype."""
-    mean = _data(running_mean).reshape(shape)
-    inv = 1 / np.sqrt(_data(running_var).reshape(shape) + eps)
+    rm, rv = _data(running_mean), _data(running_var)
+    if type(rm) is not np.ndarray:  # another library's: its namespace
+        xp = B.namespace(rm)
+        inv = 1 / xp.sqrt(xp.reshape(rv, shape) + eps)
+        return B.astype(xp.reshape(rm, shape), dtype), B.astype(inv, dtype)
+    mean = rm.reshape(shape)
+    inv = 1 / np.sqrt(rv.reshape(shape) + eps)
+    dtype = B.numpy_dtype(dtype)  # NumPy running statistics may meet another library's x
     return mean.astype(dtype), inv.astype(dtype)
 
 
@@ -89,14 +96,18 @@ def batch_statistics(x, weight, bias, eps, what):
                          "model.eval()")
     axes = (0,) + tuple(range(2, x.ndim))
     if weight is None:  # affine=False: the fused op with constant 1 and 0, exact
-        weight = np.ones(x.shape[1], dtype=x.dtype)
+        weight = B.constant(np.ones(x.shape[1]), x._backing())
     if bias is None:
-        bias = np.zeros(x.shape[1], dtype=x.dtype)
+        bias = B.constant(np.zeros(x.shape[1]), x._backing())
     return _fused_batch_norm(x, weight, bias, axes, eps)
 
 
 def update_running(rm, rv, mean, var, m: int, f: float) -> None:
     """running = (1 - f) * running + f * batch, in place; the variance unbiased (m values)."""
+    if type(rm) is not np.ndarray:  # another library's: the same, written back in place
+        rm[...] = rm * (1 - f) + f * mean
+        rv[...] = rv * (1 - f) + (f * m / (m - 1)) * var
+        return
     rm *= 1 - f
     rm += f * mean
     rv *= 1 - f

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 import chainrule as cr
+from chainrule import _backend as B
 from chainrule.errors import ShapeError
 from chainrule.nn.functional_conv import _ntuple, _pair
 from chainrule.ops import conv as _conv
@@ -107,7 +108,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
         return cols.mean(axis=1).transpose(1, 0, 2, 3)
     if divisor_override is not None:
         divisor = np.full((ho, wo), divisor_override)
-    return (cols.sum(axis=1) / divisor.astype(x.dtype)).transpose(1, 0, 2, 3)
+    return (cols.sum(axis=1) / B.constant(divisor, x._backing())).transpose(1, 0, 2, 3)
 
 
 def _divisors(n, k, s, p, out, count_include_pad) -> np.ndarray:
@@ -178,6 +179,7 @@ def adaptive_avg_pool2d(x, output_size):
     """y[n, c, i, j] = the mean of x[n, c] over bin i of the rows and bin j of the columns
     (bin i of n rows into out: [floor(i n / out), ceil((i+1) n / out))); as two products
     with constant 0/1 bin matrices, then a division by the bin sizes."""
+    B.numpy_only("adaptive_avg_pool2d", x)
     x, (oh, ow) = _adaptive_args(x, output_size, "adaptive_avg_pool2d")
     rows, cols = _bins(x.shape[2], oh), _bins(x.shape[3], ow)
     by_row = np.zeros((oh, x.shape[2]), dtype=x.dtype)
@@ -194,6 +196,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     """y[n, c, i, j] = the max of x[n, c] over bin i of the rows and bin j of the columns
     (adaptive_avg_pool2d's bins); x indexed at each bin's first maximum (its last NaN if it
     holds one, as PyTorch), so the gradient goes there alone."""
+    B.numpy_only("adaptive_max_pool2d", x)
     if return_indices:
         raise ValueError("adaptive_max_pool2d: return_indices=True is not supported. help: "
                          "the values are differentiable as they are")

@@ -305,7 +305,7 @@ class Module(hooks.Hooks):
             if name not in state:
                 continue
             value = state[name]
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            arr = B.to_numpy(value.data if isinstance(value, Tensor) else value)
             if arr.shape != target.shape:
                 wrong.append(f"{name} has shape {arr.shape} in the state dict but "
                              f"{target.shape} in the module")
@@ -316,23 +316,38 @@ class Module(hooks.Hooks):
                              "it was saved with")
         for name, arr in values.items():
             target = own[name]
-            target.data[...] = arr
+            target.data[...] = B.like(arr, target.data)  # back to the module's library
             target.bump_version()
         return LoadResult(missing, unexpected)
 
-    def to(self, dtype):
-        """Cast every floating parameter and buffer to ``dtype``, in place on the module
-        (the Parameter objects stay, so an optimizer made before still holds them)."""
-        dtype = np.dtype(dtype)
+    def to(self, dtype=None, *, backend=None, device=None):
+        """Cast every floating parameter and buffer to ``dtype``, or move them and their
+        gradients to library ``backend`` (also ``model.to("torch")``), in place: the
+        Parameter objects stay, so an optimizer made before still holds them (its state
+        does not move: make the optimizer after moving, as with PyTorch's ``.to("cuda")``)."""
+        if isinstance(dtype, str) and dtype in B.MODULES:
+            dtype, backend = None, dtype
+        if backend is not None:
+            B.check_backend(backend)
+            for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+                t.data = B.convert(t.data, backend, device)
+                t._vc = [t._vc[0] + 1, False, 0]  # new memory: its old views keep theirs
+                if t.grad is not None:
+                    t.grad = type(t.grad)(B.convert(t.grad.data, backend, device))
+            return self if dtype is None else self.to(dtype)
+        if dtype is None:
+            raise TypeError(f"{type(self).__name__}.to: give a dtype or a backend. help: "
+                            "model.to(cr.float64), model.to('torch')")
+        dtype = B.numpy_dtype(dtype)
         if not B.is_float(dtype):
             raise TypeError(f"{type(self).__name__}.to: {dtype} is not a floating dtype. "
                             "help: use cr.float32 or cr.float64")
         for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
-            if B.is_float(t.data.dtype) and t.data.dtype != dtype:
-                t.data = t.data.astype(dtype)
+            if B.is_float(t.data.dtype) and not B.same_dtype(t.data.dtype, dtype):
+                t.data = B.astype(t.data, dtype)
                 t._vc = [t._vc[0] + 1, False, 0]  # new memory: its old views keep theirs
                 if t.grad is not None:
-                    t.grad = type(t.grad)(t.grad.data.astype(dtype))
+                    t.grad = type(t.grad)(B.astype(t.grad.data, dtype))
         return self
 
     def double(self):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.errors import ShapeError
+from chainrule import _backend
+from chainrule.errors import BackendError, ShapeError
 from chainrule.graph import anomaly, batching_mode, forward_mode, grad_mode, trace
 from chainrule.graph.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
 from chainrule.graph.node import clock as _clock
@@ -41,9 +42,12 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     edges = []
     leaves = None
     record = False
+    foreign = False
     for x in inputs:
         if isinstance(x, Tensor):
             data = x.data
+            if type(data) is not _ndarray:
+                foreign = True
             arrays.append(data)
             if x._rg:
                 record = True
@@ -57,8 +61,12 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
             else:
                 edges.append(None)
         else:
+            if type(x) is not _ndarray and type(x) not in _NUMBERS and _backend.is_foreign(x):
+                foreign = True
             arrays.append(x)
             edges.append(None)
+    if foreign:  # another library's arrays (_backend.py): not the NumPy path
+        arrays = _enter_backend(op, inputs, arrays)
     if record and (not _grad_off[0] or _grad_mode.enabled):
         op.parents = tuple(edges)
         if leaves is not None:
@@ -85,7 +93,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
                 "(use reshape or expand_dims to line them up)"
             ) from None
         raise
-    if type(out) is not np.ndarray:
+    if type(out) is not np.ndarray and not foreign:
         out = np.asarray(out)  # NumPy returns scalars from 0-d operations
     if _anomaly_on[0] and _anomaly.enabled:
         anomaly.check_forward(op, arrays, out)
@@ -93,7 +101,7 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     t.data = out
     t._grad = None
     t._hooks = None
-    if out.base is not None or out is arrays[0]:
+    if foreign or out.base is not None or out is arrays[0]:
         _share_version(t, inputs)  # a view: in-place edits through either are one edit
     else:
         t._vc = [0, False, 0]  # a new version counter (see graph/node.py), inlined
@@ -112,6 +120,25 @@ def apply(op_cls: type[Op], *inputs, **params) -> Tensor:
     if _trace_on[0] and _trace.recorder is not None:  # cr.compile is recording this step
         _trace.recorder.apply(op, inputs, t, params)
     return t
+
+
+def _enter_backend(op: Op, inputs, arrays) -> list:
+    """Set ``op.xp`` and ``op.device`` from inputs of a library other than NumPy, moving
+    NumPy constants there; refuse tensors of two libraries, and ops with no portable path."""
+    tensors = [x.data for x in inputs if isinstance(x, Tensor)]
+    first = next((a for a in arrays if _backend.is_foreign(a)), None)
+    for a in tensors:
+        if _backend.name(a) != _backend.name(first):
+            raise _backend.mixed(op.name.lower(), first, a)
+    xp, device, arrays = _backend.common(arrays, op.name.lower())
+    op.xp = xp  # first: an op's portable property may ask what the namespace can do
+    op.device = device
+    if not op.portable:
+        raise BackendError(
+            f"{op.name.lower()}: no path for {_backend.name(first)} arrays yet "
+            "(docs/backends.md lists what runs where). help: move the tensors to NumPy "
+            "with .to('numpy') for this step")
+    return arrays
 
 
 def _push_tangents(op: Op, inputs, t: Tensor) -> None:
@@ -227,7 +254,7 @@ def _fill_saves(op: Op, inputs, arrays, t: Tensor) -> None:
             counters = [(i, counter)]
         else:
             counters.append((i, counter))
-        if ours and value.flags.writeable:
+        if ours and type(value) is _ndarray and value.flags.writeable:  # NumPy can freeze
             value.setflags(write=False)
             if op.frozen is None:
                 op.frozen = [value]
@@ -239,6 +266,8 @@ def _fill_saves(op: Op, inputs, arrays, t: Tensor) -> None:
 
 
 _new = object.__new__
+_ndarray = np.ndarray
+_NUMBERS = (int, float, bool)
 # The per-thread flags, bound once, and the counts that let most ops skip reading them.
 _grad_mode, _grad_off = grad_mode.state, grad_mode.off
 _anomaly, _anomaly_on = anomaly.state, anomaly.on
@@ -319,6 +348,8 @@ def sum_rows(a):
     float32 along the rows; the GEMV's partial sums were within 1e-7 relative of float64 in
     every case measured, the same as or closer than NumPy's).
     """
+    if type(a) is not np.ndarray:  # a tensor of another library (the vjp on tensors)
+        return a.sum(axis=0)
     key = (a.shape[0], a.dtype)
     ones = _ONES.get(key)
     if ones is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.graph import batching_mode
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, OUTPUT, Op, apply, tangent_sum, unbroadcast
@@ -52,6 +53,7 @@ class Add(Op):
     """
 
     sums_over_steps = True  # `total += loss` is an add: see core._check_graph_growth
+    portable = True
 
     def forward(self, a, b):
         return a + b
@@ -71,6 +73,8 @@ class Sub(Op):
     jvp: dy = da - db
     """
 
+    portable = True
+
     def forward(self, a, b):
         return a - b
 
@@ -89,6 +93,8 @@ class Mul(Op):
 
     jvp: dy = da * b + a * db
     """
+
+    portable = True
 
     def forward(self, a, b):
         self.save(a=INPUT(0), b=INPUT(1))
@@ -110,6 +116,8 @@ class Div(Op):
 
     jvp: dy = (da - db * y) / b
     """
+
+    portable = True
 
     def forward(self, a, b):
         y = a / b
@@ -137,8 +145,10 @@ class Pow(Op):
     y * log(a) there is 0, not the NaN that 0 * log(0) would give.
     """
 
+    portable = True
+
     def forward(self, a, p):
-        y = np.power(a, p)
+        y = np.power(a, p) if self.xp is np else a ** p
         self.save(a=INPUT(0), p=INPUT(1), y=OUTPUT)
         return y
 
@@ -157,8 +167,9 @@ class Pow(Op):
         da = unbroadcast(g * p * a ** (p - 1), self.input_shape(0)) if self.needs(0) else None
         dp = None
         if self.needs(1):
-            a0 = np.asarray(generic.constant(a)) == 0
-            safe_a = generic.where(a0, 1.0, a) if np.any(a0) else a
+            c = generic.constant(a)
+            a0 = (c if B.is_foreign(c) else np.asarray(c)) == 0
+            safe_a = generic.where(a0, 1.0, a) if B.any_true(a0) else a
             dp = unbroadcast(g * self.y * generic.log(safe_a), self.input_shape(1))
         return da, dp
 
@@ -168,6 +179,8 @@ class Neg(Op):
 
     jvp: dy = -dx
     """
+
+    portable = True
 
     def forward(self, x):
         return -x
@@ -191,8 +204,16 @@ class Maximum(Op):
     """
 
     pick, wins = np.maximum, np.greater  # Minimum: the same rule with the other comparison
+    portable = True
 
     def forward(self, a, b):
+        xp = self.xp
+        if xp is not np:
+            pick, wins = getattr(xp, self.pick.__name__), getattr(xp, self.wins.__name__)
+            y = pick(a, b)
+            if self.recording:
+                self.save(w=xp.where(a == b, 0.5, B.factor(wins(a, b), y)))
+            return y
         if self.recording:
             dtype = np.result_type(a, b)
             self.save(w=np.where(a == b, 0.5, self.wins(a, b)).astype(dtype))
@@ -229,7 +250,11 @@ class Where(Op):
     ``cond`` is a constant of the op, not an input: it has no gradient.
     """
 
+    portable = True
+
     def forward(self, a, b):
+        if self.xp is not np:  # the condition is a parameter, not an input: moved here
+            return self.xp.where(self.xp.asarray(self.cond, device=self.device), a, b)
         return np.where(self.cond, a, b)
 
     def jvp(self, xs, y, dxs):
@@ -239,7 +264,7 @@ class Where(Op):
 
     def vjp(self, g):
         cond = self.cond
-        zero = np.zeros((), dtype=g.dtype)
+        zero = np.zeros((), dtype=g.dtype) if self.xp is np else 0.0
         da = (unbroadcast(generic.where(cond, g, zero), self.input_shape(0))
               if self.needs(0) else None)
         db = (unbroadcast(generic.where(cond, zero, g), self.input_shape(1))
@@ -284,8 +309,8 @@ def minimum(a, b):
 
 @batching_mode.batchable  # a batched cond is a value vmap's rule reads per sample
 def where(cond, a, b):
-    cond = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
-    if cond.dtype != bool:
+    cond = B.as_array(cond.data if isinstance(cond, Tensor) else cond)
+    if B.dtype_name(cond.dtype) != "bool":
         raise TypeError(
             f"where: cond must be boolean, got {cond.dtype}. help: compare, e.g. where(x > 0, ...)"
         )

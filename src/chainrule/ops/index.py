@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import ShapeError
 from chainrule.ops.core import apply, torch_names
 from chainrule.ops.elementwise import Where, astype
@@ -234,7 +235,9 @@ def masked_fill(x, mask, value):
     if isinstance(check_fill_value(value, "masked_fill"), Tensor):
         value = astype(value, x.dtype)
     else:
-        value = np.asarray(value).astype(x.dtype)  # as PyTorch: the tensor's dtype wins
+        # as PyTorch: the tensor's dtype wins; apply moves a NumPy constant to x's library
+        # (x.data is not read here: under vmap it is a batch)
+        value = np.asarray(value).astype(B.dtype_name(x.dtype))
     return apply(Where, value, x, cond=mask)
 
 
@@ -286,4 +289,4 @@ def _triangle(x, diagonal, op):
     k = int(diagonal)
     # np.tri(n, m, k) is True where j - i <= k: tril's entries; triu's are those of j - i >= k.
     keep = np.tri(n, m, k, dtype=bool) if op == "tril" else ~np.tri(n, m, k - 1, dtype=bool)
-    return apply(Where, x, np.zeros((), dtype=x.dtype), cond=keep)
+    return apply(Where, x, B.constant(0, x._backing()), cond=keep)

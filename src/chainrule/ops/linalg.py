@@ -19,9 +19,11 @@ class MatMul(Op):
     the gradients are reshaped back to their shapes afterwards.
     """
 
+    portable = True
+
     def forward(self, a, b):
         self.save(a=INPUT(0), b=INPUT(1))
-        return np.matmul(a, b)
+        return self.xp.matmul(a, b)
 
     def jvp(self, xs, y, dxs):
         (a, b), (da, db) = xs, dxs
@@ -61,8 +63,13 @@ class Linear(Op):
     Fused: one node instead of transpose + matmul + add, for every layer of every MLP.
     """
 
+    portable = True
+
     def forward(self, x, w, b=None):
         self.save(x=INPUT(0), w=INPUT(1))
+        if self.xp is not np:
+            y = self.xp.matmul(x, self.xp.matrix_transpose(w))
+            return y if b is None else y + b
         if (x.ndim == 2 and 16 <= x.shape[0] <= 32 and w.shape[0] >= 128
                 and x.dtype == w.dtype == np.float32):
             # Same y, other GEMM orientation. Measured with NumPy's OpenBLAS (0.3.31, 1 and

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, Op, apply, jvp_via_composed, tangent_sum
 from chainrule.ops.elementwise import maximum
@@ -28,7 +29,11 @@ class CrossEntropy(Op):
     (class indices) and ``reduction`` ('mean', 'sum' or 'none') are constants of the op.
     """
 
+    portable = True
+
     def forward(self, x):
+        if self.xp is not np:
+            return self._forward_portable(x)
         n = x.shape[0]
         rows = np.arange(n)
         m = x.max(axis=1, keepdims=True)
@@ -43,7 +48,36 @@ class CrossEntropy(Op):
         total = losses.sum()
         return total / n if self.reduction == "mean" else total
 
+    def _forward_portable(self, x):
+        """The forward above in the array API: the target's logits picked with
+        take_along_axis (NumPy's fancy indexing is not in the standard)."""
+        xp, n = self.xp, x.shape[0]
+        shifted = x - xp.max(x, axis=1, keepdims=True)
+        e = xp.exp(shifted)
+        s = xp.sum(e, axis=1, keepdims=True)
+        t = xp.reshape(xp.asarray(self.target, dtype=xp.int64, device=self.device), (n, 1))
+        losses = xp.log(s[:, 0]) - xp.take_along_axis(shifted, t, axis=1)[:, 0]
+        if self.parents is not None:
+            self.save(x=INPUT(0), p=e / s)
+        if self.reduction == "none":
+            return losses
+        total = xp.sum(losses)
+        return total / n if self.reduction == "mean" else total
+
+    def _onehot(self, like):
+        """onehot(target) as a constant array of ``like``'s library, device and dtype."""
+        data = like.data if isinstance(like, Tensor) else like
+        xp = self.xp
+        t = xp.asarray(self.target, device=self.device)
+        classes = xp.arange(data.shape[1], device=self.device)
+        return xp.astype(xp.reshape(t, (-1, 1)) == classes, data.dtype)
+
     def composed(self, x):
+        if self.xp is not np:  # a product with the one-hot rows: no fancy index needed
+            losses = logsumexp(x, axis=1) - (x * self._onehot(x)).sum(axis=1)
+            if self.reduction == "none":
+                return losses
+            return losses.mean() if self.reduction == "mean" else losses.sum()
         losses = logsumexp(x, axis=1) - x[np.arange(x.shape[0]), self.target]
         if self.reduction == "none":
             return losses
@@ -55,8 +89,11 @@ class CrossEntropy(Op):
     def vjp(self, g):
         x, t = self.x, self.target
         n = x.shape[0]
-        d = self.p.copy()
-        d[np.arange(n), t] -= 1
+        if self.xp is not np:
+            d = self.p - self._onehot(self.p)
+        else:
+            d = self.p.copy()
+            d[np.arange(n), t] -= 1
         if self.reduction == "none":
             return d * g.reshape(n, 1)
         return d * (g / n if self.reduction == "mean" else g)
@@ -70,11 +107,16 @@ class MSELoss(Op):
     Fused: one node instead of sub, mul, sum and scale, for every regression step.
     """
 
+    portable = True
+
     def forward(self, p, t):
         d = p - t
         self.save(p=INPUT(0), t=INPUT(1))
         if self.reduction == "none":
             return d * d
+        if self.xp is not np:
+            total = self.xp.sum(d * d)
+            return total / B.size(d) if self.reduction == "mean" else total
         total = np.vdot(d, d)  # one pass, no temporary (p - t)^2 array
         return total / d.size if self.reduction == "mean" else total
 

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, OUTPUT, Op, apply, torch_names
 from chainrule.ops.elementwise import sqrt
@@ -44,8 +45,12 @@ class Sum(Op):
     jvp: dy = sum of dx over ``axes``
     """
 
+    portable = True
+
     def forward(self, x):
         self.in_shape = x.shape
+        if self.xp is not np:
+            return self.xp.sum(x, axis=self.axes, keepdims=self.keepdims)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def jvp(self, xs, y, dxs):
@@ -66,11 +71,15 @@ class Max(Op):
     the NaN entries, as PyTorch's max() does; the others get 0.
     """
 
+    portable = True
+
     def forward(self, x):
-        y = x.max(axis=self.axes, keepdims=True)
+        xp = self.xp
+        y = x.max(axis=self.axes, keepdims=True) if xp is np else \
+            xp.max(x, axis=self.axes, keepdims=True)
         if self.recording:
-            self.save(w=_tie_weights(x, y, self.axes))
-        return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
+            self.save(w=_tie_weights(x, y, self.axes, xp))
+        return y if self.keepdims else xp.reshape(y, _dropped(x.shape, self.axes))
 
     def jvp(self, xs, y, dxs):
         return _tie_jvp(self, xs[0], y, dxs[0])
@@ -85,11 +94,15 @@ class Min(Op):
     jvp: dy = sum over ``axes`` of dx * [x == y] / (number of minima)
     """
 
+    portable = True
+
     def forward(self, x):
-        y = x.min(axis=self.axes, keepdims=True)
+        xp = self.xp
+        y = x.min(axis=self.axes, keepdims=True) if xp is np else \
+            xp.min(x, axis=self.axes, keepdims=True)
         if self.recording:
-            self.save(w=_tie_weights(x, y, self.axes))
-        return y if self.keepdims else y.reshape(_dropped(x.shape, self.axes))
+            self.save(w=_tie_weights(x, y, self.axes, xp))
+        return y if self.keepdims else xp.reshape(y, _dropped(x.shape, self.axes))
 
     def jvp(self, xs, y, dxs):
         return _tie_jvp(self, xs[0], y, dxs[0])
@@ -110,11 +123,14 @@ def _tie_jvp(op, x, y, dx):
     return apply(Sum, dx * w, axes=op.axes, keepdims=op.keepdims)
 
 
-def _tie_weights(x, y_kept, axes):
+def _tie_weights(x, y_kept, axes, xp=np):
     hit = x == y_kept
-    if np.isnan(y_kept).any():  # NaN == NaN is False: the NaN entries are the maxima
-        hit |= np.isnan(x) & np.isnan(y_kept)
-    return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
+    if B.any_true(xp.isnan(y_kept)):  # NaN == NaN is False: the NaN entries are the maxima
+        hit = hit | (xp.isnan(x) & xp.isnan(y_kept))
+    if xp is np:
+        return (hit / hit.sum(axis=axes, keepdims=True)).astype(x.dtype)
+    hit = xp.astype(hit, x.dtype)
+    return hit / xp.sum(hit, axis=axes, keepdims=True)
 
 
 class LogSumExp(Op):
@@ -125,14 +141,17 @@ class LogSumExp(Op):
     Computed as m + log sum exp(x - m) with m the max, so it never overflows.
     """
 
+    portable = True
+
     def forward(self, x):
+        xp = self.xp
         self.kept = kept_shape(x.shape, self.axes)
-        m = x.max(axis=self.axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)  # rows of -inf (or inf) stay as they are
+        m = xp.max(x, axis=self.axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0.0)  # rows of -inf (or inf) stay as they are
         with np.errstate(divide="ignore"):  # a row of -inf has log(0) = -inf: correct
-            y = m + np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True))
+            y = m + xp.log(xp.sum(xp.exp(x - m), axis=self.axes, keepdims=True))
         if not self.keepdims:
-            y = y.reshape(_dropped(x.shape, self.axes))
+            y = xp.reshape(y, _dropped(x.shape, self.axes))
         self.save(x=INPUT(0), y=OUTPUT)
         return y
 
@@ -153,7 +172,15 @@ class LogSoftmax(Op):
     A primitive for stability (never exp of a large number) and because its VJP reuses y.
     """
 
+    portable = True
+
     def forward(self, x):
+        xp = self.xp
+        if xp is not np:
+            shifted = x - xp.max(x, axis=self.axis, keepdims=True)
+            y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=self.axis, keepdims=True))
+            self.save(y=OUTPUT)
+            return y
         m = x.max(axis=self.axis, keepdims=True)
         shifted = x - m
         y = shifted - np.log(np.exp(shifted).sum(axis=self.axis, keepdims=True))
@@ -260,12 +287,16 @@ def _ddof(ddof, correction, unbiased) -> int:
 def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = torch_names("argmax", axis, keepdims, dim, keepdim)
     x = as_tensor(x)
+    if type(x.data) is not np.ndarray:
+        return _wrap(B.namespace(x.data).argmax(x.data, axis=axis, keepdims=keepdims))
     return _wrap(np.asarray(np.argmax(x.data, axis=axis, keepdims=keepdims)))
 
 
 def argmin(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     axis, keepdims = torch_names("argmin", axis, keepdims, dim, keepdim)
     x = as_tensor(x)
+    if type(x.data) is not np.ndarray:
+        return _wrap(B.namespace(x.data).argmin(x.data, axis=axis, keepdims=keepdims))
     return _wrap(np.asarray(np.argmin(x.data, axis=axis, keepdims=keepdims)))
 
 

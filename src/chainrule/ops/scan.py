@@ -24,7 +24,15 @@ class Cumsum(Op):
     jvp: dy = the running sum of dx, the same way
     """
 
+    portable = True
+
     def forward(self, x):
+        xp = self.xp
+        if xp is not np:
+            if not self.reverse:
+                return xp.cumulative_sum(x, axis=self.axis)
+            return xp.flip(xp.cumulative_sum(xp.flip(x, axis=self.axis), axis=self.axis),
+                           axis=self.axis)
         return running_sum(x, self.axis, self.reverse)
 
     def jvp(self, xs, y, dxs):
@@ -55,8 +63,12 @@ class Cumprod(Op):
     others), as PyTorch's does.
     """
 
+    portable = True
+
     def forward(self, x):
         self.save(x=INPUT(0), y=OUTPUT)
+        if self.xp is not np:
+            return self.xp.cumulative_prod(x, axis=self.axis)
         return np.cumprod(x, axis=self.axis)
 
     def composed(self, x):
@@ -66,6 +78,13 @@ class Cumprod(Op):
         return jvp_via_composed(self, xs, dxs)
 
     def vjp(self, g):
+        if self.xp is not np:  # tensors here: the same recursion on slices, then a stack
+            lead = (slice(None),) * self.axis
+            x, y, dx, s = self.x, self.y, [], None
+            for k in range(x.shape[self.axis] - 1, -1, -1):
+                s = g[lead + (k,)] if s is None else g[lead + (k,)] + x[lead + (k + 1,)] * s
+                dx.append(s if k == 0 else y[lead + (k - 1,)] * s)
+            return stack(dx[::-1], axis=self.axis)
         x = np.moveaxis(self.x, self.axis, 0)
         y = np.moveaxis(self.y, self.axis, 0)
         g = np.moveaxis(g, self.axis, 0)

@@ -22,8 +22,12 @@ class Reshape(Op):
     jvp: dy = dx reshaped to ``shape``
     """
 
+    portable = True
+
     def forward(self, x):
         self.in_shape = x.shape
+        if self.xp is not np:
+            return self.xp.reshape(x, self.shape)
         return x.reshape(self.shape)
 
     def jvp(self, xs, y, dxs):
@@ -39,7 +43,11 @@ class Transpose(Op):
     jvp: dy = dx permuted by ``axes``
     """
 
+    portable = True
+
     def forward(self, x):
+        if self.xp is not np:
+            return self.xp.permute_dims(x, self.axes)
         return x.transpose(self.axes)
 
     def jvp(self, xs, y, dxs):
@@ -55,9 +63,11 @@ class BroadcastTo(Op):
     jvp: dy = dx broadcast to ``shape``
     """
 
+    portable = True
+
     def forward(self, x):
         self.in_shape = x.shape
-        return np.broadcast_to(x, self.shape)
+        return self.xp.broadcast_to(x, self.shape)
 
     def jvp(self, xs, y, dxs):
         return apply(BroadcastTo, dxs[0], shape=self.shape)
@@ -72,8 +82,14 @@ class GetItem(Op):
     jvp: dy = dx[index]
     """
 
+    @property
+    def portable(self) -> bool:  # other libraries: basic indices, no negative steps
+        return self.basic and not _negative_step(self.index)
+
     def forward(self, x):
         self.in_shape = x.shape
+        if self.xp is not np:
+            return x[_explicit(self.index)]
         return x[self.index]
 
     def jvp(self, xs, y, dxs):
@@ -89,7 +105,18 @@ class ScatterAdd(Op):
     jvp: dy = zeros(shape) with dx added at index
     """
 
+    @property
+    def portable(self) -> bool:  # as GetItem's
+        return self.basic and not _negative_step(self.index)
+
     def forward(self, x):
+        if self.xp is not np:
+            y = self.xp.zeros(self.shape, dtype=x.dtype, device=self.device)
+            # The array API assigns through no None (new axes of size 1, so x only loses
+            # them); basic indices never repeat an element, so assignment adds.
+            index = _explicit(tuple(i for i in _as_tuple(self.index) if i is not None))
+            y[index] = self.xp.reshape(x, y[index].shape)
+            return y
         return generic.scatter_add_array(x, self.shape, self.index, self.basic)
 
     def jvp(self, xs, y, dxs):
@@ -142,8 +169,12 @@ class Concatenate(Op):
     jvp: dy = [dx1, dx2, ...] joined along ``axis``   (a missing tangent: zeros)
     """
 
+    portable = True
+
     def forward(self, *xs):
         self.sizes = [x.shape[self.axis] for x in xs]
+        if self.xp is not np:
+            return self.xp.concat(xs, axis=self.axis)
         return np.concatenate(xs, axis=self.axis)
 
     def jvp(self, xs, y, dxs):
@@ -166,8 +197,15 @@ class Pad(Op):
     jvp: dy = dx padded with zeros
     """
 
+    portable = True
+
     def forward(self, x):
         self.inner = tuple(slice(b, b + n) for (b, _), n in zip(self.pad_width, x.shape))
+        if self.xp is not np:  # the array API has no pad: fill, then write x inside
+            shape = tuple(b + n + a for (b, a), n in zip(self.pad_width, x.shape))
+            y = self.xp.full(shape, self.value, dtype=x.dtype, device=self.device)
+            y[self.inner] = x
+            return y
         return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
 
 
@@ -176,6 +214,21 @@ class Pad(Op):
 
     def vjp(self, g):
         return g[self.inner]
+
+
+def _as_tuple(index) -> tuple:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def _explicit(index) -> tuple:
+    """A basic index with the trailing ``...`` that NumPy implies and the array API wants."""
+    index = _as_tuple(index)
+    return index if any(i is Ellipsis for i in index) else index + (Ellipsis,)
+
+
+def _negative_step(index) -> bool:
+    return any(isinstance(i, slice) and i.step is not None and i.step < 0
+               for i in _as_tuple(index))
 
 
 # --- public functions ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.graph import grad_mode, trace
 from chainrule.graph.node import note_write
 from chainrule.tensor import Tensor
@@ -121,16 +122,22 @@ class Optimizer:
                     raise ValueError(f"{self._name}.step: a parameter of shape {w.shape} has "
                                      f"a gradient of shape {g.shape}")
                 if g.dtype != w.dtype:
-                    g = g.astype(w.dtype)
+                    g = B.astype(g, w.dtype)
                 state = states.get(p)
                 if state is None:
                     state = states[p] = {}
-                update(w, g, state, group)
+                if type(w) is np.ndarray:
+                    update(w, g, state, group)
+                else:  # another library's arrays: no out= buffers, the same arithmetic
+                    self._update_portable(w, g, state, group)
                 note_write(p._vc)  # p.bump_version()
         return loss
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError  # pragma: no cover
+
+    def _update_portable(self, w, g, state: dict, group: dict) -> None:
+        B.numpy_only(self._name, w)
 
     def _scratch(self, like: np.ndarray, k: int) -> np.ndarray:
         """The k-th work array of ``like``'s shape and dtype (reused from step to step)."""
@@ -163,7 +170,8 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             if id(p) in index:
-                state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                state[index[id(p)]] = {k: (B.copy(v) if isinstance(v, np.ndarray)
+                                           or B.is_foreign(v) else v)
                                        for k, v in s.items()}
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
@@ -197,7 +205,8 @@ class Optimizer:
                         raise ValueError(f"{self._name}.load_state_dict: state {k!r} of "
                                          f"parameter {i} has shape {v.shape}, the parameter "
                                          f"{p.shape}. help: load into the same architecture")
-                    v = np.array(v, dtype=p.dtype, order="C")  # owned and writable
+                    v = np.array(v, dtype=B.numpy_dtype(p.dtype), order="C")  # owned
+                    v = B.like(v, p.data)  # in the parameter's library
                 elif k == "step":
                     v = int(np.asarray(v))
                 elif isinstance(v, np.ndarray):
@@ -270,6 +279,19 @@ class SGD(Optimizer):
                 g = buf
         w -= np.multiply(g, lr, out=work)
 
+    def _update_portable(self, w, g, state, group):
+        """``_update`` in array-API arithmetic, in the same order (the same rounding)."""
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        if wd:
+            g = g + w * wd
+        if mu:
+            buf = state.get("momentum_buffer")
+            damp = group["dampening"]
+            buf = B.copy(g) if buf is None else buf * mu + (g * (1 - damp) if damp else g)
+            state["momentum_buffer"] = buf
+            g = buf * mu + g if group["nesterov"] else buf
+        w[...] = w - g * lr
+
 
 class Adam(Optimizer):
     """Adam (Kingma and Ba), as PyTorch's:
@@ -322,6 +344,29 @@ class Adam(Optimizer):
         step = np.divide(m, denom, out=work)
         step *= lr / (1 - b1**t)
         w -= step
+
+    def _update_portable(self, w, g, state, group):
+        """``_update`` in array-API arithmetic, in the same order (the same rounding)."""
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        xp = B.namespace(w)
+        if wd:
+            if self.decoupled:
+                w[...] = w * (1 - lr * wd)
+            else:
+                g = g + w * wd
+        if not state:
+            state["step"] = 0
+            for name in ("exp_avg", "exp_avg_sq") + (
+                    ("max_exp_avg_sq",) if group["amsgrad"] else ()):
+                state[name] = xp.zeros_like(w)
+        state["step"] += 1
+        t = state["step"]
+        m = state["exp_avg"] = state["exp_avg"] * b1 + g * (1 - b1)
+        v = state["exp_avg_sq"] = state["exp_avg_sq"] * b2 + (g * g) * (1 - b2)
+        if group["amsgrad"]:
+            v = state["max_exp_avg_sq"] = xp.maximum(state["max_exp_avg_sq"], v)
+        denom = xp.sqrt(v) / math.sqrt(1 - b2**t) + eps
+        w[...] = w - (m / denom) * (lr / (1 - b1**t))
 
 
 class AdamW(Adam):
