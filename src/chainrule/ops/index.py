@@ -235,9 +235,7 @@ def masked_fill(x, mask, value):
     if isinstance(check_fill_value(value, "masked_fill"), Tensor):
         value = astype(value, x.dtype)
     else:
-        # as PyTorch: the tensor's dtype wins; apply moves a NumPy constant to x's library
-        # (x.data is not read here: under vmap it is a batch)
-        value = np.asarray(value).astype(B.dtype_name(x.dtype))
+        value = B.constant(value, x._backing())  # as PyTorch: the tensor's dtype wins
     return apply(Where, value, x, cond=mask)
 
 
