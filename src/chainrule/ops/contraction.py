@@ -33,6 +33,8 @@ class Einsum(Op):
 
     portable = True  # PyTorch, CuPy: their own einsum; others: ``pairwise`` (the array
     # API has no einsum)
+    backends_note = ("the library's own einsum (PyTorch, CuPy); array-api-strict: pairwise "
+                     "matmul")
 
     def forward(self, *xs):
         self.save(**{f"x{i}": INPUT(i) for i in range(len(xs))})

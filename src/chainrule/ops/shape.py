@@ -84,6 +84,7 @@ class GetItem(Op):
     """
 
     portable = True  # other libraries: ops/positions.py unless the index is basic
+    backends_note = "array API (advanced indices: a take at positions found on the host)"
 
     def forward(self, x):
         self.in_shape = x.shape
@@ -108,6 +109,8 @@ class ScatterAdd(Op):
     """
 
     portable = True  # as GetItem's
+    backends_note = ("array API; repeated indices add up by the library's own scatter-add "
+                     "(PyTorch, CuPy) or an exact, slow segment sum (array-api-strict)")
 
     def forward(self, x):
         if self.xp is not np:
@@ -218,7 +221,6 @@ class Pad(Op):
             y[self.inner] = x
             return y
         return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
-
 
     def jvp(self, xs, y, dxs):
         return apply(Pad, dxs[0], pad_width=self.pad_width, value=0)
@@ -371,8 +373,8 @@ def _index_arg(index):
             p = np.asarray(p)
         if not (p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer))):
             basic = False
-            if B.is_foreign(p):  # read on the host, once: an explicit move (positions.py)
-                p = B.to_numpy(p)
+            if type(p) is not np.ndarray and B.is_foreign(p):  # read on the host: an explicit
+                p = B.to_numpy(p)  # move, once (ops/positions.py)
         out.append(p)
     return (tuple(out) if isinstance(index, tuple) else out[0]), basic
 

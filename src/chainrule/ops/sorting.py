@@ -32,6 +32,7 @@ class Sort(Op):
     """
 
     portable = True  # other libraries: their argsort, the order then read on the host
+    backends_note = "array API (the order is read on the host, for the gradient)"
 
     def forward(self, x):
         order = stable_order(x, self.axis, self.descending)
