@@ -170,3 +170,16 @@ def test_what_still_has_no_path_refuses_with_a_typed_error():
     logits = cr.tensor(put(X, "torch"), requires_grad=True)
     with pytest.raises(cr.BackendError, match=r"^nll_loss: no path for torch .*help: move"):
         F.nll_loss(logits, np.array([0, 1, 2, 3, 0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gather_and_masked_fill_take_an_index_or_mask_of_the_tensors_library(backend):
+    x = cr.tensor(put(X, backend), requires_grad=True)
+    idx = cr.tensor(put(np.array([[4, 4, 0, 1]]), backend))
+    mask = cr.tensor(put(X > 0, backend))
+    (cr.gather(x, 0, idx).sum() + cr.masked_fill(x, mask, 0.0).sum()).backward()
+    want = (X <= 0).astype(float)
+    want[0, 2] += 1
+    want[1, 3] += 1
+    want[4, :2] += 1
+    np.testing.assert_array_equal(x.grad.numpy(), want)

@@ -108,6 +108,8 @@ def set_at(xp, device, x, v, flat: np.ndarray):
                          "of that shape, or one that broadcasts to it")
     if not hasattr(v, "shape"):
         v = xp.asarray(v, dtype=x.dtype, device=device)
+    elif not B.same_dtype(v.dtype, x.dtype):  # NumPy's assignment casts to x's dtype
+        v = xp.astype(v, x.dtype)
     v = xp.reshape(xp.broadcast_to(xp.reshape(v, vshape), target), (-1,))
     n = int(np.prod(x.shape))
     source = np.full(n, flat.size, dtype=np.int64)  # flat.size: keep x's own value

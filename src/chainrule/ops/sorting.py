@@ -47,8 +47,9 @@ class Sort(Op):
             self.at = along(self.axis, host, host.shape)
             return positions.take(self.xp, self.device, x,
                                   positions.flat_positions(x.shape, self.at))
-        order = order.copy()  # NumPy's slice is a view: the op's own, and the caller's
-        self.found["indices"] = order.copy()  # editing it cannot move the gradient
+        if self.k is not None:
+            order = order.copy()  # NumPy's slice is a view: the op keeps its own
+        self.found["indices"] = order.copy()  # the caller's: editing it cannot move the gradient
         self.at = along(self.axis, order, order.shape)
         return x[self.at]
 
