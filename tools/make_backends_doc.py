@@ -2,10 +2,10 @@
 
 Each primitive says whether its forward and vjp keep to the array API (``portable``, in
 graph/node.py), and, where that depends on the library or the inputs, how (its
-``backends_note``, shown instead); the functions above the ops that are NumPy's alone so far are listed in
-``_backend.NUMPY_ONLY``. The table between the two markers of docs/backends.md is made from
-those, so it cannot drift from the code; tests/ops/test_backends_doc.py fails when it is
-stale. Run:
+``backends_note``, shown instead); the functions above the ops that are NumPy's alone so
+far are listed in ``_backend.NUMPY_ONLY``. The table between the two markers of
+docs/backends.md is made from those, so it cannot drift from the code;
+tests/ops/test_backends_doc.py fails when it is stale. Run:
 
     python tools/make_backends_doc.py
 """

@@ -183,3 +183,15 @@ def test_gather_and_masked_fill_take_an_index_or_mask_of_the_tensors_library(bac
     want[1, 3] += 1
     want[4, :2] += 1
     np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+def test_a_mask_needs_no_data_dependent_shapes():
+    # The mask is read on the host and becomes positions there: the library only ever sees
+    # a take of a known length, so array-api-strict without data-dependent shapes (as some
+    # devices are) still runs x[mask], and its gradient.
+    mask = X > 0
+    with xs.ArrayAPIStrictFlags(data_dependent_shapes=False, boolean_indexing=False):
+        x = cr.tensor(put(X, "array_api_strict"), requires_grad=True)
+        x[mask].sum().backward()
+        got = x.grad.numpy()
+    np.testing.assert_array_equal(got, mask.astype(float))

@@ -41,7 +41,7 @@ class Norm(Op):
         elif p == -math.inf:
             y = xp.min(a, axis=axes, keepdims=True)
         elif p == 0:
-            y = xp.sum(xp.astype(x != 0, x.dtype), axis=axes, keepdims=True)
+            y = xp.sum(B.astype(x != 0, x.dtype), axis=axes, keepdims=True)  # NumPy 1: no np.astype
         elif p == 1:
             y = xp.sum(a, axis=axes, keepdims=True)
         elif p == 2:
