@@ -1,10 +1,11 @@
 """Write the table of docs/backends.md (what runs where) from the primitives themselves.
 
 Each primitive says whether its forward and vjp keep to the array API (``portable``, in
-graph/node.py); the functions above the ops that are NumPy's alone so far are listed in
-``_backend.NUMPY_ONLY``. The table between the two markers of docs/backends.md is made from
-those, so it cannot drift from the code; tests/ops/test_backends_doc.py fails when it is
-stale. Run:
+graph/node.py), and, where that depends on the library or the inputs, how (its
+``backends_note``, shown instead); the functions above the ops that are NumPy's alone so
+far are listed in ``_backend.NUMPY_ONLY``. The table between the two markers of
+docs/backends.md is made from those, so it cannot drift from the code;
+tests/ops/test_backends_doc.py fails when it is stale. Run:
 
     python tools/make_backends_doc.py
 """
@@ -19,11 +20,16 @@ START, END = "<!-- backends table: start -->", "<!-- backends table: end -->"
 
 
 def other_libraries(cls) -> str:
+    """The op's own ``backends_note`` where it has one (a portable path that differs by
+    library or by input), else what its ``portable`` flag says."""
+    note = cls.__dict__.get("backends_note")
+    if note:
+        return note
     if cls.portable is True:
         return "array API"
-    if isinstance(cls.__dict__.get("portable"), property):
-        return "array API for basic indices (ints, slices, None, ...; no negative steps); " \
-               "others: BackendError"
+    if isinstance(cls.__dict__.get("portable"), property):  # portable for some inputs only
+        raise SystemExit(f"{cls.__name__}: its portable flag depends on the inputs; say on "
+                         "which in a class attribute backends_note (the table shows it)")
     return "not yet: BackendError"
 
 

@@ -232,17 +232,33 @@ def full(shape, value, like):
 
 
 def native(xp, name: str):
-    """A library's own function outside the array API (``erf``), for namespace ``xp``;
-    None where the library has none (array-api-strict)."""
+    """A library's own function outside the array API (``erf``, ``einsum``), for namespace
+    ``xp``; None where the library has none (array-api-strict)."""
     library = getattr(xp, "__name__", "").rpartition(".")[2]
     if library == "torch":
         import torch
 
-        return getattr(torch.special, name, None)
+        return getattr(torch.special, name, None) or getattr(torch, name, None)
     if library == "cupy":
+        import cupy
         import cupyx.scipy.special
 
-        return getattr(cupyx.scipy.special, name, None)
+        return getattr(cupyx.scipy.special, name, None) or getattr(cupy, name, None)
+    return None
+
+
+def scatter_add(xp, out, index, values):
+    """``out`` (1-d) with ``values`` added at ``index`` (1-d, int64), in place, repeated
+    indices ACCUMULATING, by the library's own scatter-add; None where it has none (the
+    array API has no scatter: ops/positions.py then sums by segments)."""
+    library = getattr(xp, "__name__", "").rpartition(".")[2]
+    if library == "torch":
+        return out.index_add_(0, index, values)
+    if library == "cupy":
+        import cupyx
+
+        cupyx.scatter_add(out, index, values)
+        return out
     return None
 
 

@@ -9,11 +9,14 @@ that input's letters; it runs on tensors too, so higher orders come free.
 
 from __future__ import annotations
 
+import math
 import string
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import ShapeError
+from chainrule.ops import positions
 from chainrule.ops.core import INPUT, Op, apply, tangent_sum
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor, as_tensor
@@ -28,8 +31,18 @@ class Einsum(Op):
     jvp: dy = sum over k of einsum(x_1, ..., dx_k, ..., x_n)
     """
 
+    portable = True  # PyTorch, CuPy: their own einsum; others: ``pairwise`` (the array
+    # API has no einsum)
+    backends_note = ("the library's own einsum (PyTorch, CuPy); array-api-strict: pairwise "
+                     "matmul")
+
     def forward(self, *xs):
         self.save(**{f"x{i}": INPUT(i) for i in range(len(xs))})
+        if self.xp is not np:
+            own = B.native(self.xp, "einsum")
+            if own is not None:
+                return own(self.spec, *xs)
+            return pairwise(self.xp, self.device, list(self.inputs), self.output, list(xs))
         return np.einsum(self.spec, *xs, optimize=len(xs) > 1)
 
     def jvp(self, xs, y, dxs):
@@ -48,17 +61,18 @@ class Einsum(Op):
         operands = [g] + [x for j, x in enumerate(xs) if j != k]
         seen = set("".join(specs))
         size = dict(zip(mine, xs[k].shape))
+        dtype = B.numpy_dtype(g.dtype)  # a constant in NumPy; apply moves it to g's library
         fresh = iter(sorted(set(string.ascii_letters) - set(self.spec)))
         out = []
         for letter in mine:
             if letter in out:  # a repeated letter: its own letter, tied by an identity
                 twin = next(fresh)
-                operands.append(np.eye(size[letter], dtype=g.dtype))
+                operands.append(np.eye(size[letter], dtype=dtype))
                 specs.append(letter + twin)
                 out.append(twin)
                 continue
             if letter not in seen:  # summed out by x_k alone: g is constant along it
-                operands.append(np.ones(size[letter], dtype=g.dtype))
+                operands.append(np.ones(size[letter], dtype=dtype))
                 specs.append(letter)
                 seen.add(letter)
             out.append(letter)
@@ -72,6 +86,59 @@ def contract(spec: str, operands: list):
         return apply(Einsum, *operands, inputs=tuple(inputs.split(",")), output=output,
                      spec=spec)
     return np.einsum(spec, *operands, optimize=len(operands) > 1)
+
+
+def pairwise(xp, device, specs: list, output: str, xs: list):
+    """einsum (canonical ``specs`` -> ``output``) with the array API alone, for a library with
+    no einsum of its own (array-api-strict): each operand's diagonals taken (repeated
+    letters), then the operands folded left to right, each pair one batched ``matmul``
+    after transposes, letters summed out as soon as no later operand or the output needs
+    them. Exact as matmul is; the order of the additions differs from NumPy's einsum."""
+    size = {c: n for s, x in zip(specs, xs) for c, n in zip(s, x.shape)}
+    for i, (s, x) in enumerate(zip(specs, xs)):
+        if len(set(s)) < len(s):  # a diagonal: every repeated axis read at one coordinate
+            letters = "".join(dict.fromkeys(s))
+            nd = len(letters)
+            index = tuple(np.arange(size[c]).reshape(
+                (1,) * letters.index(c) + (size[c],) + (1,) * (nd - letters.index(c) - 1))
+                for c in s)
+            specs[i], xs[i] = letters, positions.take(
+                xp, device, x, positions.flat_positions(tuple(x.shape), index))
+    spec, acc = specs[0], xs[0]
+    for k in range(1, len(xs)):
+        later = set(output).union(*specs[k + 1:])
+        spec, acc = _pair(xp, spec, acc, specs[k], xs[k], later, size)
+    spec, acc = _sum_out(xp, spec, acc, set(output))
+    if spec != output:
+        acc = xp.permute_dims(acc, tuple(spec.index(c) for c in output))
+    return acc
+
+
+def _sum_out(xp, spec: str, x, keep: set):
+    axes = tuple(i for i, c in enumerate(spec) if c not in keep)
+    if not axes:
+        return spec, x
+    return "".join(c for c in spec if c in keep), xp.sum(x, axis=axes)
+
+
+def _pair(xp, a_spec, a, b_spec, b, later: set, size: dict):
+    """The contraction of two operands, keeping the letters in ``later``."""
+    a_spec, a = _sum_out(xp, a_spec, a, later | set(b_spec))
+    b_spec, b = _sum_out(xp, b_spec, b, later | set(a_spec))
+    batch = [c for c in a_spec if c in b_spec and c in later]
+    summed = [c for c in a_spec if c in b_spec and c not in later]
+    a_only = [c for c in a_spec if c not in b_spec]
+    b_only = [c for c in b_spec if c not in a_spec]
+
+    def arranged(spec, x, groups):
+        order = [c for group in groups for c in group]
+        x = xp.permute_dims(x, tuple(spec.index(c) for c in order))
+        return xp.reshape(x, tuple(math.prod(size[c] for c in group) for group in groups))
+
+    product = xp.matmul(arranged(a_spec, a, (batch, a_only, summed)),
+                        arranged(b_spec, b, (batch, summed, b_only)))
+    spec = "".join(batch + a_only + b_only)
+    return spec, xp.reshape(product, tuple(size[c] for c in spec))
 
 
 # --- parsing -------------------------------------------------------------------------------

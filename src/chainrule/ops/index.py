@@ -43,7 +43,7 @@ def check_dim(dim, ndim: int, op: str) -> int:
 
 def index_array(index, op: str) -> np.ndarray:
     """The integer array behind ``index`` (a tensor, ndarray or list), or a clear error."""
-    arr = np.asarray(index.data if isinstance(index, Tensor) else index)
+    arr = B.to_numpy(index.data if isinstance(index, Tensor) else index)  # read on the host
     if arr.dtype.kind not in "iu":
         raise TypeError(
             f"{op}: the index must hold integers, got dtype {arr.dtype}. help: convert it "
@@ -251,7 +251,7 @@ def check_fill_value(value, op: str):
 
 def fill_mask(x, mask, op: str) -> np.ndarray:
     """The boolean array behind ``mask``, checked to broadcast to ``x``'s shape."""
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    m = B.to_numpy(mask.data if isinstance(mask, Tensor) else mask)
     if m.dtype != bool:
         raise TypeError(f"{op}: the mask must be boolean, got dtype {m.dtype}. help: "
                         "compare to make one, e.g. x > 0 (or mask.astype(bool))")

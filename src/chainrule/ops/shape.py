@@ -10,8 +10,9 @@ import builtins
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import ShapeError
-from chainrule.ops import generic
+from chainrule.ops import generic, positions
 from chainrule.ops.core import Op, apply, torch_names, unbroadcast
 from chainrule.tensor import Tensor, as_tensor
 
@@ -82,14 +83,16 @@ class GetItem(Op):
     jvp: dy = dx[index]
     """
 
-    @property
-    def portable(self) -> bool:  # other libraries: basic indices, no negative steps
-        return self.basic and not _negative_step(self.index)
+    portable = True  # other libraries: ops/positions.py unless the index is basic
+    backends_note = "array API (advanced indices: a take at positions found on the host)"
 
     def forward(self, x):
         self.in_shape = x.shape
         if self.xp is not np:
-            return x[_explicit(self.index)]
+            if self.basic and not _negative_step(self.index):  # a view, as NumPy's
+                return x[_explicit(self.index)]
+            return positions.take(self.xp, self.device, x,
+                                  positions.flat_positions(x.shape, self.index))
         return x[self.index]
 
     def jvp(self, xs, y, dxs):
@@ -105,12 +108,15 @@ class ScatterAdd(Op):
     jvp: dy = zeros(shape) with dx added at index
     """
 
-    @property
-    def portable(self) -> bool:  # as GetItem's
-        return self.basic and not _negative_step(self.index)
+    portable = True  # as GetItem's
+    backends_note = ("array API; repeated indices add up by the library's own scatter-add "
+                     "(PyTorch, CuPy) or an exact, slow segment sum (array-api-strict)")
 
     def forward(self, x):
         if self.xp is not np:
+            if not self.basic or _negative_step(self.index):  # repeats must accumulate
+                return positions.scatter_add(self.xp, self.device, x, self.shape,
+                                             positions.flat_positions(self.shape, self.index))
             y = self.xp.zeros(self.shape, dtype=x.dtype, device=self.device)
             # The array API assigns through no None (new axes of size 1, so x only loses
             # them); basic indices never repeat an element, so assignment adds.
@@ -136,7 +142,15 @@ class SetItem(Op):
     no gradient for v would be right.
     """
 
+    portable = True  # other libraries: a gather and a where (ops/positions.py)
+
     def forward(self, x, v):
+        if self.xp is not np:
+            y, keep = positions.set_at(self.xp, self.device, x, v,
+                                       positions.flat_positions(x.shape, self.index))
+            if self.recording:
+                self.save(keep=keep)
+            return y
         y = x.copy()
         y[self.index] = v
         if self.recording:
@@ -207,7 +221,6 @@ class Pad(Op):
             y[self.inner] = x
             return y
         return np.pad(x, self.pad_width, mode="constant", constant_values=self.value)
-
 
     def jvp(self, xs, y, dxs):
         return apply(Pad, dxs[0], pad_width=self.pad_width, value=0)
@@ -360,6 +373,8 @@ def _index_arg(index):
             p = np.asarray(p)
         if not (p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer))):
             basic = False
+            if type(p) is not np.ndarray and B.is_foreign(p):  # read on the host: an explicit
+                p = B.to_numpy(p)  # move, once (ops/positions.py)
         out.append(p)
     return (tuple(out) if isinstance(index, tuple) else out[0]), basic
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops import generic
+from chainrule import _backend as B
+from chainrule.ops import generic, positions
 from chainrule.ops.core import Op, apply, torch_names
 from chainrule.ops.index import along, check_dim
 from chainrule.ops.reduce import ValuesIndices
@@ -30,12 +31,25 @@ class Sort(Op):
     jvp: dy = dx taken in the same order
     """
 
+    portable = True  # other libraries: their argsort, the order then read on the host
+    backends_note = "array API (the order is read on the host, for the gradient)"
+
     def forward(self, x):
         order = stable_order(x, self.axis, self.descending)
         if self.k is not None:
-            order = order[(slice(None),) * self.axis + (slice(0, self.k),)].copy()
-        self.found["indices"] = order.copy()  # the caller's: editing it cannot move the gradient
+            order = order[(slice(None),) * self.axis + (slice(0, self.k), Ellipsis)]
         self.in_shape = x.shape
+        if self.xp is not np:
+            # The gradient's scatter needs the order on the host (positions.py): one
+            # explicit move (a synchronisation on a GPU); the caller gets the library's.
+            self.found["indices"] = B.copy(order)
+            host = B.to_numpy(order)
+            self.at = along(self.axis, host, host.shape)
+            return positions.take(self.xp, self.device, x,
+                                  positions.flat_positions(x.shape, self.at))
+        if self.k is not None:
+            order = order.copy()  # NumPy's slice is a view: the op keeps its own
+        self.found["indices"] = order.copy()  # the caller's: editing it cannot move the gradient
         self.at = along(self.axis, order, order.shape)
         return x[self.at]
 
@@ -48,6 +62,10 @@ class Sort(Op):
 
 def stable_order(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
     """The permutation that sorts ``data`` along ``axis``, ties in order of index (int64)."""
+    if B.is_foreign(data):  # the standard's argsort: stable keeps ties in order, descending too
+        xp = B.namespace(data)
+        return xp.astype(xp.argsort(data, axis=axis, descending=descending, stable=True),
+                         xp.int64)
     if not descending:
         return np.argsort(data, axis=axis, kind="stable").astype(np.int64, copy=False)
     # Descending, ties still first-index-first: sort the reversed axis ascending (ties then
@@ -71,7 +89,7 @@ def sort(x, dim=None, descending: bool = False, stable: bool = False, *, axis=No
     """
     x, axis = _prepare(x, dim, axis, "sort")
     if x.ndim == 0:
-        return ValuesIndices(x, _wrap(np.zeros((), dtype=np.int64)))
+        return ValuesIndices(x, _zero_index(x))
     return _sorted(x, axis, bool(descending), None)
 
 
@@ -85,8 +103,15 @@ def argsort(x, dim=None, descending: bool = False, stable: bool = False, *, axis
     """The indices (int64) that sort ``x`` along ``dim`` (default: the last); no gradient."""
     x, axis = _prepare(x, dim, axis, "argsort")
     if x.ndim == 0:
-        return _wrap(np.zeros((), dtype=np.int64))
+        return _zero_index(x)
     return _wrap(stable_order(x.data, axis, bool(descending)))
+
+
+def _zero_index(x):
+    """The index of a 0-d tensor's one element, in its library."""
+    data = B.array_of(x)
+    zero = np.zeros((), dtype=np.int64)
+    return _wrap(B.like(zero, data) if B.is_foreign(data) else zero)
 
 
 def topk(x, k: int, dim=None, largest: bool = True, sorted: bool = True, *, axis=None):  # noqa: A002

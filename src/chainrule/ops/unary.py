@@ -266,6 +266,8 @@ class Erf(Op):
     exact, as gradcheck needs.
     """
 
+    backends_note = "the library's own erf (PyTorch, CuPy); array-api-strict: BackendError"
+
     @property
     def portable(self) -> bool:  # the array API has no erf: the libraries' own, where one is
         return self.xp is np or B.native(self.xp, "erf") is not None

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, OUTPUT, Op, apply, torch_names
 from chainrule.ops.reduce import _tie_weights, normalize_axis
@@ -29,50 +30,54 @@ class Norm(Op):
     0/0 of the formula.
     """
 
+    portable = True  # the same formulas on every library (not the standard's vector_norm:
+    # NumPy's and the others' numbers then agree, rounding included)
+
     def forward(self, x):
-        p, axes = self.p, self.axes
-        a = np.abs(x)
+        p, axes, xp = self.p, self.axes, self.xp
+        a = xp.abs(x)
         if p == math.inf:
-            y = a.max(axis=axes, keepdims=True)
+            y = xp.max(a, axis=axes, keepdims=True)
         elif p == -math.inf:
-            y = a.min(axis=axes, keepdims=True)
+            y = xp.min(a, axis=axes, keepdims=True)
         elif p == 0:
-            y = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+            y = xp.sum(B.astype(x != 0, x.dtype), axis=axes, keepdims=True)  # NumPy 1: no np.astype
         elif p == 1:
-            y = a.sum(axis=axes, keepdims=True)
+            y = xp.sum(a, axis=axes, keepdims=True)
         elif p == 2:
-            y = np.sqrt((x * x).sum(axis=axes, keepdims=True))
+            y = xp.sqrt(xp.sum(x * x, axis=axes, keepdims=True))
         else:
             with np.errstate(divide="ignore"):  # 0^p for p < 0 is inf: its term's limit
-                y = (a ** p).sum(axis=axes, keepdims=True) ** (1 / p)
+                y = xp.sum(a ** p, axis=axes, keepdims=True) ** (1 / p)
         if self.recording and math.isinf(p):
-            self.save(w=_tie_weights(a, y, axes))
+            self.save(w=_tie_weights(a, y, axes, xp))
         self.kept = y.shape
         self.save(x=INPUT(0), y=OUTPUT)
-        return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape)
-                                                       if i not in axes))
+        return y if self.keepdims else xp.reshape(y, tuple(n for i, n in enumerate(x.shape)
+                                                           if i not in axes))
 
     def jvp(self, xs, y, dxs):
         p, x, dx = self.p, xs[0], dxs[0]
         if p == 0:
             return None  # a count: piecewise constant
         kept = y.reshape(self.kept)
-        sign = np.sign(generic.constant(x))
-        y_zero = np.asarray(generic.constant(kept)) == 0
+        sign = _sign(x)
+        y_zero = _is_zero(kept)
         if p == 1:
             w = sign
         elif math.isinf(p):
-            a = np.abs(generic.constant(x))
-            w = sign * _tie_weights(a, generic.constant(kept), self.axes)
+            a = abs(generic.constant(x))
+            c = generic.constant(kept)
+            w = sign * _tie_weights(a, c, self.axes, B.namespace(c))
         elif p == 2:
             w = x * _masked_ratio(np.ones((), y.dtype), kept, y_zero)
         elif p > 1:
-            w = sign * (x * sign) ** (p - 1) * _masked_ratio(np.ones((), y.dtype),
+            w = (x * sign) ** (p - 1) * sign * _masked_ratio(np.ones((), y.dtype),
                                                              kept ** (p - 1), y_zero)
         else:
-            x_zero = np.asarray(generic.constant(x)) == 0
-            safe = generic.where(x_zero, 1.0, x * sign) if x_zero.any() else x * sign
-            w = sign * safe ** (p - 1) * kept ** (1 - p)
+            x_zero = _is_zero(x)
+            safe = generic.where(x_zero, 1.0, x * sign) if B.any_true(x_zero) else x * sign
+            w = safe ** (p - 1) * sign * kept ** (1 - p)
         return (dx * w).sum(axis=self.axes, keepdims=self.keepdims)
 
     def vjp(self, g):
@@ -80,25 +85,37 @@ class Norm(Op):
         if p == 0:
             return None  # a count: no gradient, as PyTorch's (it leaves .grad None)
         g, y = g.reshape(self.kept), self.y.reshape(self.kept)
-        sign = np.sign(generic.constant(x))
+        sign = _sign(x)
         if p == 1:
             return g * sign
         if math.isinf(p):
-            return g * (sign * self.w)
-        y_zero = np.asarray(generic.constant(y)) == 0
+            return g * (self.w * sign)
+        y_zero = _is_zero(y)
         if p == 2:
             return x * _masked_ratio(g, y, y_zero)
         if p > 1:  # x * sign = |x|, written so that it stays differentiable under create_graph
-            return sign * (x * sign) ** (p - 1) * _masked_ratio(g, y ** (p - 1), y_zero)
-        x_zero = np.asarray(generic.constant(x)) == 0
-        safe = generic.where(x_zero, 1.0, x * sign) if x_zero.any() else x * sign
-        term = sign * safe ** (p - 1)  # sign(0) = 0 makes it 0 where x = 0
+            return (x * sign) ** (p - 1) * sign * _masked_ratio(g, y ** (p - 1), y_zero)
+        x_zero = _is_zero(x)
+        safe = generic.where(x_zero, 1.0, x * sign) if B.any_true(x_zero) else x * sign
+        term = safe ** (p - 1) * sign  # sign(0) = 0 makes it 0 where x = 0
         return term * g * y ** (1 - p)
 
 
-def _masked_ratio(g, d, zero: np.ndarray):
+def _sign(x):
+    """sign(x) as a constant array of x's library (0 at 0)."""
+    c = generic.constant(x)
+    return np.sign(c) if isinstance(c, np.ndarray) else B.namespace(c).sign(c)
+
+
+def _is_zero(x):
+    """Where x == 0, as a constant boolean array of x's library."""
+    c = generic.constant(x)
+    return np.asarray(c) == 0 if isinstance(c, (np.ndarray, np.generic)) else c == 0
+
+
+def _masked_ratio(g, d, zero):
     """g / d, and 0 where ``zero`` (d = 0) instead of the division's inf or NaN."""
-    if not zero.any():
+    if not B.any_true(zero):
         return g / d
     return generic.where(zero, 0.0, g / generic.where(zero, 1.0, d))
 
