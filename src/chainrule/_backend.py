@@ -339,9 +339,7 @@ def constant(value, like):
 
 #: The functions above the ops whose own code is NumPy's alone so far: each calls
 #: ``numpy_only`` first thing (docs/backends.md lists them, beside the primitives).
-NUMPY_ONLY = ("cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy",
-              "binary_cross_entropy_with_logits", "adaptive_avg_pool2d",
-              "adaptive_max_pool2d", "RMSprop")
+NUMPY_ONLY = ("RMSprop",)
 
 
 def array_of(x):

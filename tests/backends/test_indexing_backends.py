@@ -167,9 +167,6 @@ def test_what_still_has_no_path_refuses_with_a_typed_error():
     x = cr.tensor(put(X, "array_api_strict"), requires_grad=True)
     with pytest.raises(cr.BackendError, match=r"^erf: no path for array_api_strict .*help: "):
         F.gelu(x)
-    logits = cr.tensor(put(X, "torch"), requires_grad=True)
-    with pytest.raises(cr.BackendError, match=r"^nll_loss: no path for torch .*help: move"):
-        F.nll_loss(logits, np.array([0, 1, 2, 3, 0]))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -13,6 +13,12 @@ class targets, no weight, no smoothing, none ignored; nll_loss, mse_loss and
 binary_cross_entropy_with_logits without options) runs its original code, bitwise
 unchanged: the README's measured accuracies rest on it (tests/nn/test_loss_defaults.py).
 Each option takes a path of its own.
+
+The composed losses (mse_loss, l1_loss, kl_div ...) run on every array library as they
+are. Those that read labels or build constants with NumPy (cross_entropy, nll_loss, the
+binary cross-entropies) take functional_loss_xp.py's code for another library's tensor
+(PyTorch, CuPy, array-api-strict), after the same argument checks (those both share are in
+functional_loss_checks.py): the NumPy path stays as it was, behind one type check.
 """
 
 from __future__ import annotations
@@ -25,7 +31,19 @@ import numpy as np
 import chainrule as cr
 from chainrule import _backend as B
 from chainrule.errors import ShapeError
-from chainrule.graph import batching_mode, forward_mode, trace
+from chainrule.graph import batching_mode, trace
+from chainrule.nn import functional_loss_xp as _xp
+from chainrule.nn.functional_loss_checks import (
+    _as_rows,
+    _broadcast_weight,
+    _check_range,
+    _check_targets,
+    _check_unit_interval,
+    _class_weight,
+    _is_probabilities,
+    _moves,
+    _target_shape,
+)
 from chainrule.ops import loss as _loss
 from chainrule.tensor import Tensor, as_tensor
 
@@ -57,47 +75,6 @@ def _weight_or_reduction(weight, reduction, what: str):
     return None, weight
 
 
-def _moves(t) -> bool:
-    """Does ``t`` carry a derivative: does it require grad, or carry a forward-mode tangent?
-    Only then may it stay a tensor; anything else becomes a constant array."""
-    return isinstance(t, Tensor) and (t.requires_grad or bool(forward_mode.tangents(t)))
-
-
-def _constant(x, dtype, what: str, name: str):
-    """A weight-like argument as an array of ``dtype`` (None stays None). It is a constant
-    of the loss: one that requires grad is refused, as PyTorch refuses it."""
-    if x is None:
-        return None
-    if isinstance(x, Tensor):
-        if _moves(x):
-            raise ValueError(f"{what}: {name} requires grad, but it is a constant of the loss "
-                             f"(no gradient flows to it). help: pass {name}.detach()")
-        x = x.data
-    return np.asarray(x, dtype=dtype)
-
-
-def _class_weight(weight, num_classes: int, dtype, what: str):
-    w = _constant(weight, dtype, what, "weight")
-    if w is not None and w.shape != (num_classes,):
-        raise ShapeError(f"{what}: weight has shape {w.shape}, expected ({num_classes},): one "
-                         f"weight per class. help: give a 1-d weight of length {num_classes}")
-    return w
-
-
-def _broadcast_weight(weight, shape: tuple, what: str, name: str, dtype):
-    w = _constant(weight, dtype, what, name)
-    if w is not None:
-        try:
-            fits = np.broadcast_shapes(w.shape, shape) == shape
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ShapeError(f"{what}: {name} of shape {w.shape} does not broadcast to the "
-                             f"input's shape {shape}. help: give {name} the input's shape, or "
-                             "one that broadcasts to it (e.g. (C,) for the last axis)")
-    return w
-
-
 def _num_classes(x, what: str) -> int:
     if x.ndim == 0:
         raise ShapeError(f"{what}: the input must have a class axis: (N, C), (N, C, d1, ...) "
@@ -105,68 +82,17 @@ def _num_classes(x, what: str) -> int:
     return x.shape[1] if x.ndim > 1 else x.shape[0]
 
 
-def _target_shape(shape: tuple) -> tuple:
-    """The class-index target's shape for an input of ``shape``: (N, d1, ...) or ()."""
-    return shape[:1] + shape[2:] if len(shape) > 1 else ()
-
-
 def _class_targets(target, shape: tuple, ignore_index: int, what: str) -> np.ndarray:
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{what}: targets must be integer class indices, got dtype {t.dtype} "
-                        f"and shape {t.shape}. help: pass labels as an int array, e.g. "
-                        "y.astype(np.int64)" + (
-                            "; class probabilities (floats) must have the input's shape "
-                            f"{shape}" if what == "cross_entropy" else ""))
-    want = _target_shape(shape)
-    if t.shape != want:
-        raise ShapeError(f"{what}: expected {math.prod(want)} targets of shape {want} (the "
-                         f"input's shape {shape} without its class axis 1), got shape "
-                         f"{t.shape}. help: one class index per sample (and position)")
+    _check_targets(t.dtype.kind in "iu", t.dtype, t.shape, shape, what)
     # Checked again on every replay of a compiled step (trace.depends): the values change.
     trace.depends(_check_range, t, shape[1] if len(shape) > 1 else shape[0], ignore_index,
                   what)
     return t
 
 
-def _check_range(t, c: int, ignore_index: int, what: str) -> None:
-    bad = t[(t != ignore_index) & ((t < 0) | (t >= c))]
-    if bad.size:
-        raise IndexError(f"{what}: target class {int(bad.flat[0])} is out of range for {c} "
-                         f"classes (valid: 0..{c - 1}, or ignore_index={ignore_index}). "
-                         "help: check the labels and the model's number of outputs; mark "
-                         "samples to skip with ignore_index")
-
-
-def _check_unit_interval(values, name: str, what: str) -> None:
-    values = values.data if isinstance(values, Tensor) else values
-    if values.size and not ((values >= 0) & (values <= 1)).all():
-        raise ValueError(f"{what}: every {name} value must be in [0, 1], got values from "
-                         f"{np.nanmin(values)} to {np.nanmax(values)}. help: apply sigmoid "
-                         "first, or better, pass the logits to binary_cross_entropy_with_logits "
-                         "(stable for any logit)")
-
-
 def _any_equal(t, value) -> bool:
     return bool((t == value).any())
-
-
-def _as_rows(x):
-    """(N, C, d1, ...) as (N d1 ..., C), the class axis last; (C,) as (1, C). Tensors and
-    arrays alike."""
-    if x.ndim == 2:
-        return x
-    if x.ndim == 1:
-        return x.reshape(1, x.shape[0])
-    return x.transpose(0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
-
-
-def _is_probabilities(target, shape: tuple) -> bool:
-    """PyTorch's rule: a floating target of the input's shape holds class probabilities
-    (any other target must be class indices)."""
-    if not isinstance(target, (Tensor, np.ndarray)):
-        target = np.asarray(target)
-    return np.dtype(target.dtype).kind == "f" and tuple(target.shape) == shape
 
 
 @batching_mode.batchable  # it reads the targets' values: vmap has a rule for it
@@ -181,11 +107,6 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
     nothing. 'mean' divides by the summed weight of the counted targets (NaN when none
     counts, as PyTorch); with probabilities, by the number of samples (and positions).
     """
-    if B.is_foreign(B.array_of(logits)):
-        data = target.data if isinstance(target, Tensor) else target
-        if weight is not None or label_smoothing or B.is_float(data.dtype):
-            B.numpy_only("cross_entropy", logits)  # those paths: NumPy's so far
-        target = B.to_numpy(data)  # class indices, read on the host: an explicit move
     weight, reduction = _weight_or_reduction(weight, reduction, "cross_entropy")
     logits = as_tensor(logits)
     _check_reduction(reduction, "cross_entropy")
@@ -193,7 +114,14 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
     c = _num_classes(logits, "cross_entropy")
-    w = _class_weight(weight, c, logits.dtype, "cross_entropy")
+    if B.is_foreign(B.array_of(logits)):  # another library's tensor: functional_loss_xp
+        w = _xp.class_weight(weight, c, logits, "cross_entropy")
+        if not _is_probabilities(target, logits.shape):
+            return _xp.cross_entropy(logits, target, w, ignore_index, reduction,
+                                     label_smoothing, c)
+        target = _xp.probabilities(target, logits)
+    else:
+        w = _class_weight(weight, c, logits.dtype, "cross_entropy")
     if _is_probabilities(target, logits.shape):
         return _cross_entropy_probabilities(logits, target, w, ignore_index, reduction,
                                             label_smoothing)
@@ -204,7 +132,6 @@ def cross_entropy(logits, target, weight=None, ignore_index: int = -100,
             return _loss.cross_entropy(logits, t, reduction)
         losses = _loss.cross_entropy(_as_rows(logits), t.reshape(-1), reduction)
         return losses.reshape(t.shape) if reduction == "none" else losses
-    B.numpy_only("cross_entropy", logits)  # ignored targets, weights, smoothing: NumPy's
     ignored = t == ignore_index
     rows = _as_rows(logits)
     m = rows.shape[0]
@@ -225,7 +152,7 @@ def _cross_entropy_probabilities(logits, target, w, ignore_index, reduction, smo
         raise ValueError("cross_entropy: ignore_index applies to class-index targets, not to "
                          "probabilities. help: give ignored samples a target of zeros, or "
                          "pass class indices")
-    if not _moves(target):
+    if not _moves(target) and not B.is_foreign(B.array_of(target)):
         target = np.asarray(target.data if isinstance(target, Tensor) else target,
                             dtype=logits.dtype)
     q = _as_rows(target)
@@ -246,11 +173,12 @@ def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
     """l^n = -weight[t^n] log_probs^n[t^n] (log_probs from log_softmax), PyTorch's
     ``F.nll_loss``: shapes, ``weight``, ``ignore_index`` and the weighted mean as
     ``cross_entropy``'s with class indices."""
-    B.numpy_only("nll_loss", log_probs)
     weight, reduction = _weight_or_reduction(weight, reduction, "nll_loss")
     log_probs = as_tensor(log_probs)
     _check_reduction(reduction, "nll_loss")
     c = _num_classes(log_probs, "nll_loss")
+    if B.is_foreign(B.array_of(log_probs)):
+        return _xp.nll_loss(log_probs, target, weight, ignore_index, reduction, c)
     w = _class_weight(weight, c, log_probs.dtype, "nll_loss")
     t = _class_targets(target, log_probs.shape, ignore_index, "nll_loss")
     if log_probs.ndim == 2 and w is None and not trace.depends(_any_equal, t, ignore_index):
@@ -339,7 +267,6 @@ def kl_div(log_probs, target, reduction: str = "mean", log_target: bool = False)
     log-probabilities, PyTorch's ``F.kl_div``. ``'batchmean'`` divides the sum by the batch
     size (the KL divergence per sample); ``'mean'`` by the number of elements, and warns as
     PyTorch does."""
-    B.numpy_only("kl_div", log_probs, target)
     _check_reduction(reduction, "kl_div", REDUCTIONS + ("batchmean",))
     log_probs, target = _elementwise_target(log_probs, target, "kl_div")
     target = as_tensor(target)  # `array - tensor` would be an array when nothing needs grad
@@ -365,11 +292,13 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction: str
                                      pos_weight=None):
     """l = -w [pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], computed stably
     from x; ``weight`` w broadcasts to x, ``pos_weight`` (e.g. (C,)) along the last axis"""
-    B.numpy_only("binary_cross_entropy_with_logits", logits)
     weight, reduction = _weight_or_reduction(weight, reduction,
                                              "binary_cross_entropy_with_logits")
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     logits = as_tensor(logits)
+    if B.is_foreign(B.array_of(logits)):
+        return _xp.binary_cross_entropy_with_logits(logits, target, weight, reduction,
+                                                    pos_weight)
     t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=logits.dtype)
     if t.shape != logits.shape:
         raise ShapeError(f"binary_cross_entropy_with_logits: logits {logits.shape} and target "
@@ -386,11 +315,12 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction: str
 def binary_cross_entropy(probs, target, weight=None, reduction: str = "mean"):
     """l = -w [t log p + (1 - t) log(1 - p)] for probabilities p (after a sigmoid), each log
     clamped at -100 as PyTorch; ``weight`` w broadcasts to p"""
-    B.numpy_only("binary_cross_entropy", probs)
     weight, reduction = _weight_or_reduction(weight, reduction, "binary_cross_entropy")
     _check_reduction(reduction, "binary_cross_entropy")
     what = "binary_cross_entropy"
     probs = as_tensor(probs)
+    if B.is_foreign(B.array_of(probs)):
+        return _xp.binary_cross_entropy(probs, target, weight, reduction)
     t = np.asarray(target.data if isinstance(target, Tensor) else target, dtype=probs.dtype)
     if t.shape != probs.shape:
         raise ShapeError(f"{what}: input {probs.shape} and target {t.shape} differ. help: give "

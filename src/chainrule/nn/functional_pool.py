@@ -178,17 +178,18 @@ def _bins(n: int, out: int):
 def adaptive_avg_pool2d(x, output_size):
     """y[n, c, i, j] = the mean of x[n, c] over bin i of the rows and bin j of the columns
     (bin i of n rows into out: [floor(i n / out), ceil((i+1) n / out))); as two products
-    with constant 0/1 bin matrices, then a division by the bin sizes."""
-    B.numpy_only("adaptive_avg_pool2d", x)
+    with constant 0/1 bin matrices (NumPy's, moved to x's library by the ops), then a
+    division by the bin sizes."""
     x, (oh, ow) = _adaptive_args(x, output_size, "adaptive_avg_pool2d")
     rows, cols = _bins(x.shape[2], oh), _bins(x.shape[3], ow)
-    by_row = np.zeros((oh, x.shape[2]), dtype=x.dtype)
-    by_col = np.zeros((x.shape[3], ow), dtype=x.dtype)
+    dtype = B.numpy_dtype(x.dtype)
+    by_row = np.zeros((oh, x.shape[2]), dtype=dtype)
+    by_col = np.zeros((x.shape[3], ow), dtype=dtype)
     for i, (a, b) in enumerate(rows):
         by_row[i, a:b] = 1
     for j, (a, b) in enumerate(cols):
         by_col[a:b, j] = 1
-    sizes = np.outer([b - a for a, b in rows], [b - a for a, b in cols]).astype(x.dtype)
+    sizes = np.outer([b - a for a, b in rows], [b - a for a, b in cols]).astype(dtype)
     return cr.matmul(by_row, cr.matmul(x, by_col)) / sizes
 
 
@@ -196,11 +197,12 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     """y[n, c, i, j] = the max of x[n, c] over bin i of the rows and bin j of the columns
     (adaptive_avg_pool2d's bins); x indexed at each bin's first maximum (its last NaN if it
     holds one, as PyTorch), so the gradient goes there alone."""
-    B.numpy_only("adaptive_max_pool2d", x)
     if return_indices:
         raise ValueError("adaptive_max_pool2d: return_indices=True is not supported. help: "
                          "the values are differentiable as they are")
     x, (oh, ow) = _adaptive_args(x, output_size, "adaptive_max_pool2d")
+    if B.is_foreign(x._backing()):
+        return _adaptive_max_portable(x, oh, ow)
     n, c, h, w = x.shape
     at_h = np.empty((n, c, oh, ow), dtype=np.intp)
     at_w = np.empty_like(at_h)
@@ -217,6 +219,28 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     batch = np.arange(n)[:, None, None, None]
     channel = np.arange(c)[None, :, None, None]
     return x[batch, channel, at_h, at_w]
+
+
+def _adaptive_max_portable(x, oh: int, ow: int):
+    """adaptive_max_pool2d on another library's tensor, which has no integer-array index:
+    each bin's window (a basic slice) keeps its chosen element through a where over a
+    one-hot mask of it (the first maximum, or the last NaN), then a sum; the where sends
+    the gradient to that element alone, as the index does on NumPy. The positions are found
+    on the device: nothing is read to the host."""
+    n, c, h, w = x.shape
+    xp = B.namespace(x._backing())
+    out = []
+    for r0, r1 in _bins(h, oh):
+        for c0, c1 in _bins(w, ow):
+            window = x[:, :, r0:r1, c0:c1].reshape(n, c, -1)
+            data = window.data
+            at = xp.arange(data.shape[2], device=B.device(data))
+            nan = xp.isnan(data)
+            last_nan = xp.max(xp.where(nan, at, -1), axis=2, keepdims=True)
+            first = xp.argmax(data, axis=2, keepdims=True)
+            chosen = xp.where(xp.any(nan, axis=2, keepdims=True), last_nan, first)
+            out.append(cr.where(at == chosen, window, 0.0).sum(axis=2))
+    return cr.stack(out, axis=2).reshape(n, c, oh, ow)
 
 
 def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None,

@@ -142,7 +142,14 @@ class BCEWithLogits(Op):
     would take a one-sided derivative there). ``target`` is a constant of the op.
     """
 
+    portable = True
+
     def forward(self, x):
+        if self.xp is not np:
+            xp, t = self.xp, _constants(self, x, "target")
+            losses = xp.maximum(x, 0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
+            self.save(x=INPUT(0))
+            return _reduced_portable(xp, losses, self.reduction)
         t = self.target
         losses = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
         self.save(x=INPUT(0))
@@ -159,7 +166,7 @@ class BCEWithLogits(Op):
         x = self.x
         d = generic.sigmoid(x) - self.target
         if self.reduction == "mean":
-            return d * (g / x.size)
+            return d * (g / B.size(x))
         return d * g
 
 
@@ -176,7 +183,11 @@ class SoftCrossEntropy(Op):
     the targets that count (PyTorch's weighted mean); ``counted`` says whether any does.
     """
 
+    portable = True
+
     def forward(self, x, q):
+        if self.xp is not np:
+            return self._forward_portable(x, q)
         m = x.max(axis=1, keepdims=True)
         shifted = x - m
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -186,6 +197,21 @@ class SoftCrossEntropy(Op):
         if self.parents is not None:
             self.save(x=INPUT(0), q=INPUT(1), logp=logp)
         return self._reduced(-qlogp.sum(axis=1))
+
+    def _forward_portable(self, x, q):
+        xp = self.xp
+        shifted = x - xp.max(x, axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+        qlogp = q * xp.where(q == 0, 0.0, logp)  # NOTE: as above, never 0 * -inf
+        if self.parents is not None:
+            self.save(x=INPUT(0), q=INPUT(1), logp=logp)
+        losses = -xp.sum(qlogp, axis=1)
+        if self.reduction == "none":
+            return losses
+        total = xp.sum(losses)
+        if self.reduction == "sum":
+            return total
+        return total / self.denom if self.denom else total * math.nan
 
     def _reduced(self, losses):
         if self.reduction == "none":
@@ -217,7 +243,7 @@ class SoftCrossEntropy(Op):
             g = g.reshape(-1, 1)
         elif self.reduction == "mean":
             g = g / self.denom if self.denom else g * self._empty_scale()
-        dx = (np.exp(logp) * q.sum(axis=1, keepdims=True) - q) * g if self.needs(0) else None
+        dx = (generic.exp(logp) * q.sum(axis=1, keepdims=True) - q) * g if self.needs(0) else None
         return dx, (-logp * g if self.needs(1) else None)
 
 
@@ -232,7 +258,16 @@ class WeightedBCEWithLogits(Op):
     log(1 + e^-|x|), stable for any x and exact at 0.
     """
 
+    portable = True
+
     def forward(self, x):
+        if self.xp is not np:
+            xp = self.xp
+            t, w, pw = _constants(self, x, "target", "weight", "pos_weight")
+            softplus = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+            losses = (1 - t) * x + (softplus if pw is None else (1 + (pw - 1) * t) * softplus)
+            self.save(x=INPUT(0))
+            return _reduced_portable(xp, losses if w is None else losses * w, self.reduction)
         t, w, pw = self.target, self.weight, self.pos_weight
         softplus = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
         losses = (1 - t) * x + (softplus if pw is None else (1 + (pw - 1) * t) * softplus)
@@ -258,7 +293,7 @@ class WeightedBCEWithLogits(Op):
         d = s - t if pw is None else s * (1 + (pw - 1) * t) - pw * t
         if w is not None:
             d = d * w
-        return d * (g / d.size if self.reduction == "mean" else g)
+        return d * (g / B.size(d) if self.reduction == "mean" else g)
 
 
 class BinaryCrossEntropy(Op):
@@ -274,8 +309,17 @@ class BinaryCrossEntropy(Op):
     """
 
     eps = float(np.float32(1e-12))  # PyTorch's EPSILON, a C float: 9.99999996e-13
+    portable = True
 
     def forward(self, p):
+        if self.xp is not np:
+            xp = self.xp
+            t, w = _constants(self, p, "target", "weight")
+            with np.errstate(divide="ignore"):  # array-api-strict computes with NumPy
+                logs = xp.maximum(xp.log1p(-p), -100), xp.maximum(xp.log(p), -100)
+            losses = (t - 1) * logs[0] - t * logs[1]
+            self.save(p=INPUT(0))
+            return _reduced_portable(xp, losses if w is None else losses * w, self.reduction)
         t, w = self.target, self.weight
         with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped
             losses = (t - 1) * np.maximum(np.log1p(-p), -100) - t * np.maximum(np.log(p), -100)
@@ -302,7 +346,30 @@ class BinaryCrossEntropy(Op):
         d = (p - t) / floor
         if w is not None:
             d = d * w
-        return d * (g / d.size if self.reduction == "mean" else g)
+        return d * (g / B.size(d) if self.reduction == "mean" else g)
+
+
+def _constants(op, like, *names):
+    """The op's constants ``names`` (NumPy arrays or numbers, as nn.functional gives them on
+    the NumPy path) as arrays of ``like``'s library, device and dtype, kept on the op, so
+    its vjp reads them there too; None stays None."""
+    values = []
+    for name in names:
+        value = getattr(op, name)
+        if value is not None and not (B.is_foreign(value)
+                                      and B.same_dtype(value.dtype, like.dtype)):
+            value = B.constant(value, like)
+            setattr(op, name, value)
+        values.append(value)
+    return values[0] if len(values) == 1 else values
+
+
+def _reduced_portable(xp, losses, reduction: str):
+    """Elementwise ``losses`` reduced in namespace ``xp`` (the portable forwards' end)."""
+    if reduction == "none":
+        return losses
+    total = xp.sum(losses)
+    return total / B.size(losses) if reduction == "mean" else total
 
 
 def _reduced_tangent(dl, reduction: str):
