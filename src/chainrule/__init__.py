@@ -12,7 +12,7 @@ import numpy as _np
 
 # tensor first: it imports the ops at its end, once the Tensor class exists.
 from chainrule.tensor import Tensor  # isort: skip
-from chainrule import distributed, func, nn, ops, optim
+from chainrule import ops
 
 # cr.autograd (the subpackage) holds PyTorch's form: cr.autograd.grad(outputs, inputs).
 from chainrule.autograd import (
@@ -117,26 +117,38 @@ from chainrule.ops import (
     where,
 )
 from chainrule.ops.vector_norm import norm  # not in chainrule.ops: there, norm is a module
-from chainrule.serialization import CheckpointError, load, save
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
 int32, int64, bool_ = _np.int32, _np.int64, _np.bool_
 
 __version__ = "0.1.0"
 
-#: Subpackages loaded on first use (``cr.data.DataLoader``), so that ``import chainrule``
-#: stays light: the embedded datasets' resources, the loader's multiprocessing, the
-#: drawing code (tests/test_startup.py).
-_LAZY = ("data", "health", "viz")
+#: Loaded on first use (``cr.nn.Linear``, ``cr.save(...)``), so that ``import chainrule``
+#: stays light (tests/test_startup.py; docs/performance.md, "Start-up"): the packages
+#: above the engine, and the names defined in one of them (name: the module that holds
+#: it; a package holds itself). ``dir(cr)`` lists them all, loaded or not.
+_LAZY = {name: f"chainrule.{name}" for name in
+         ("data", "distributed", "func", "health", "nn", "optim", "serialization", "viz")}
+_LAZY.update(dict.fromkeys(("CheckpointError", "load", "save"), "chainrule.serialization"))
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
-        return importlib.import_module(f"chainrule.{name}")  # which also binds it here
+        module = importlib.import_module(_LAZY[name])  # which binds a package here
+        if module.__name__ == f"chainrule.{name}":
+            return module
+        value = globals()[name] = getattr(module, name)  # later uses find it directly
+        return value
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+# `from chainrule import *` brings what it brought before the names above became lazy
+# (data, health and viz were lazy already: a star import does not load them).
+__all__ = sorted({name for name in globals() if not name.startswith("_")}
+                 | (set(_LAZY) - {"data", "health", "viz"}))
