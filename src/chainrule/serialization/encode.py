@@ -70,13 +70,9 @@ class _Encoder:
 
     def encode(self, obj, parts: tuple, where):
         """The tree node for ``obj``, found at key parts ``parts`` (``where`` in messages)."""
-        kind = type(obj)
-        if kind is float:  # first: a run's history is mostly floats, every epoch
-            if obj != obj:  # NaN: its sign and payload bits, which repr would drop
-                return {"float_bits": struct.pack(">d", obj).hex()}
-            return {"float": repr(obj)}  # repr round-trips exactly, inf and -0.0 included
-        if kind is int or kind is bool or obj is None:
-            return obj
+        node = _plain(obj)
+        if node is not _OTHER:
+            return node
         if hasattr(obj, "numpy") and hasattr(obj, "requires_grad"):  # a tensor
             array = obj.numpy()
             if not isinstance(array, np.ndarray):
@@ -122,20 +118,21 @@ class _Encoder:
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
-                if isinstance(key, bool) or not isinstance(key, (str, int)):
-                    raise CheckpointError(
-                        f"save: {_at(where)}: dict key {key!r} is a {type(key).__name__}; keys "
-                        "must be strings (or ints, as in optimizer state). help: convert "
-                        "the keys with str()")
-                if isinstance(key, str):
-                    _check_utf8(key, where, "dict key")
-                part = _escape(key) if isinstance(key, str) else str(int(key))
-                items.append([key if isinstance(key, str) else int(key),
-                              self.encode(value, (*parts, part), (where, key))])
+                if not (type(key) is str and key.isascii()):
+                    key = _dict_key(key, where)
+                # A plain leaf's node needs no place: the key parts are only for arrays.
+                node = _plain(value)
+                if node is _OTHER:
+                    part = _escape(key) if isinstance(key, str) else str(key)
+                    node = self.encode(value, (*parts, part), (where, key))
+                items.append([key, node])
             return {"dict": items}
-        kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [self.encode(v, (*parts, str(i)), (where, i))
-                       for i, v in enumerate(obj)]}
+        nodes = []
+        for i, value in enumerate(obj):
+            node = _plain(value)
+            nodes.append(node if node is not _OTHER else
+                         self.encode(value, (*parts, str(i)), (where, i)))
+        return {"list" if isinstance(obj, list) else "tuple": nodes}
 
     def _array(self, array: np.ndarray, node: dict, parts: tuple, where) -> dict:
         little = array.dtype.newbyteorder("<") if array.dtype.byteorder != "|" else array.dtype
@@ -161,6 +158,41 @@ class _Encoder:
         while f"{key}%{n}" in self.arrays:
             n += 1
         return f"{key}%{n}"
+
+
+#: What ``_plain`` returns for anything else.
+_OTHER = object()
+
+
+def _plain(value):
+    """The tree node of a float, int, bool, None or ASCII string, else ``_OTHER``.
+
+    Tried first, and inline in containers: these leaves are most of a training
+    checkpoint (its history of floats grows by a row every epoch, and is saved every
+    epoch), and they need neither a place nor any check.
+    """
+    kind = type(value)
+    if kind is float:
+        if value != value:  # NaN: its sign and payload bits, which repr would drop
+            return {"float_bits": struct.pack(">d", value).hex()}
+        return {"float": repr(value)}  # repr round-trips exactly, inf and -0.0 included
+    if kind is int or kind is bool or value is None or (kind is str and value.isascii()):
+        return value
+    return _OTHER
+
+
+def _dict_key(key, where):
+    """A dict key as the tree holds it (a str, or an int), checked; any other key is a
+    CheckpointError."""
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise CheckpointError(
+            f"save: {_at(where)}: dict key {key!r} is a {type(key).__name__}; keys "
+            "must be strings (or ints, as in optimizer state). help: convert "
+            "the keys with str()")
+    if isinstance(key, str):
+        _check_utf8(key, where, "dict key")
+        return key
+    return int(key)
 
 
 def _at(where) -> str:
