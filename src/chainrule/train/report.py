@@ -60,28 +60,56 @@ HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accu
                   "test_loss", "test_accuracy", "lr", "seconds")
 
 
-def write_history(path: Path, history: list) -> None:
-    write_atomic(path, history_csv(history))
+def write_history(path: Path, history: list, row_text=None) -> None:
+    write_atomic(path, history_csv(history, row_text))
 
 
-def history_csv(history: list) -> bytes:
+def history_csv(history: list, row_text=None) -> bytes:
     """history.csv: one row per epoch, the fields of metrics.json's history (an empty cell
     where a run has no validation set). Numbers as ``repr`` writes them: read back, each
-    is the same float as in metrics.json."""
+    is the same float as in metrics.json. ``row_text``: a ``RowText(csv_row)`` that keeps
+    each row's line from one call to the next."""
+    return (_csv_line(HISTORY_FIELDS) + "".join(map(row_text or csv_row, history))).encode()
+
+
+def csv_row(row: dict) -> str:
+    """A history row's line of history.csv."""
+    return _csv_line(["" if row.get(k) is None else repr(row[k]) for k in HISTORY_FIELDS])
+
+
+def _csv_line(cells) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(HISTORY_FIELDS)
-    for row in history:
-        writer.writerow(["" if row.get(k) is None else repr(row[k]) for k in HISTORY_FIELDS])
-    return buf.getvalue().encode()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
 
 
-def write_metrics(path: Path, metrics: dict) -> None:
-    write_atomic(path, metrics_json(metrics))
+class RowText:
+    """Each history row's text, made once and kept.
+
+    A run writes metrics.json and history.csv after every epoch, each with the whole
+    history: formatting every row again each time grew with the square of the epochs.
+    A row is never changed once its epoch is recorded, so its text is kept by identity
+    (the row itself is held, so that its ``id`` is not reused).
+    """
+
+    def __init__(self, render):
+        self._render, self._done = render, {}
+
+    def __call__(self, row: dict) -> str:
+        held = self._done.get(id(row))
+        if held is None or held[0] is not row:
+            held = self._done[id(row)] = (row, self._render(row))
+        return held[1]
 
 
-def metrics_json(metrics: dict) -> bytes:
+def write_metrics(path: Path, metrics: dict, row_text=None) -> None:
+    write_atomic(path, metrics_json(metrics, row_text))
+
+
+def metrics_json(metrics: dict, row_text=None) -> bytes:
     """``metrics`` as JSON: a key per line, a list of rows (the history) a row per line.
+    ``row_text``: a ``RowText(json.dumps)`` that keeps each row's JSON from one call to
+    the next.
 
     NOTE: not ``json.dumps(indent=2)``, which falls back to the pure-Python encoder: written
     every epoch with the whole history, that took more time than a digits epoch's training
@@ -90,7 +118,7 @@ def metrics_json(metrics: dict) -> bytes:
     lines = []
     for key, value in metrics.items():
         if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
-            rows = ",\n    ".join(json.dumps(row) for row in value)
+            rows = ",\n    ".join(map(row_text or json.dumps, value))
             text = f"[\n    {rows}\n  ]"
         elif isinstance(value, dict) and value:
             items = ",\n    ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in value.items())

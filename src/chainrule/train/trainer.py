@@ -12,6 +12,7 @@ epoch) (the shuffling order).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import signal
 import threading
@@ -31,6 +32,8 @@ from chainrule.train.metrics import best_row, epoch_row, summary
 from chainrule.train.models import count_parameters
 from chainrule.train.recipes import Recipe, model_name
 from chainrule.train.report import (
+    RowText,
+    csv_row,
     epoch_line,
     epoch_progress,
     history_csv,
@@ -97,6 +100,8 @@ class Trainer:
         self.saved = saved  # what checkpoints/last holds now (state.position()), for messages
         self.writer = True  # this process writes the run's files (ranks.py: rank 0 only)
         self.writes = Writes()  # an epoch's files, written while the next trains (writes.py)
+        # each history row's text in metrics.json and history.csv, made once (report.py)
+        self.row_json, self.row_csv = RowText(json.dumps), RowText(csv_row)
         data = setup.data
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
@@ -312,11 +317,12 @@ class Trainer:
         # progress. Not fsynced: the final ones are (_write_reports), and last holds all.
         metrics = metrics_json({**summary(state.history, state.stopped), "epochs": state.epoch,
                                 "seconds": seconds, "history": state.history,
-                                "recipe": self.recipe.to_dict(), "complete": False})
+                                "recipe": self.recipe.to_dict(), "complete": False},
+                               self.row_json)
         jobs += [(self.out_dir / "metrics.json", write_atomic, self.out_dir / "metrics.json",
                   metrics, False),
                  (self.out_dir / "history.csv", write_atomic, self.out_dir / "history.csv",
-                  history_csv(state.history), False)]
+                  history_csv(state.history, self.row_csv), False)]
         try:
             self.writes.submit(jobs)
         except WriteFailed as e:
@@ -333,8 +339,8 @@ class Trainer:
         """The run's final metrics.json, history.csv and plot; returns the metrics."""
         metrics, history = self._metrics(), self.state.history
         self._flush()
-        self._write(self.out_dir / "metrics.json", write_metrics, metrics)
-        self._write(self.out_dir / "history.csv", write_history, history)
+        self._write(self.out_dir / "metrics.json", write_metrics, metrics, self.row_json)
+        self._write(self.out_dir / "history.csv", write_history, history, self.row_csv)
         best = best_row(history)
         self._write(self.out_dir / "curves.png", plot_curves, history,
                     f"chainrule: {model_name(self.recipe.model)} on {self.recipe.dataset}",
