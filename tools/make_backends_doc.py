@@ -2,8 +2,7 @@
 
 Each primitive says whether its forward and vjp keep to the array API (``portable``, in
 graph/node.py), and, where that depends on the library or the inputs, how (its
-``backends_note``, shown instead); the functions above the ops that are NumPy's alone so
-far are listed in ``_backend.NUMPY_ONLY``. The table between the two markers of
+``backends_note``, shown instead). The table between the two markers of
 docs/backends.md is made from those, so it cannot drift from the code;
 tests/ops/test_backends_doc.py fails when it is stale. Run:
 
@@ -40,7 +39,6 @@ def numpy_path(cls) -> str:
 
 
 def table() -> str:
-    from chainrule import _backend as B
     from chainrule.ops import PRIMITIVES
 
     rows = sorted(PRIMITIVES.items(), key=lambda kv: (kv[1].__module__, kv[0]))
@@ -50,11 +48,7 @@ def table() -> str:
               f"{numpy_path(cls) if cls.portable is not False else 'the only one'} |"
               for name, cls in rows]
     ported = sum(cls.portable is True for cls in PRIMITIVES.values())
-    lines += ["", f"{ported} of {len(PRIMITIVES)} primitives run on every backend.", "",
-              "Functions above the ops whose own code is NumPy's alone so far (they refuse "
-              "other libraries' tensors with `BackendError` first thing, or on the paths "
-              "noted in the text above):", ""]
-    lines += [f"- `{name}`" for name in B.NUMPY_ONLY]
+    lines += ["", f"{ported} of {len(PRIMITIVES)} primitives run on every backend."]
     return "\n".join(lines)
 
 

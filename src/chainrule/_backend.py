@@ -337,29 +337,11 @@ def constant(value, like):
     return xp.asarray(value, dtype=like.dtype, device=device(like))
 
 
-#: The functions above the ops whose own code is NumPy's alone so far: each calls
-#: ``numpy_only`` first thing (docs/backends.md lists them, beside the primitives).
-NUMPY_ONLY = ("RMSprop",)
-
-
 def array_of(x):
     """The array behind tensor ``x`` (for its library, dtype, device), or ``x`` itself; a
     batched tensor under vmap answers without its values being read (Tensor._backing)."""
     probe = getattr(x, "_backing", None)
     return x if probe is None else probe()
-
-
-def numpy_only(op_name: str, *xs) -> None:
-    """Refuse, with help, tensors of other libraries in a function whose path is NumPy's
-    alone so far (called first thing there; a type check on the NumPy path)."""
-    assert op_name in NUMPY_ONLY, op_name  # noqa: S101 - a bug here, not bad input
-    for x in xs:
-        data = array_of(x)
-        if is_foreign(data):
-            raise BackendError(
-                f"{op_name}: no path for {name(data)} arrays yet (docs/backends.md lists "
-                "what runs where). help: move the tensors to NumPy with .to('numpy') for "
-                "this step")
 
 
 def like(array: np.ndarray, template):

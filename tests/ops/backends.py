@@ -46,13 +46,13 @@ NOT_PORTABLE = {name.lower() for name, op in PRIMITIVES.items() if op.portable i
 
 def run_or_refuse(row, fn):
     """``fn()``, or None when it refused with the typed error, and the refusal names a
-    primitive that is not (or not always) portable or a function that is NumPy-only so far
-    (``_backend.NUMPY_ONLY``): any other error, or a refusal by anything else, fails."""
+    primitive that is not (or not always) portable: any other error, or a refusal by
+    anything else, fails."""
     try:
         return fn()
     except BackendError as e:
         what = str(e).partition(":")[0]
-        if what not in NOT_PORTABLE and what not in B.NUMPY_ONLY:
+        if what not in NOT_PORTABLE:
             raise
         assert "no path for" in str(e) and "help:" in str(e), str(e)
         return None

@@ -24,6 +24,7 @@ from chainrule.data.errors import (
     DatasetPickleError,
     WorkerError,
 )
+from chainrule.tensor import _wrap
 
 __all__ = ["DataLoader", "DataLoaderError", "Dataset", "DatasetPickleError", "TensorDataset",
            "WorkerError", "get_worker_info"]
@@ -43,21 +44,27 @@ class DataLoader:
     them alive across epochs; ``worker_init_fn(worker_id)`` runs in each worker after it
     is seeded; ``timeout`` (seconds, 0 = forever) bounds the wait for one batch;
     ``multiprocessing_context`` is a start method name or a context ('forkserver' by
-    default where it exists, else 'spawn'). ``pin_memory`` is accepted and does nothing:
-    chainrule's tensors live in NumPy arrays in ordinary memory.
+    default where it exists, else 'spawn'). ``pin_memory`` is accepted and does nothing.
+
+    ``backend`` ("numpy", "torch", "cupy", "array_api_strict"; default: the global default,
+    ``cr.set_default_backend``, NumPy at start) and ``device`` (that library's; default its
+    default device) say where the batches arrive: every batch is made in NumPy (in this
+    process or a worker) and moved there in this process, one explicit move per array.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, generator=None, *,
                  num_workers: int = 0, pin_memory: bool = False, timeout: float = 0,
                  worker_init_fn=None, multiprocessing_context=None, prefetch_factor: int = 2,
-                 persistent_workers: bool = False, sampler=None):
+                 persistent_workers: bool = False, sampler=None, backend: str | None = None,
+                 device=None):
         _check_count("batch_size", batch_size, 1,
                      "it is the number of samples per batch, e.g. batch_size=32")
         _check_count("num_workers", num_workers, 0,
                      "0 loads batches in this process; N > 0 starts N worker processes")
         _check_count("prefetch_factor", prefetch_factor, 1,
                      "it is how many batches each worker prepares ahead (default 2)")
+        self.backend, self.device = _check_place(backend, device)
         if (isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.number))
                 or not timeout >= 0):
             raise DataLoaderError(f"DataLoader: timeout must be a number of seconds >= 0, got "
@@ -112,13 +119,17 @@ class DataLoader:
         stop = len(self) * self.batch_size
         starts = range(0, min(stop, n), self.batch_size)
         if self.num_workers == 0:
-            for start in starts:
-                idx = order[start:start + self.batch_size]
-                yield tuple(_to_tensor(x) for x in fetch(self.dataset, idx))
+            size = self.batch_size
+            batches = (tuple(_to_tensor(x) for x in fetch(self.dataset, order[s:s + size]))
+                       for s in starts)
         else:
-
-            batches = [order[start:start + self.batch_size] for start in starts]
-            yield from iter_workers(self, batches, base_seed)
+            batches = iter_workers(self, [order[start:start + self.batch_size]
+                                          for start in starts], base_seed)
+        if self.backend == "numpy":
+            yield from batches
+            return
+        for batch in batches:
+            yield tuple(_wrap(B.convert(t.data, self.backend, self.device)) for t in batch)
 
     def _worker_seed(self) -> int:
         """A 64-bit seed for this epoch's workers, derived from (shuffle state, epoch).
@@ -147,6 +158,20 @@ class DataLoader:
     def load_state_dict(self, state: dict) -> None:
         self.epoch = int(state["epoch"])
         self.generator.bit_generator.state = state["generator"]
+
+
+def _check_place(backend, device) -> tuple:
+    """(backend, device) checked: a known and installed library (``BackendError`` with the
+    pip command otherwise), and NumPy only on the host."""
+    backend = B.DEFAULT_BACKEND if backend is None else B.check_backend(backend)
+    if backend == "numpy":
+        if device not in (None, "cpu"):
+            raise DataLoaderError(f"DataLoader: device={device!r} with NumPy batches, which "
+                                  "live on the host ('cpu'). help: give backend= too, e.g. "
+                                  "backend='torch', device='cuda'")
+        return backend, None
+    B.namespace_of(backend)  # raises, with help, when the library is not installed
+    return backend, device
 
 
 def _check_count(name: str, value, minimum: int, help: str) -> None:

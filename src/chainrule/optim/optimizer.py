@@ -1,13 +1,16 @@
 """Optimizers: update rules step for step as PyTorch's, on the parameters' data in place.
 
 Each ``step()`` reads ``p.grad`` (skipping parameters without one), updates ``p.data``
-with in-place NumPy operations and bumps the parameter's version, so a backward pass
-through a graph recorded before the step refuses to run (its saved weights are stale).
+in place and bumps the parameter's version, so a backward pass through a graph recorded
+before the step refuses to run (its saved weights are stale). NumPy parameters take
+``_update`` (in-place NumPy operations); another library's (PyTorch, CuPy,
+array-api-strict) take ``_update_portable``: the same arithmetic in the same order, through
+the parameters' array namespace, so the same rounding; its state lives in that library.
 
 Notation in the docstrings: w a parameter, g its gradient, lr the learning rate, wd the
 weight decay, t the step count of that parameter (1 on the first step).
 
-Speed: an update allocates nothing per step. Intermediate results go into two work arrays
+Speed (NumPy): an update allocates nothing per step. Intermediate results go into two work arrays
 per parameter shape (``_work``), shared by the parameters of that shape since they are
 updated one after the other; the optimizer state (moments, momentum buffers) is updated
 in place. ``p.grad`` is read, never written.
@@ -137,7 +140,7 @@ class Optimizer:
         raise NotImplementedError  # pragma: no cover
 
     def _update_portable(self, w, g, state: dict, group: dict) -> None:
-        B.numpy_only(self._name, w)
+        raise NotImplementedError  # pragma: no cover
 
     def _scratch(self, like: np.ndarray, k: int) -> np.ndarray:
         """The k-th work array of ``like``'s shape and dtype (reused from step to step)."""
@@ -379,62 +382,3 @@ class AdamW(Adam):
                  amsgrad=False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
-
-
-class RMSprop(Optimizer):
-    """RMSprop, as PyTorch's (eps added outside the square root):
-
-        g <- g + wd * w                                  (if wd)
-        s <- alpha s + (1 - alpha) g^2
-        a <- alpha a + (1 - alpha) g;  s~ = s - a^2        (if centered; else s~ = s)
-        d = g / (sqrt(s~) + eps)
-        b <- momentum b + d;  w <- w - lr b               (if momentum; else w <- w - lr d)
-    """
-
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha}")
-        if momentum < 0:
-            raise ValueError(f"RMSprop: momentum must be >= 0, got {momentum}")
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered))
-
-    def _update(self, w, g, state, group):
-        lr, alpha, eps, wd, mu = (group[k] for k in ("lr", "alpha", "eps", "weight_decay",
-                                                     "momentum"))
-        if wd:
-            g = self._with_weight_decay(w, g, wd)
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(w, order="C")
-            if mu > 0:
-                state["momentum_buffer"] = np.zeros_like(w, order="C")
-            if group["centered"]:
-                state["grad_avg"] = np.zeros_like(w, order="C")
-        state["step"] += 1
-        s = state["square_avg"]
-        work = self._scratch(w, 1)
-        s *= alpha
-        sq = np.multiply(g, g, out=work)
-        sq *= 1 - alpha
-        s += sq
-        if group["centered"]:
-            a = state["grad_avg"]
-            a *= alpha
-            a += np.multiply(g, 1 - alpha, out=work)
-            avg = np.multiply(a, a, out=work)
-            np.subtract(s, avg, out=avg)
-            np.sqrt(avg, out=avg)
-        else:
-            avg = np.sqrt(s, out=work)
-        avg += eps
-        d = np.divide(g, avg, out=work)
-        if mu > 0:
-            buf = state["momentum_buffer"]
-            buf *= mu
-            buf += d
-            d = np.multiply(buf, lr, out=work)
-        else:
-            d *= lr
-        w -= d

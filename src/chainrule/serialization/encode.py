@@ -12,6 +12,7 @@ import struct
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.serialization.atomic import write_atomic
 from chainrule.serialization.schema import (
     _RESERVED,
@@ -33,7 +34,8 @@ def save(obj, path) -> None:
 
     ``obj`` is a tree of dicts (keys: ``str``, or ``int`` as in optimizer state), lists
     and tuples whose leaves are tensors (anything with ``.numpy()`` and
-    ``.requires_grad``), ndarrays, NumPy scalars, Python ints (any size), floats, bools,
+    ``.requires_grad``), ndarrays, other array libraries' arrays (PyTorch, CuPy,
+    array-api-strict: stored as NumPy, given back as ndarrays), NumPy scalars, Python ints (any size), floats, bools,
     strings and None. Raises ``CheckpointError`` naming the place of anything else;
     ``OSError`` if the file cannot be written, and then the old file is untouched.
     """
@@ -73,6 +75,8 @@ class _Encoder:
         node = _plain(obj)
         if node is not _OTHER:
             return node
+        if B.is_foreign(obj):  # another library's array (optimizer state): NumPy on disk
+            return self._array(B.to_numpy(obj), {"kind": "ndarray"}, parts, where)
         if hasattr(obj, "numpy") and hasattr(obj, "requires_grad"):  # a tensor
             array = obj.numpy()
             if not isinstance(array, np.ndarray):
