@@ -7,6 +7,7 @@ import numpy as np
 from chainrule import _backend as B
 from chainrule.errors import BackendError, ShapeError
 from chainrule.func import batched
+from chainrule.func.layout import array
 from chainrule.graph import batching_mode, forward_mode
 from chainrule.ops.core import alias
 from chainrule.tensor import Tensor, _wrap
@@ -29,12 +30,6 @@ def argnums_tuple(argnums, nargs: int, name: str) -> tuple:
                              "argument(s). help: argnums counts the positional arguments "
                              "from 0")
     return tuple(i % nargs for i in nums)
-
-
-def array(x):
-    """``x`` (an array of any library, or Python data) as an array: another library's
-    stays there; anything else goes through ``np.asarray``, as before there were backends."""
-    return x if B.is_foreign(x) else np.asarray(x)
 
 
 def zeros(shape, like) -> Tensor:

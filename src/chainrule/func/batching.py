@@ -26,9 +26,8 @@ import numpy as np
 
 from chainrule import _backend as B
 from chainrule.func import batched
-from chainrule.func._args import array
 from chainrule.func.batched import BatchedTensor, level_of, size_of, wrap
-from chainrule.func.layout import align, batched_copy, lndim
+from chainrule.func.layout import align, array, batched_copy, lndim
 from chainrule.func.layout import batch_index as _index
 from chainrule.func.layout import lift as _lift
 from chainrule.func.layout import reshaped as _reshape
