@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.errors import ShapeError
+from chainrule import _backend as B
+from chainrule.errors import BackendError, ShapeError
 from chainrule.func import batched
+from chainrule.func.layout import array
 from chainrule.graph import batching_mode, forward_mode
 from chainrule.ops.core import alias
 from chainrule.tensor import Tensor, _wrap
@@ -30,23 +32,48 @@ def argnums_tuple(argnums, nargs: int, name: str) -> tuple:
     return tuple(i % nargs for i in nums)
 
 
+def zeros(shape, like) -> Tensor:
+    """A tensor of zeros of ``shape``, with tensor ``like``'s dtype, library and device."""
+    return _wrap(B.full(shape, 0, B.array_of(like)))
+
+
+def basis(like, k: int) -> Tensor:
+    """The ``k``-th unit tensor (flat index) of tensor ``like``'s shape, dtype and library:
+    one column of a Jacobian's seed. Made in NumPy, then moved (an op's constant's path)."""
+    a = B.array_of(like)
+    e = np.zeros(int(np.prod(like.shape, dtype=np.int64)), dtype=B.numpy_dtype(a.dtype))
+    e[k] = 1
+    return _wrap(B.like(e.reshape(tuple(like.shape)), a))
+
+
 def as_primal(x, name: str) -> Tensor:
     """A floating-point tensor for input ``x`` (a tensor, array or number)."""
-    t = x if isinstance(x, Tensor) else _wrap(np.asarray(x))
-    if t.dtype.kind != "f":
+    t = x if isinstance(x, Tensor) else _wrap(array(x))
+    if not B.is_float(t.dtype):
         raise TypeError(f"func.{name}: inputs to differentiate must be floating point, got "
                         f"{t.dtype}. help: convert with .double() or .float()")
     return t
 
 
 def as_tangent(v, primal: Tensor, name: str) -> Tensor:
-    t = v if isinstance(v, Tensor) else _wrap(np.asarray(v))
+    """Tangent ``v`` of ``primal``: a tensor or array of its library (a NumPy array or
+    Python data moves there, as an op's constants do), of its shape, in its dtype."""
+    where = B.array_of(primal)
+    if isinstance(v, Tensor):
+        t = v
+    else:
+        t = _wrap(B.like(np.asarray(v), where) if B.is_foreign(where) and not B.is_foreign(v)
+                  else array(v))
+    if B.name(B.array_of(t)) != B.name(where):
+        raise BackendError(
+            f"func.{name}: a tangent on {B.name(B.array_of(t))} for a primal on "
+            f"{B.name(where)}. help: move the tangent with .to({B.name(where)!r})")
     if t.shape != primal.shape:
         raise ShapeError(f"func.{name}: a tangent of shape {t.shape} for a primal of shape "
                          f"{primal.shape}. help: each tangent must have its primal's shape")
-    if t.dtype.kind != "f":
+    if not B.is_float(t.dtype):
         raise TypeError(f"func.{name}: tangents must be floating point, got {t.dtype}")
-    return t if t.dtype == primal.dtype else t.astype(primal.dtype)
+    return t if B.same_dtype(t.dtype, primal.dtype) else t.astype(primal.dtype)
 
 
 def differentiable(x: Tensor) -> tuple:
@@ -73,7 +100,7 @@ def _fresh(x: Tensor) -> Tensor:
         if not t.requires_grad:
             t.requires_grad = True  # a leaf with tangents (jvp of grad): keep them
         return t
-    t = _wrap(x.data.view())
+    t = _wrap(B.alias(x.data))
     t.requires_grad = True
     return t
 
@@ -85,7 +112,7 @@ def root_and_seed(out: Tensor):
     if not batching_mode.active():
         return out, None
     root = batched.expand(out)
-    return root, _wrap(np.ones(root.shape, dtype=root.dtype))
+    return root, _wrap(B.full(root.shape, 1, root.data))
 
 
 def nested(xs) -> bool:

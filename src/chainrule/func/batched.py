@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from chainrule.errors import VmapError
-from chainrule.func.layout import align, batch_index, lift, lndim
+from chainrule.func.layout import align, array, batch_index, lift, lndim
 from chainrule.graph import batching_mode
 from chainrule.ops.shape import _index_arg, broadcast_to, reshape
 from chainrule.tensor import Tensor, _Size, _wrap
@@ -227,7 +227,7 @@ def expand(x) -> Tensor:
     levels ``x`` is not batched at broadcast (a recorded op: gradients sum back)."""
     p, have = physical(x)
     if not isinstance(p, Tensor):
-        p = _wrap(np.asarray(p))
+        p = _wrap(array(p))
     levels = batching_mode.active()
     if len(have) == len(levels):
         return p
@@ -266,6 +266,6 @@ def _logic(method, a, b):
     xs = [x._value if level_of(x) == level else x for x in (a, b)]
     bs = [level_of(x) == level for x in (a, b)]
     xs = align(xs, bs, n)
-    x0 = xs[0] if isinstance(xs[0], Tensor) else _wrap(np.asarray(xs[0]))
+    x0 = xs[0] if isinstance(xs[0], Tensor) else _wrap(array(xs[0]))
     return wrap(method(x0, xs[1]), level)
 

@@ -24,9 +24,10 @@ import string
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.func import batched
 from chainrule.func.batched import BatchedTensor, level_of, size_of, wrap
-from chainrule.func.layout import align, batched_copy, lndim
+from chainrule.func.layout import align, array, batched_copy, lndim
 from chainrule.func.layout import batch_index as _index
 from chainrule.func.layout import lift as _lift
 from chainrule.func.layout import reshaped as _reshape
@@ -186,10 +187,11 @@ def _per_sample(losses, reduction: str, n: int, count: int):
 
 def _cross_entropy(op, xs, bs, params, n):
     """All the samples' rows unreduced, then reduced per sample."""
-    x, target = xs[0], np.asarray(params["target"])
+    x, target = xs[0], array(params["target"])
     rows, c = _shape(x)[1], _shape(x)[2]
     flat = _reshape(x, (n * rows, c))
-    t = np.broadcast_to(target, (n,) + target.shape).reshape(-1)
+    xp = B.namespace(target)
+    t = xp.reshape(xp.broadcast_to(target, (n,) + tuple(target.shape)), (-1,))
     losses = _reshape(apply(op, flat, target=t, reduction="none"), (n, rows))
     return _per_sample(losses, params["reduction"], n, rows)
 
@@ -206,7 +208,7 @@ def _bce_logits(op, xs, bs, params, n):
     """Unreduced on the whole batch, then reduced per sample (a target with more axes
     than the logits: the loop)."""
     x = xs[0]
-    target = np.asarray(params["target"])
+    target = array(params["target"])
     if target.ndim > lndim(x, True):
         return None
     losses = apply(op, x, target=target, reduction="none")
@@ -269,7 +271,7 @@ def _cross_entropy_fn(fn, args, kwargs):
     if len(logical) not in (1, 2):
         return NotImplemented  # (N, C, d1, ...): the loop
     rows, c = (1 if len(logical) == 1 else logical[0]), logical[-1]
-    probs = tg.dtype.kind == "f"
+    probs = B.is_float(tg.dtype)
     losses = fn(_reshape(lg, (n * rows, c)), _reshape(tg, (n * rows, c) if probs else
                                                          (n * rows,)),
                 a["weight"], a["ignore_index"], "none", a["label_smoothing"])
@@ -281,6 +283,9 @@ def _cross_entropy_fn(fn, args, kwargs):
         return wrap(total, level)
     if probs:
         return wrap(total * (1.0 / rows), level)
+    if B.is_foreign(tg.data):
+        return wrap(total * _denominators(tg.data, a["weight"], a["ignore_index"], n, rows,
+                                          lg.data), level)
     t = np.asarray(tg.data).reshape(n, rows)
     kept = t != a["ignore_index"]
     w = a["weight"]
@@ -288,8 +293,23 @@ def _cross_entropy_fn(fn, args, kwargs):
         w = np.asarray(getattr(w, "data", w))[np.where(kept, t, 0)]
     counted = (w if w is not None else 1.0) * kept
     with np.errstate(divide="ignore", invalid="ignore"):  # none counted: NaN, as PyTorch
-        denom = (1.0 / counted.sum(axis=1)).astype(lg.dtype)
+        denom = (1.0 / counted.sum(axis=1)).astype(B.numpy_dtype(lg.dtype))
     return wrap(total * denom, level)
+
+
+def _denominators(t, weight, ignore_index: int, n: int, rows: int, like):
+    """Each sample's 1 / (summed weight of its counted targets), in the library of the
+    targets ``t`` (its rows per sample): the portable form of the NumPy lines above, the
+    labels never leaving their device. None counted: inf, so the mean is NaN (PyTorch)."""
+    xp = B.namespace(t)
+    t = xp.reshape(t, (n, rows))
+    kept = t != ignore_index
+    counted = B.factor(kept, like)
+    if weight is not None:
+        w = B.constant(getattr(weight, "data", weight), like)
+        safe = xp.reshape(t * B.factor(kept, t), (-1,))  # ignored rows read class 0
+        counted = counted * xp.reshape(xp.take(w, safe), (n, rows))
+    return 1.0 / xp.sum(counted, axis=1)
 
 
 def _where_fn(fn, args, kwargs):

@@ -5,16 +5,21 @@ few inputs and many outputs, the mirror image of reverse mode."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.errors import ShapeError
 from chainrule.func import batched
-from chainrule.func._args import argnums_tuple, as_primal, as_tangent, check_fn, outputs
+from chainrule.func._args import (
+    argnums_tuple,
+    as_primal,
+    as_tangent,
+    basis,
+    check_fn,
+    outputs,
+    zeros,
+)
 from chainrule.func.reverse import grad, jacrev
 from chainrule.graph import batching_mode, forward_mode
 from chainrule.ops.core import alias
 from chainrule.ops.shape import stack
-from chainrule.tensor import _wrap
 
 
 def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
@@ -53,7 +58,7 @@ def jvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False)
             p = batched.expand(o) if vm else o
             t = forward_mode.tangent(p, level)
             if t is None:
-                t = _wrap(np.zeros(p.shape, p.dtype))  # o does not depend on the primals
+                t = zeros(p.shape, p)  # o does not depend on the primals
             tans.append(batched.rewrap(t) if vm else t)
     finally:
         forward_mode.exit(level)
@@ -85,10 +90,7 @@ def jacfwd(func, argnums=0, *, has_aux: bool = False):
         cols, out, aux = None, None, None  # cols[output][argument]: one column per element
         for j, x in enumerate(xs):
             for k in range(x.size):
-                e = np.zeros(x.size, dtype=x.dtype)
-                e[k] = 1
-                vs = [_wrap(e.reshape(x.shape)) if m == j else _wrap(np.zeros(z.shape, z.dtype))
-                      for m, z in enumerate(xs)]
+                vs = [basis(x, k) if m == j else zeros(z.shape, z) for m, z in enumerate(xs)]
                 res = jvp(f_of, tuple(xs), tuple(vs), has_aux=has_aux)
                 out, tan = res[0], res[1]
                 aux = res[2] if has_aux else None
@@ -108,7 +110,7 @@ def jacfwd(func, argnums=0, *, has_aux: bool = False):
             for j, x in enumerate(xs):
                 shape = o.shape + x.shape
                 per.append(stack(cols[m][j], axis=-1).reshape(shape) if cols[m][j]
-                           else _wrap(np.zeros(shape, dtype=o.dtype)))
+                           else zeros(shape, o))
             jacs.append(per[0] if isinstance(argnums, int) else tuple(per))
         jac = jacs[0] if single else type(out)(jacs)
         return (jac, aux) if has_aux else jac

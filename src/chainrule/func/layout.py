@@ -6,9 +6,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.ops import shape as _sh
 from chainrule.ops.core import apply
 from chainrule.tensor import _wrap
+
+
+def array(x):
+    """``x`` (an array of any library, or Python data) as an array: another library's
+    stays there (never through ``np.asarray``, which would move it to the host); anything
+    else goes through ``np.asarray``, as before there were backends."""
+    return x if B.is_foreign(x) else np.asarray(x)
+
+
+def is_array(x) -> bool:
+    """An array a transform can map over or differentiate: NumPy's or another library's."""
+    return isinstance(x, np.ndarray) or B.is_foreign(x)
 
 
 def shape_of(x) -> tuple:
@@ -41,7 +54,7 @@ def align(xs, bs, n: int, nd: int = 0):
 def batched_copy(x, n: int):
     """A sample's operand copied to every sample (a broadcast view, recorded)."""
     if not hasattr(x, "_vc"):
-        x = _wrap(np.asarray(x))
+        x = _wrap(array(x))
     return apply(_sh.BroadcastTo, reshaped(x, (1,) + shape_of(x)), shape=(n,) + shape_of(x))
 
 

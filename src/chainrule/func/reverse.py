@@ -4,14 +4,14 @@ why training (one loss, many parameters) runs in reverse."""
 
 from __future__ import annotations
 
-import numpy as np
-
+from chainrule import _backend as B
 from chainrule.autograd import engine
 from chainrule.errors import BackwardError
 from chainrule.func import batched
 from chainrule.func._args import (
     argnums_tuple,
     as_primal,
+    basis,
     check_fn,
     differentiable,
     nested,
@@ -20,6 +20,7 @@ from chainrule.func._args import (
     shape_of,
     split_aux,
     tree_leaves,
+    zeros,
 )
 from chainrule.graph import batching_mode, grad_mode
 from chainrule.ops.shape import stack
@@ -58,7 +59,7 @@ def vjp(func, *primals, has_aux: bool = False):
 def _pullback(outs, cotangents, inputs, keep: bool) -> tuple:
     live = [(o, u) for o, u in zip(outs, cotangents) if o.requires_grad]
     if not live:
-        return _logical(tuple(_wrap(np.zeros(x.shape, x.dtype)) for x in inputs))
+        return _logical(tuple(zeros(x.shape, x) for x in inputs))
     for o, u in live:
         if shape_of(u) != o.shape:
             raise BackwardError(f"vjp_fn: a cotangent of shape {shape_of(u)} for an "
@@ -69,7 +70,7 @@ def _pullback(outs, cotangents, inputs, keep: bool) -> tuple:
             root, seed = root_and_seed(sum((o * u).sum() for o, u in live))
         elif len(live) == 1:
             root, seed = live[0]
-            seed = seed if isinstance(seed, Tensor) else _wrap(np.asarray(seed, root.dtype))
+            seed = seed if isinstance(seed, Tensor) else _wrap(B.constant(seed, root.data))
         else:  # several outputs: d/dx of sum_i <u_i, out_i>, the same product
             root = sum((o * u).sum() for o, u in live)
             seed = None
@@ -122,7 +123,7 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
             root, seed = root_and_seed(out)
             grads = engine.grad(root, inputs, seed, create_graph=keep)
         else:  # f does not depend on the inputs
-            grads = tuple(_wrap(np.zeros(t.shape, t.dtype)) for t in inputs)
+            grads = tuple(zeros(t.shape, t) for t in inputs)
         if not keep:
             grads, out = tuple(g.detach() for g in grads), out.detach()
         grads, per_arg, at = _logical(grads), [], 0
@@ -168,21 +169,19 @@ def jacrev(func, argnums=0, *, has_aux: bool = False):
         result = vjp(f_of, *(args[i] for i in nums), has_aux=has_aux)
         outs, single = outputs(result[0], "jacrev")
         pull = result[1]
-        zeros = [_wrap(np.zeros(o.shape, o.dtype)) for o in outs]
+        none = [zeros(o.shape, o) for o in outs]
         jacs = []
         for m, y in enumerate(outs):
             rows = []
             for k in range(y.size):
-                e = np.zeros(y.size, dtype=y.dtype)
-                e[k] = 1
-                seeds = list(zeros)
-                seeds[m] = _wrap(e.reshape(y.shape))
+                seeds = list(none)
+                seeds[m] = basis(y, k)
                 rows.append(pull(*seeds) if not single else pull(seeds[0]))
             jac = []
             for j, i in enumerate(nums):
                 shape = y.shape + shape_of(args[i])
                 jac.append(stack([r[j] for r in rows]).reshape(shape) if rows
-                           else _wrap(np.zeros(shape, dtype=y.dtype)))
+                           else zeros(shape, y))
             jacs.append(jac[0] if isinstance(argnums, int) else tuple(jac))
         jac = jacs[0] if single else type(result[0])(jacs)
         return (jac, result[2]) if has_aux else jac

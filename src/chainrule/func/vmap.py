@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
 from chainrule import _backend as B
 from chainrule.errors import ShapeError, VmapError
 from chainrule.func import batched
 from chainrule.func._args import check_fn
 from chainrule.func.batched import BatchedRead, BatchedTensor, physical, size_of, wrap
+from chainrule.func.layout import array, is_array
 from chainrule.graph import batching_mode
 from chainrule.ops.shape import broadcast_to, concatenate, expand_dims, stack, transpose
 from chainrule.tensor import Tensor, as_tensor
@@ -61,7 +60,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
                 "at least one argument (an int in in_dims)")
         n = sizes.pop()
         if chunk_size is not None and n > chunk_size:  # a part of the batch at a time
-            parts = [wrapped(*_structure_all(args, dims, slice(i, i + chunk_size)), **kwargs)
+            parts = [wrapped(*_structure_all(args, dims, slice(i, min(i + chunk_size, n))),
+                             **kwargs)  # a stop past the end: the array API leaves it open
                      for i in range(0, n, chunk_size)]
             return _joined(parts, out_dims)
         if randomness == "different":  # each sample draws its own: one call per sample
@@ -122,7 +122,7 @@ def _leaves(arg, dim, out: list) -> None:
     elif dim is not None:
         if not isinstance(dim, int) or isinstance(dim, bool):
             raise TypeError(f"vmap: an in_dim must be an int or None, got {dim!r}")
-        if not isinstance(arg, (Tensor, np.ndarray)):
+        if not (isinstance(arg, Tensor) or is_array(arg)):
             raise TypeError(f"vmap: a mapped argument must be a tensor or an array, got "
                             f"{type(arg).__name__}. help: give it in_dim None")
         ndim = arg.ndim
@@ -171,7 +171,7 @@ def _structure_all(args, dims, part: slice) -> tuple:
             return x
         d %= x.ndim
         index = (slice(None),) * d + (part,)
-        return x[index] if isinstance(x, Tensor) else np.asarray(x)[index]
+        return x[index] if isinstance(x, Tensor) else array(x)[index]
     return tuple(_structure(a, d, leaf) for a, d in zip(args, dims))
 
 
@@ -242,7 +242,7 @@ def _loop(func, args, dims, kwargs, n, out_dims, randomness):
                 return x
             d %= x.ndim
             index = (slice(None),) * d + (b,)
-            return x[index] if isinstance(x, Tensor) else as_tensor(np.asarray(x)[index])
+            return x[index] if isinstance(x, Tensor) else as_tensor(array(x)[index])
 
         call = tuple(_structure(a, d, leaf) for a, d in zip(args, dims))
         with _RandomGuard(randomness):

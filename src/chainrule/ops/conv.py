@@ -290,8 +290,11 @@ class MaxPool2d(Op):
     def jvp(self, xs, y, dxs):
         x, out = generic.constant(xs[0]), generic.constant(y)
         kh, kw = self.kh, self.kw
-        masks = [hit.copy() for _, _, hit in self.first_maxima(x, out)]
-        mask = np.stack(masks, axis=1).astype(y.dtype)  # (N, kh*kw, C, Ho, Wo)
+        if self.xp is not np:
+            mask = self._first_maxima_portable(x, out)
+        else:
+            masks = [hit.copy() for _, _, hit in self.first_maxima(x, out)]
+            mask = np.stack(masks, axis=1).astype(y.dtype)  # (N, kh*kw, C, Ho, Wo)
         n, c, ho, wo = out.shape
         cols = unfold(dxs[0], kh, kw, self.sh, self.sw, self.dh, self.dw)  # rows (c, u, v)
         cols = cols.reshape(c, kh * kw, n, ho, wo).transpose(2, 1, 0, 3, 4)

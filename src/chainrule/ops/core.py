@@ -10,7 +10,7 @@ from chainrule.errors import BackendError, ShapeError
 from chainrule.graph import anomaly, batching_mode, forward_mode, grad_mode, trace
 from chainrule.graph.node import INPUT, OUTPUT, Input, Node, memory_id  # noqa: F401 - INPUT: the ops' save marker
 from chainrule.graph.node import clock as _clock
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _wrap
 
 #: Every primitive, by name. The test suite's guard fails if one has no test row.
 PRIMITIVES: dict[str, type] = {}
@@ -146,7 +146,7 @@ def _push_tangents(op: Op, inputs, t: Tensor) -> None:
     from ``op.jvp``; outer levels first, so that an inner level's rule sees the outer
     tangents of ``t`` (see graph/forward_mode.py)."""
     duals = [getattr(x, "_tangents", None) if isinstance(x, Tensor) else None for x in inputs]
-    if not any(duals) or t.data.dtype.kind != "f":
+    if not any(duals) or not _backend.is_float(t.data.dtype):
         return  # no input moves, or an integer output (indices, counts): no tangent
     levels = _fwd.levels
     out = {}
@@ -163,12 +163,12 @@ def _push_tangents(op: Op, inputs, t: Tensor) -> None:
         if dy is None:
             continue
         if not isinstance(dy, Tensor):
-            dy = _wrap_tangent(dy)
+            dy = _wrap_tangent(dy, t.data)
         if dy.shape != t.data.shape:
             raise ShapeError(f"{op.name}.jvp gave a tangent of shape {dy.shape} for an output "
                              f"of shape {t.data.shape}. This is a bug in that op's jvp; "
                              "please report it")
-        if dy.dtype != t.data.dtype:
+        if not _backend.same_dtype(dy.dtype, t.data.dtype):
             dy = dy.astype(t.data.dtype)
         out[level] = dy
     if not out:
@@ -182,10 +182,9 @@ def _push_tangents(op: Op, inputs, t: Tensor) -> None:
             op.dual_inputs = consts
 
 
-def _wrap_tangent(array) -> Tensor:
-    from chainrule.tensor import _wrap
-
-    return _wrap(np.asarray(array))
+def _wrap_tangent(array, like) -> Tensor:
+    """A rule's raw array (or number) as a tangent tensor in the library of output ``like``."""
+    return _wrap(array if _backend.is_foreign(array) else _backend.constant(array, like))
 
 
 def jvp_via_composed(op: Op, xs: tuple, dxs: tuple):
@@ -199,6 +198,8 @@ def jvp_via_composed(op: Op, xs: tuple, dxs: tuple):
             if dx is not None:
                 x = alias(x)
                 x._tangents = {**(forward_mode.tangents(x) or {}), level: dx}
+            elif not isinstance(x, Tensor) and hasattr(x, "shape"):
+                x = _wrap(x)  # a constant array: strict's has no methods, a tensor has
             duals.append(x)
         y = op.composed(*duals)
         return forward_mode.tangent(y, level)

@@ -157,8 +157,9 @@ class Pow(Op):
         term_a = None if da is None else da * p * a ** (p - 1)
         term_p = None
         if dp is not None:
-            a0 = np.asarray(generic.constant(a)) == 0
-            safe_a = generic.where(a0, 1.0, a) if np.any(a0) else a
+            c = generic.constant(a)
+            a0 = (c if B.is_foreign(c) else np.asarray(c)) == 0
+            safe_a = generic.where(a0, 1.0, a) if B.any_true(a0) else a
             term_p = dp * y * generic.log(safe_a)
         return tangent_sum(y.shape, term_a, term_p)
 
@@ -222,7 +223,12 @@ class Maximum(Op):
     def jvp(self, xs, y, dxs):
         a, b = (generic.constant(x) for x in xs)
         da, db = dxs
-        w = np.where(a == b, 0.5, self.wins(a, b)).astype(y.dtype)
+        xp = self.xp
+        if xp is np:
+            w = np.where(a == b, 0.5, self.wins(a, b)).astype(y.dtype)
+        else:
+            wins = getattr(xp, self.wins.__name__)(a, b)
+            w = xp.where(a == b, 0.5, B.factor(wins, y.data))
         return tangent_sum(y.shape, None if da is None else da * w,
                            None if db is None else db * (1 - w))
 
@@ -258,7 +264,7 @@ class Where(Op):
         return np.where(self.cond, a, b)
 
     def jvp(self, xs, y, dxs):
-        zero = np.zeros((), dtype=y.dtype)
+        zero = np.zeros((), dtype=y.dtype) if self.xp is np else 0.0
         da, db = (zero if d is None else d for d in dxs)
         return generic.where(self.cond, da, db).broadcast_to(y.shape)
 

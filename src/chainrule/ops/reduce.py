@@ -117,9 +117,9 @@ def _dropped(shape: tuple, axes: tuple) -> tuple:
 
 def _tie_jvp(op, x, y, dx):
     """Max and Min's jvp: dx averaged over each reduction's tied extremes."""
-    x = generic.constant(x)
-    y_kept = generic.constant(y).reshape(kept_shape(x.shape, op.axes))
-    w = _tie_weights(x, y_kept, op.axes)
+    x, xp = generic.constant(x), op.xp
+    y_kept = xp.reshape(generic.constant(y), kept_shape(x.shape, op.axes))
+    w = _tie_weights(x, y_kept, op.axes, xp)
     return apply(Sum, dx * w, axes=op.axes, keepdims=op.keepdims)
 
 

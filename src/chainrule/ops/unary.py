@@ -94,7 +94,7 @@ class Abs(Op):
         return self.xp.abs(x)
 
     def jvp(self, xs, y, dxs):
-        return dxs[0] * np.sign(generic.constant(xs[0]))
+        return dxs[0] * self.xp.sign(generic.constant(xs[0]))
 
     def vjp(self, g):
         return g * self.sign
@@ -199,7 +199,8 @@ class Relu(Op):
         return y
 
     def jvp(self, xs, y, dxs):
-        return dxs[0] * (generic.constant(xs[0]) > 0)
+        x = generic.constant(xs[0])
+        return dxs[0] * B.factor(x > 0, x)
 
     def vjp(self, g):
         return g * self.mask
@@ -223,13 +224,11 @@ class Clip(Op):
         return self.xp.clip(x, lo, hi)
 
     def jvp(self, xs, y, dxs):
-        x = generic.constant(xs[0])
-        inside = np.ones(np.shape(x), dtype=bool)
-        if self.lo is not None:
-            inside &= x >= self.lo
-        if self.hi is not None:
-            inside &= x <= self.hi
-        return dxs[0] * inside
+        x, lo, hi = generic.constant(xs[0]), self.lo, self.hi
+        inside = x >= lo if lo is not None else None
+        if hi is not None:
+            inside = x <= hi if inside is None else inside & (x <= hi)
+        return dxs[0] if inside is None else dxs[0] * B.factor(inside, x)
 
     def vjp(self, g):
         return g * self.mask

@@ -70,10 +70,9 @@ class Norm(Op):
             c = generic.constant(kept)
             w = sign * _tie_weights(a, c, self.axes, B.namespace(c))
         elif p == 2:
-            w = x * _masked_ratio(np.ones((), y.dtype), kept, y_zero)
+            w = x * _masked_ratio(1.0, kept, y_zero)  # 1.0: weak, y's dtype on any library
         elif p > 1:
-            w = (x * sign) ** (p - 1) * sign * _masked_ratio(np.ones((), y.dtype),
-                                                             kept ** (p - 1), y_zero)
+            w = (x * sign) ** (p - 1) * sign * _masked_ratio(1.0, kept ** (p - 1), y_zero)
         else:
             x_zero = _is_zero(x)
             safe = generic.where(x_zero, 1.0, x * sign) if B.any_true(x_zero) else x * sign
