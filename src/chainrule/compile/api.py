@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
-from collections import OrderedDict
 
 import numpy as np
 
@@ -74,7 +73,7 @@ class Compiled:
         self.fallback_reason: str | None = None
         self.stats = {"records": 0, "replays": 0, "eager": 0}
         self._misses = 0  # recordings for a key seen before (its guards missed), or evicted
-        self._plans: OrderedDict = OrderedDict()  # cache key -> plans, the newest first
+        self._plans: list = []  # the recordings, the most recently used first
         self._lock = threading.Lock()  # a plan's ops hold one replay's arrays at a time
         self._warned: set = set()
         self._evicted: set = set()  # keys whose plans the cache dropped
@@ -86,25 +85,31 @@ class Compiled:
             call = functools.partial(_call_with_names, self.fn, len(args) - len(names), names)
         else:
             names, call = (), self.fn
-        if trace.recorder() is not None or anomaly.state.enabled or forward_mode.state.levels:
+        if (trace.active[0] or anomaly.on[0] or forward_mode.on[0]) and (
+                trace.recorder() is not None or anomaly.state.enabled
+                or forward_mode.state.levels):
             # inside another recording, checking for NaN, or under func.jvp (a replay
             # carries no tangents): eager
             return call(*args)
-        key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args),
-               _free_numbers(self.fn))
         with self._lock:
-            for plan in self._plans.get(key, ()):
-                if plan.holds(args):
-                    self._plans.move_to_end(key)
+            # the most recently used first: a training loop finds its plan at once, and a
+            # plan's guard (lower.guard: every check as straight-line code) is the whole test
+            for plan in self._plans:
+                if plan.names == names and plan.holds(args):
+                    if plan is not self._plans[0]:
+                        self._plans.remove(plan)
+                        self._plans.insert(0, plan)
                     self.fallback_reason = plan.reason
                     if plan.reason is not None:
                         self.stats["eager"] += 1
                         return call(*args)
                     self.stats["replays"] += 1
                     return plan.replay(args)
-            return self._record(key, call, args)
+            return self._record(names, call, args)
 
-    def _record(self, key, call, args):
+    def _record(self, names, call, args):
+        key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args),
+               _free_numbers(self.fn))
         rec = Recorder(args)
         trace.install(rec)
         try:
@@ -112,26 +117,23 @@ class Compiled:
         finally:
             trace.install(None)
         self.stats["records"] += 1
-        plan = Plan(rec, result)  # may still refuse: what the step returns
+        plan = Plan(rec, result, args, names, self.fn)  # may still refuse: what it returns
+        plan.key = key
         self.fallback_reason = plan.reason
         if plan.reason is not None:
             self.stats["eager"] += 1  # the recording ran eagerly: its result stands
             self._warn(plan.reason, f"cr.compile: {_name(self.fn)} runs eagerly: "
                        f"{plan.reason}")
-        if key in self._plans or key in self._evicted:
-            self._misses += 1
-        plans = self._plans.setdefault(key, [])
+        plans = self._plans
+        if key in self._evicted or any(p.key == key for p in plans):
+            self._misses += 1  # a key seen before: its guards missed, or it was evicted
         plans.insert(0, plan)  # the newest first: the guards that missed are older
-        del plans[self.cache_size:]
-        self._plans.move_to_end(key)
-        while sum(len(p) for p in self._plans.values()) > self.cache_size:
-            oldest = next(iter(self._plans))
-            self._plans[oldest].pop()
-            if not self._plans[oldest]:
-                del self._plans[oldest]
+        while len(plans) > self.cache_size:
+            oldest = plans.pop()
+            if not any(p.key == oldest.key for p in plans):
                 if len(self._evicted) > 1000:
                     self._evicted.clear()  # a bound: it only tells misses from new keys
-                self._evicted.add(oldest)
+                self._evicted.add(oldest.key)
         if self._misses >= self.cache_size:
             self._warn("misses", f"cr.compile: {_name(self.fn)} was recorded again "
                        f"{self._misses} times: its guards keep missing (input shapes, "

@@ -3,9 +3,11 @@ when the recording still holds, and the structure of what the step returned."""
 
 from __future__ import annotations
 
-from chainrule.compile.lower import _CONST, _DICT, _SEQ, _TENSOR, lower
+import numpy as np
+
+from chainrule.compile.lower import _CONST, _DICT, _SEQ, _TENSOR, MISSING, guard, lower
 from chainrule.compile.record import BACKWARD, OP, Recorder
-from chainrule.graph import accumulate, anomaly
+from chainrule.graph import grad_mode
 from chainrule.tensor import Tensor
 
 
@@ -16,7 +18,7 @@ class Plan:
     replay: its guards say when the step runs eagerly without trying to record again.
     """
 
-    def __init__(self, rec: Recorder, result):
+    def __init__(self, rec: Recorder, result, args: tuple, names: tuple, fn):
         self.result = _structure(result, rec) if rec.reason is None else None
         self.steps = [rec.flatten(s) if s[0] == BACKWARD else s for s in rec.steps]
         self.reason = rec.reason
@@ -35,46 +37,17 @@ class Plan:
         self.sizes = [(d, len(d)) for m in rec.modules.values()
                       for d in (m._parameters, m._buffers)]
         self.n_ops = sum(1 for s in self.steps if s[0] == OP)
+        # the call itself: the keyword names, grad mode, each argument, and the plain
+        # values the step's code reads from its globals and closure (api._free_numbers)
+        self.names = names
+        self.grad_enabled = grad_mode.state.enabled
+        self.args = [_argument(a) for a in args]
+        self.free = _free_values(fn)
+        self.key = None  # api.Compiled's cache key, set there
         self.run = None
-
-    def holds(self, args) -> bool:
-        """The guards beyond the cache key: modules' modes and parameters, the tensors read
-        by reference, no hooks or anomaly mode since, and the answers ``depends`` got."""
-        if anomaly.state.enabled:
-            return False
-        if accumulate.registry and any(
-                accumulate.hooks_of(t) for t in (*(e[0] for e in self.externals), *args)
-                if isinstance(t, Tensor)):
-            return False
-        for m, training in self.modules:
-            if m.training != training or m._forward_pre_hooks or m._forward_hooks \
-                    or m._backward_hooks:
-                return False
-        for d, name, t in self.members:
-            if d.get(name) is not t:
-                return False
-        for d, n in self.sizes:
-            if len(d) != n:
-                return False
-        for t, _, shape, dtype, rg in self.externals:
-            if t.data.shape != shape or t.data.dtype != dtype or t._rg != rg or t._hooks:
-                return False
-        if self.checks:
-            slots = self._start(args)
-            for fn, ins, answer in self.checks:
-                if fn(*[slots[s] for s in ins]) != answer:
-                    return False
-        return True
-
-    def _start(self, args) -> list:
-        slots = self.slots.copy()
-        for k, s in self.arg_slots:
-            slots[s] = args[k]
-        for k, s in self.argdata_slots:
-            slots[s] = args[k].data
-        for t, s, *_ in self.externals:
-            slots[s] = t.data
-        return slots
+        # every guard above as one generated function of the arguments: True while this
+        # recording holds (docs/compile.md, "Guards")
+        self.holds = guard(self, args)
 
     def replay(self, args):
         """Run the recorded steps on ``args``; return what the step returned."""
@@ -102,3 +75,32 @@ def _structure(value, rec: Recorder):
         return (_CONST, value)
     rec.refuse(f"the step returns a {type(value).__name__}, which a replay cannot rebuild")
     return None
+
+
+def _argument(a) -> tuple:
+    """What the guard checks of one argument (as api._guard keys it): a tensor's shape,
+    dtype and requires_grad, an array's shape and dtype, a plain value, else identity."""
+    if isinstance(a, Tensor):
+        return ("tensor", a.data.shape, a.data.dtype, a._rg, type(a.data), bool(a._hooks))
+    if isinstance(a, np.ndarray):
+        return ("array", a.shape, a.dtype)
+    if isinstance(a, (int, float, str, bool, type(None))):
+        return ("plain", type(a), a)
+    return ("object", a)
+
+
+def _free_values(fn) -> tuple:
+    """The step's globals and closure cells that its own code reads, each with what it held
+    at the recording: ``(globals, [(name, value)]), [(cell, value)]`` (MISSING: unset)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ({}, []), []
+    scope = getattr(fn, "__globals__", {})
+    names = [(name, scope.get(name, MISSING)) for name in code.co_names]
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append((cell, cell.cell_contents))
+        except ValueError:  # a cell not yet filled
+            cells.append((cell, MISSING))
+    return (scope, names), cells
