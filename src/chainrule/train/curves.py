@@ -88,10 +88,10 @@ def core_idle() -> bool:
     """Whether a core is idle besides the one this run trains on (the module's docstring)."""
     try:
         load = os.getloadavg()[0]
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-            os.cpu_count() or 1
-    except OSError:  # no load average on this system
+    except (OSError, AttributeError):  # no load average on this system
         return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        os.cpu_count() or 1
     return load < cores - 1
 
 
@@ -138,8 +138,10 @@ def _start_helper():
     code = (f"import sys; sys.path.insert(0, {root!r}); "
             "from chainrule.train.curves import _serve; _serve()")
     try:
+        # A session of its own: the terminal's Ctrl-C goes to the run, which stops it.
         return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
     except OSError:
         return None
 
@@ -155,15 +157,12 @@ def _end(process) -> None:
 
 def _serve() -> None:
     """The helper: import matplotlib, then draw the figure that stdin asks for, its PNG to
-    stdout. The terminal's Ctrl-C goes to the run, which stops it: not to this process."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdout; nothing when stdin closes empty (the run stopped without asking)."""
     # A small figure first, while the run trains: matplotlib loaded, its fonts read.
     curves_png([{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "test_loss": 1.0,
                  "test_accuracy": 0.5}], "")
     request = sys.stdin.buffer.read()
-    if not request:  # the run ended without asking
+    if not request:
         return
     request = json.loads(request)
     sys.stdout.buffer.write(curves_png(request["history"], request["title"],
