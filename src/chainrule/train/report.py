@@ -23,9 +23,9 @@ from rich.progress import (
 from chainrule.serialization import write_atomic
 from chainrule.train.curves import curves_figure, curves_png
 
-__all__ = ["epoch_progress", "epoch_line", "seconds", "wall_line", "wall_seconds", "history_csv", "metrics_json",
-           "write_history", "write_metrics", "plot_curves", "curves_figure", "RowText",
-           "csv_row"]
+__all__ = ["epoch_progress", "epoch_line", "seconds", "wall_line", "wall_seconds",
+           "history_csv", "csv_row", "metrics_json", "RowText", "write_history",
+           "write_metrics", "plot_curves", "curves_figure"]
 
 
 def epoch_progress(console: Console, visible: bool = True) -> Progress:
