@@ -46,13 +46,14 @@ def test_a_run_that_stops_early_ends_its_helper():
     drawer.close()  # twice is harmless
 
 
-@pytest.mark.parametrize("load, cores, idle", [(0.3, 2, True), (0.99, 2, True), (1.0, 2, False),
-                                               (2.5, 2, False), (0.5, 1, False),
-                                               (2.5, 4, True)])
-def test_a_helper_only_when_a_core_is_idle(monkeypatch, load, cores, idle):
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+@pytest.mark.parametrize("idle_ticks, idle", [(50, True), (25, True), (24, False), (0, False)])
+def test_a_helper_only_when_a_core_was_idle_during_the_set_up(monkeypatch, idle_ticks, idle):
+    """Over 100 ticks of 2 cores (one of them the run's own): idle ticks of 25 are half a
+    core."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(curves, "_cpu_ticks", lambda: (1000 + idle_ticks, 5100))
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # not asked
+    monkeypatch.setattr(curves, "_SET_UP", (1000, 5000))
     assert curves.core_idle() is idle
     started = []
     monkeypatch.setattr(curves, "_start_helper", lambda: started.append(1))
@@ -60,9 +61,34 @@ def test_a_helper_only_when_a_core_is_idle(monkeypatch, load, cores, idle):
     assert started == ([1] if idle else [])
 
 
+def test_cpu_ticks_count_on():
+    before = curves._cpu_ticks()
+    if before is None:  # no /proc/stat here: the load average decides (below)
+        return
+    sum(range(2_000_000))
+    after = curves._cpu_ticks()
+    assert after[1] >= before[1] and after[0] >= before[0] and after[1] - before[1] > 0
+
+
+@pytest.mark.parametrize("load, cores, idle", [(0.3, 2, True), (0.99, 2, True), (1.0, 2, False),
+                                               (2.5, 2, False), (0.5, 1, False),
+                                               (2.5, 4, True)])
+def test_else_the_load_average_decides(monkeypatch, load, cores, idle):
+    """Without /proc/stat, or after a set-up too short to count: below the cores less one."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(curves, "_cpu_ticks", lambda: (1000, 5005))
+    monkeypatch.setattr(curves, "_SET_UP", None)
+    assert curves.core_idle() is idle
+    monkeypatch.setattr(curves, "_SET_UP", (1000, 5000))
+    assert curves.core_idle() is idle  # 5 ticks: too few to tell
+
+
 def test_no_load_average_no_helper(monkeypatch):
     def unknown():
         raise OSError("no load average")
 
     monkeypatch.setattr(os, "getloadavg", unknown)
+    monkeypatch.setattr(curves, "_SET_UP", None)
     assert not curves.core_idle()

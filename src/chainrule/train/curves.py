@@ -10,9 +10,13 @@ failed write is reported as any other). When no core is idle, a helper would onl
 time from training: the run draws the figure itself at the end. The bytes are the same
 either way, and a helper that fails for any reason is replaced by drawing here.
 
-"A core is idle": the load average of the last minute is below the number of cores this
-process may run on, less one (``_IDLE``; the run itself needs one). A machine without a
-load average (Windows) draws here.
+"A core is idle": the cores this process may run on were, together, at least half a core
+idle (``_IDLE``) while the run set itself up (from the import of this module to the
+first epoch: the data, the model, the run directory; Linux's /proc/stat counts each
+core's idle time). Not the load average, which remembers the last minute: the previous
+run of a benchmark's loop, or of a user's, would count as busy. Where /proc/stat is
+missing, or the set-up was too short to tell, the load average decides: below the cores
+less one. A system with neither (Windows) draws here.
 """
 
 from __future__ import annotations
@@ -84,8 +88,37 @@ def _nan(value) -> float:
 _WAIT = 60.0
 
 
+#: Idle cores, at least, that make a helper worth starting; and the least time (clock
+#: ticks, all cores together) that /proc/stat must have counted to tell.
+_IDLE, _WINDOW = 0.5, 10
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(idle, all) clock ticks of the cores this process may run on, since boot (idle
+    includes waiting for the disk); None without /proc/stat."""
+    try:
+        allowed = {f"cpu{i}".encode() for i in os.sched_getaffinity(0)}
+        with open("/proc/stat", "rb") as f:
+            rows = [line.split() for line in f if line.startswith(b"cpu")]
+    except (OSError, AttributeError):
+        return None
+    idle = total = 0
+    for row in rows:
+        if row[0] in allowed:
+            ticks = [int(x) for x in row[1:9]]  # user nice system idle iowait irq softirq steal
+            idle, total = idle + ticks[3] + ticks[4], total + sum(ticks)
+    return (idle, total) if total else None
+
+
+_SET_UP = _cpu_ticks()  # when the run's modules load: the start of its set-up
+
+
 def core_idle() -> bool:
     """Whether a core is idle besides the one this run trains on (the module's docstring)."""
+    since, now = _SET_UP, _cpu_ticks()
+    if since is not None and now is not None and now[1] - since[1] >= _WINDOW:
+        cores = len(os.sched_getaffinity(0))
+        return (now[0] - since[0]) / (now[1] - since[1]) * cores >= _IDLE
     try:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):  # no load average on this system
