@@ -104,3 +104,19 @@ def test_the_top_level_help_still_lists_every_command(capsys):
     for command in ("train", "evaluate", "predict", "explain", "graph", "health",
                     "playground"):
         assert f"    {command}" in out
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_a_run_loads_matplotlib_only_to_draw_its_figure_itself(tmp_path, idle):
+    """With a core idle the helper process draws curves.png (train/curves.py): the run's
+    own process never loads matplotlib; without one, it does, at the end. Neither loads
+    the health monitor without --health."""
+    code = ("import io, contextlib\nfrom chainrule.train import curves\n"
+            f"curves.core_idle = lambda: {idle}\nfrom chainrule.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['train', '--epochs', '1', '--hidden', '8', '--no-progress', "
+            f"'--out', {str(tmp_path / 'run')!r}]) == 0")
+    modules = loaded_after(code)
+    assert (tmp_path / "run" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert ("matplotlib" in modules) is not idle
+    assert not [m for m in modules if m.startswith("chainrule.health")]

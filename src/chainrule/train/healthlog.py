@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainrule.errors import UsageError
-from chainrule.health import Monitor
-from chainrule.health import records as health_records
+
+# NOTE: chainrule.health is imported by HealthLog only: `chainrule train` reads
+# ``sampling_interval`` from here on every run, --health or not.
 
 
 def sampling_interval(health: bool, every: int | None) -> int:
@@ -32,7 +33,10 @@ class HealthLog:
 
     def __init__(self, model, every: int, out_dir: Path, console, num_classes: int,
                  start_step: int):
-        self.path = Path(out_dir) / health_records.FILE_NAME
+        from chainrule.health import Monitor, records
+
+        self.records = records
+        self.path = Path(out_dir) / records.FILE_NAME
         self.figure = self.path.with_name("health.png")
         self.console = console
         self.monitor = Monitor(model, every, num_classes=num_classes, start_step=start_step,
@@ -48,7 +52,7 @@ class HealthLog:
         """After ``optimizer.step()``: a record appended to ``path`` on a sampled step."""
         record = self.monitor.step(loss, optimizer)
         if record is not None:
-            health_records.append(path, record)
+            self.records.append(path, record)
 
     def finish(self, figure: Path, run_name: str) -> None:
         """Draw ``figure`` from the whole record (a resumed run's earlier steps too)."""
@@ -56,7 +60,7 @@ class HealthLog:
 
         self.monitor.close()
         if self.path.exists():
-            draw(health_records.read(self.path).records, figure, run_name)
+            draw(self.records.read(self.path).records, figure, run_name)
 
     def close(self) -> None:
         self.monitor.close()

@@ -1,12 +1,13 @@
 """What a run shows and leaves behind: progress bars, epoch lines, metrics.json,
-history.csv, the plot."""
+history.csv, the plot (drawn by curves.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import math
+import os
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -20,6 +21,11 @@ from rich.progress import (
 )
 
 from chainrule.serialization import write_atomic
+from chainrule.train.curves import curves_figure, curves_png
+
+__all__ = ["epoch_progress", "epoch_line", "seconds", "wall_line", "wall_seconds",
+           "history_csv", "csv_row", "metrics_json", "RowText", "write_history",
+           "write_metrics", "plot_curves", "curves_figure"]
 
 
 def epoch_progress(console: Console, visible: bool = True) -> Progress:
@@ -48,6 +54,29 @@ def epoch_line(epochs: int, row: dict) -> str:
     return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} "
             f"acc {row['train_accuracy']:.4f} | {val}test loss {row['test_loss']:.4f} "
             f"acc {row['test_accuracy']:.4f} | lr {row['lr']:.2e} | {seconds(row['seconds'])}")
+
+
+def wall_line(trained: float) -> str:
+    """The last line of a run: the process's wall time, and the share of it that trained
+    (``trained``: the seconds of this process's epochs, their steps and evaluations).
+    The rest is start-up, checkpoints and reports (docs/performance.md, "Start-up")."""
+    wall = wall_seconds()
+    if wall is None:
+        return f"training {seconds(trained)} (this system does not say the wall time)"
+    return (f"wall {seconds(wall)}, training {100 * trained / wall:.0f} % of it "
+            f"({seconds(trained)})")
+
+
+def wall_seconds() -> float | None:
+    """Seconds since this process started, its start-up and imports included, where the
+    system says (Linux: /proc/self/stat, in clock ticks); None elsewhere."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # after the command's name
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def seconds(s: float) -> str:
@@ -129,53 +158,9 @@ def metrics_json(metrics: dict, row_text=None) -> bytes:
     return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
-def plot_curves(path: Path, history: list, title: str, best_epoch: int | None = None) -> None:
-    """Loss and accuracy per epoch, train, validation and test, as a PNG."""
-    buf = io.BytesIO()
-    curves_figure(history, title, best_epoch).savefig(buf, format="png", dpi=110)
-    write_atomic(path, buf.getvalue())
-
-
-def curves_figure(history: list, title: str, best_epoch: int | None = None):
-    """The loss and accuracy plot as a matplotlib ``Figure`` (object API: no pyplot state).
-
-    ``best_epoch`` (the one chosen on validation) is marked by a dotted line, with the
-    test accuracy of that model: the number a reader should quote, not the test maximum.
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    epochs = [row["epoch"] for row in history]
-    style = ("o-", "^-", "s-") if len(epochs) <= 30 else ("-", "-", "-")  # markers while sparse
-    with_val = any(row.get("val_accuracy") is not None for row in history)
-    sets = [("train", style[0])] + ([("val", style[1])] if with_val else []) + \
-        [("test", style[2])]
-    fig = Figure(figsize=(10, 4))
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for name, fmt in sets:
-        label = "validation" if name == "val" else name
-        ax_loss.plot(epochs, [_nan(r.get(f"{name}_loss")) for r in history], fmt, label=label)
-        ax_acc.plot(epochs, [_nan(r.get(f"{name}_accuracy")) for r in history], fmt,
-                    label=label)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    best = next((r for r in history if r["epoch"] == best_epoch), None)
-    acc_title = "accuracy"
-    if best is not None:
-        for ax in (ax_loss, ax_acc):
-            ax.axvline(best["epoch"], color="gray", linestyle=":", linewidth=1)
-        # in the title, where no curve can hide it
-        acc_title += (f"; best{' by validation' if with_val else ' (last)'}: epoch "
-                      f"{best['epoch']}, test {best['test_accuracy']:.4f}")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title=acc_title)
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend()
-        # Whole epochs only, even when one epoch leaves a single integer in view.
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def _nan(value) -> float:
-    return math.nan if value is None else value
+def plot_curves(path: Path, history: list, title: str, best_epoch: int | None = None,
+                drawer=None) -> None:
+    """Loss and accuracy per epoch, train, validation and test, as a PNG (curves.py);
+    ``drawer``: a ``curves.Drawer`` of the run, which may hold a helper process ready."""
+    png = (drawer.png if drawer is not None else curves_png)(history, title, best_epoch)
+    write_atomic(path, png)

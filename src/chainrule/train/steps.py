@@ -78,18 +78,20 @@ def diverged(epoch: int, step: int, steps: int, value: float, what: str,
                          f"training diverged{after}. help: {hint}", epoch, step, value)
 
 
-def check_weights(model, epoch, steps, test_loss, hint, after="", val_loss=0.0) -> None:
+def check_weights(model, epoch, steps, test_loss, hint, after=str, val_loss=0.0) -> None:
     """After an epoch: the weights (and batch-norm statistics) must all be finite.
 
     A last step can push weights to inf while the loss it computed was still finite;
     then only the weights, or the validation and test losses computed with them, show it.
+    ``after()`` gives the end of the message (what the last checkpoint holds): asked only
+    when there is one to make, since finding it out waits for the epoch's writes.
     """
     for name, value in model.state_dict().items():
         array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             bad = float("nan") if np.isnan(array).any() else float("inf")
-            raise diverged(epoch, steps, steps, bad, f"the model's {name}", hint, after)
+            raise diverged(epoch, steps, steps, bad, f"the model's {name}", hint, after())
     if not math.isfinite(val_loss):
-        raise diverged(epoch, steps, steps, val_loss, "the validation loss", hint, after)
+        raise diverged(epoch, steps, steps, val_loss, "the validation loss", hint, after())
     if not math.isfinite(test_loss):
-        raise diverged(epoch, steps, steps, test_loss, "the test loss", hint, after)
+        raise diverged(epoch, steps, steps, test_loss, "the test loss", hint, after())
