@@ -35,9 +35,10 @@ def save(obj, path) -> None:
     ``obj`` is a tree of dicts (keys: ``str``, or ``int`` as in optimizer state), lists
     and tuples whose leaves are tensors (anything with ``.numpy()`` and
     ``.requires_grad``), ndarrays, other array libraries' arrays (PyTorch, CuPy,
-    array-api-strict: stored as NumPy, given back as ndarrays), NumPy scalars, Python ints (any size), floats, bools,
-    strings and None. Raises ``CheckpointError`` naming the place of anything else;
-    ``OSError`` if the file cannot be written, and then the old file is untouched.
+    array-api-strict: stored as NumPy, given back as ndarrays), NumPy scalars, Python ints
+    (any size), floats, bools, strings and None. Raises ``CheckpointError`` naming the
+    place of anything else; ``OSError`` if the file cannot be written, and then the old
+    file is untouched.
     """
     write_atomic(path, dumps(obj))
 

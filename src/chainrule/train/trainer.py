@@ -101,8 +101,10 @@ class Trainer:
         self.inputs = {"shape": list(data.input_shape), "classes": data.num_classes,
                        "class_names": list(data.class_names)}
         self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
-        # the step through cr.compile; not with --health: a replay would not call its hooks
-        self.update = steps.compiled_update() if compile and not health_every else None
+        # the step through cr.compile; not with --health: a replay would not call its hooks;
+        # nor on another library's arrays: cr.compile records NumPy steps only so far
+        eager = health_every or steps.place(self.model)[0] != "numpy"
+        self.update = steps.compiled_update() if compile and not eager else None
         if health_every:
             from chainrule.train.healthlog import HealthLog
 
@@ -191,7 +193,7 @@ class Trainer:
 
     def _batches(self):
         return steps.batches(self.data.x_train, self.data.y_train, self.recipe.batch_size,
-                             self.recipe.seed, self.state.epoch)
+                             self.recipe.seed, self.state.epoch, *steps.place(self.model))
 
     def _step(self, xb, yb, sums, stop: StopRequest) -> float:
         return steps.train_step(self.model, self.optimizer, xb, yb, sums, self.update)
