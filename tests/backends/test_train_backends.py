@@ -85,6 +85,29 @@ def test_a_torch_run_resumes_exactly_and_evaluates(numpy_run, tmp_path, capsys):
     last = _history(whole)[-1]
     assert f"test loss {last['test_loss']:.4f}   test accuracy {last['test_accuracy']:.4f}" in out
 
+    samples = tmp_path / "x.npy"
+    np.save(samples, np.random.default_rng(0).random((2, 64)).astype(np.float32))
+    code, out, err = command(["predict", str(whole), str(samples), "--json"], capsys)
+    assert code == 0, err
+    probs = [p["probabilities"] for p in json.loads(out)["predictions"]]
+    assert len(probs) == 2 and all(abs(sum(p) - 1) < 1e-5 for p in probs)
+
+
+def test_health_watches_a_torch_run_as_a_numpy_one(numpy_run, tmp_path, capsys):
+    runs = {}
+    for backend in ("numpy", "torch"):
+        runs[backend] = tmp_path / backend
+        code, _, err = train([*RUN, "--epochs", "1", "--health", "--health-every", "7",
+                              "--backend", backend, "--out", str(runs[backend])], capsys)
+        assert code == 0, err
+    ours, ref = ([json.loads(line) for line in (runs[b] / "health.jsonl").open()]
+                 for b in ("torch", "numpy"))
+    assert len(ours) == len(ref) > 2
+    for r, e in zip(ours, ref):
+        assert r["step"] == e["step"]
+        np.testing.assert_allclose([p["grad_norm"] for p in r["params"]],
+                                   [p["grad_norm"] for p in e["params"]], rtol=1e-4)
+
 
 def test_a_torch_run_resumes_on_numpy(tmp_path, capsys):
     run = tmp_path / "run"
