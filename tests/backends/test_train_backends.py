@@ -154,11 +154,14 @@ def test_fit_trains_a_model_moved_to_torch_as_on_numpy():
            keys=("train_loss", "train_accuracy", "test_loss", "test_accuracy"))
 
 
-def test_another_library_on_several_processes_is_refused():
-    from chainrule.train.backends import check
-    from chainrule.train.errors import RecipeError
+def test_nproc_2_on_torch_is_the_numpy_run(tmp_path):
+    from ..distributed.helpers import chainrule, ok
 
-    check("torch", None, 1)
-    with pytest.raises(RecipeError, match="--backend torch trains on one process; on 2"):
-        check("torch", None, 2)
-    check("numpy", None, 2)
+    quiet = ["--no-progress", "--threads", "1", "--epochs", "1", "--batch-norm"]
+    for backend in ("numpy", "torch"):
+        ok(chainrule("train", "--nproc", "2", "--backend", backend, *quiet, "--out", backend,
+                     cwd=tmp_path)[0])
+    _close(_history(tmp_path / "torch"), _history(tmp_path / "numpy"), rtol=1e-4)
+    ours, ref = _weights(tmp_path / "torch"), _weights(tmp_path / "numpy")
+    for k in ref:
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-4, atol=1e-5, err_msg=k)

@@ -28,10 +28,10 @@ def _choice(text: str) -> str:
     return text.replace("-", "_")
 
 
-def check(backend: str, device, processes: int = 1) -> None:
+def check(backend: str, device) -> None:
     """``RecipeError`` unless ``backend`` is a library that is installed (the message names
-    the pip command that installs it), ``device`` is given only with another library than
-    NumPy, and that library trains on one process."""
+    the pip command that installs it) and ``device`` is given only with another library
+    than NumPy."""
     from chainrule import _backend as B
     from chainrule.errors import BackendError
     from chainrule.train.errors import RecipeError
@@ -46,7 +46,3 @@ def check(backend: str, device, processes: int = 1) -> None:
         B.namespace_of(backend)
     except BackendError as e:
         raise RecipeError(f"{flag}: {e}") from None
-    if processes > 1:
-        raise RecipeError(f"{flag} trains on one process; on {processes} it is not supported "
-                          "yet (the gradients' all-reduce is NumPy's). help: drop --nproc, "
-                          "or train on NumPy")

@@ -156,14 +156,13 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
     in that many (``--health``: health.jsonl, health.png; train/healthlog.py). ``compile``
     runs the step through ``cr.compile`` (bitwise the eager step; not with ``--health`` nor
     on several processes, nor on another ``backend``: the library of the model, its
-    optimizer state and batches, on ``device``; one process; checkpoints are NumPy on disk
-    either way). Sets the C allocator to keep freed memory (``_allocator``).
+    optimizer state and batches, on ``device``; checkpoints are NumPy on disk either
+    way). Sets the C allocator to keep freed memory (``_allocator``).
     """
     world = ranks.join()  # under mpiexec: this rank's place (ranks.py); else a world of 1
     console = _console(console, world)
     out_dir = world.agree(lambda: _check_request(recipe, out_dir, resume, overwrite,
-                                                 keep_checkpoints, epochs,
-                                                 (backend, device, world.size)))
+                                                 keep_checkpoints, epochs, backend, device))
     with contextlib.ExitStack() as held:
         resumed = None
         if resume:
@@ -223,13 +222,13 @@ def _read_locked(out_dir: Path, recipe, epochs, held: contextlib.ExitStack) -> t
     return resuming.read(out_dir, recipe, epochs), lock.stale_pid
 
 
-def _check_request(recipe, out_dir, resume, overwrite, keep_checkpoints, epochs, place):
-    """The arguments of ``run`` that can be refused before anything is read (``place``:
-    backend, device and the number of processes): the run directory as a Path (None: a new
-    one, named later)."""
+def _check_request(recipe, out_dir, resume, overwrite, keep_checkpoints, epochs, backend,
+                   device):
+    """The arguments of ``run`` that can be refused before anything is read: the run
+    directory as a Path (None: a new one, named later)."""
     if keep_checkpoints < 0:
         raise RecipeError(f"--keep-checkpoints must be >= 0, got {keep_checkpoints}")
-    backends.check(*place)
+    backends.check(backend, device)
     if epochs is not None and not resume:
         raise RecipeError("run: epochs= sets the new total of a resumed run; a new run takes "
                           "its epochs from the recipe")
