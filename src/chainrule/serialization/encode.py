@@ -80,9 +80,9 @@ class _Encoder:
             return {"float": repr(obj)}  # repr round-trips exactly, inf and -0.0 included
         if kind is int or kind is bool or obj is None:
             return obj
-        if B.is_foreign(obj):  # another library's array (optimizer state): NumPy on disk
-            return self._array(B.to_numpy(obj), {"kind": "ndarray"}, parts, where)
         if hasattr(obj, "numpy") and hasattr(obj, "requires_grad"):  # a tensor
+            if B.is_foreign(obj):  # a torch.Tensor itself: another library's array
+                return self._foreign(obj, parts, where)
             array = obj.numpy()
             if not isinstance(array, np.ndarray):
                 raise CheckpointError(f"save: {_at(where)}: {type(obj).__name__}.numpy() gave a "
@@ -111,6 +111,8 @@ class _Encoder:
                 return self._container(obj, parts, where)
             finally:
                 self._open.discard(id(obj))
+        if B.is_foreign(obj):  # a CuPy or array-api-strict array (optimizer state)
+            return self._foreign(obj, parts, where)
         if callable(getattr(obj, "state_dict", None)):  # a Module or an optimizer, whole
             raise CheckpointError(
                 f"save: {_at(where)}: cannot save a {type(obj).__name__} itself (that would store "
@@ -141,6 +143,10 @@ class _Encoder:
         kind = "list" if isinstance(obj, list) else "tuple"
         return {kind: [self.encode(v, (*parts, str(i)), (where, i))
                        for i, v in enumerate(obj)]}
+
+    def _foreign(self, array, parts: tuple, where) -> dict:
+        """Another library's array: NumPy on disk (a host copy), an ndarray on load."""
+        return self._array(B.to_numpy(array), {"kind": "ndarray"}, parts, where)
 
     def _array(self, array: np.ndarray, node: dict, parts: tuple, where) -> dict:
         little = array.dtype.newbyteorder("<") if array.dtype.byteorder != "|" else array.dtype
