@@ -31,10 +31,10 @@ def poison_epoch(monkeypatch, bad_epoch: int, value=np.nan):
     """Make every input of epoch ``bad_epoch`` (0-based) ``value``: the loss becomes NaN."""
     real = steps.batches
 
-    def batches(x, y, batch_size, seed, epoch):
+    def batches(x, y, batch_size, seed, epoch, *place):
         if epoch == bad_epoch:
             x = np.full_like(x, value)
-        return real(x, y, batch_size, seed, epoch)
+        return real(x, y, batch_size, seed, epoch, *place)
 
     monkeypatch.setattr(steps, "batches", batches)
 

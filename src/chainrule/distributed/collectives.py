@@ -2,7 +2,10 @@
 
 A tensor's NumPy array goes to MPI as it is when it is C-contiguous and writeable (no
 copy: MPI reads and writes its memory); otherwise through a contiguous copy that is
-written back. In a world of 1 every collective is the identity and MPI is never touched.
+written back. A tensor of another library (PyTorch, CuPy, array-api-strict) goes through a
+NumPy copy in host memory, which MPI sends, and the result is moved back into its array
+(a host round trip: MPI here is built for host buffers). In a world of 1 every collective
+is the identity and MPI is never touched.
 
 Every wait polls (``wait``): it spins for a moment (a step's collectives finish in
 microseconds to milliseconds), then sleeps between polls, and while it waits it watches
@@ -18,6 +21,7 @@ import time
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.distributed.errors import DistributedError, RankFailedError
 from chainrule.distributed.group import FAILURE_TAG, _require, exclusive, world
 from chainrule.tensor import Tensor
@@ -175,6 +179,8 @@ def _contiguous(tensor, what: str) -> tuple:
     else:
         raise DistributedError(f"{what}: expected a tensor, got {type(tensor).__name__}. "
                                "help: wrap it with cr.tensor(...)")
+    if B.is_foreign(data):
+        return _via_host(tensor, data, what)
     _check_array(data, what)
     if data.flags.c_contiguous and data.flags.writeable:
         buffer = data  # zero-copy: MPI reads and writes the tensor's own memory
@@ -192,6 +198,17 @@ def _contiguous(tensor, what: str) -> tuple:
         def done():
             finish()
             tensor.bump_version()  # a node that saved the old values must refuse them
+    return buffer, done
+
+
+def _via_host(tensor: Tensor, data, what: str) -> tuple:
+    """``_contiguous`` for another library's array: a NumPy copy, moved back when done."""
+    buffer = np.array(B.to_numpy(data), order="C", copy=True)
+    _check_array(buffer, what)
+
+    def done():
+        data[...] = B.like(buffer, data)
+        tensor.bump_version()
     return buffer, done
 
 
@@ -233,7 +250,8 @@ def all_gather(tensor_list: list, tensor) -> None:
     source, _ = _contiguous(tensor, "all_gather")
     for i, out in enumerate(tensor_list):
         data = out.data if isinstance(out, Tensor) else out
-        if getattr(data, "shape", None) != source.shape or data.dtype != source.dtype:
+        if tuple(getattr(data, "shape", ())) != source.shape or not B.same_dtype(
+                getattr(data, "dtype", None), source.dtype):
             raise DistributedError(f"all_gather: tensor_list[{i}] has shape "
                                    f"{getattr(data, 'shape', '?')} and dtype "
                                    f"{getattr(data, 'dtype', '?')}; every entry must be like "

@@ -6,6 +6,10 @@ step its gradients, for non-finite values. The error names the op, the module it
 its inputs' shapes and value ranges, and the line of user code that created it.
 
 With the mode off the ops pay one flag test each; nothing is recorded.
+
+Other array libraries (PyTorch, CuPy, array-api-strict): the check runs where the array
+lives (``all(isfinite(a))`` in its namespace) and reads one bool to the host per op; an
+error's description of the values reads host copies (``_backend.to_numpy``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.errors import ChainruleError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,7 +100,7 @@ def module_scope(label: str):
 
 
 _ENGINE_PARTS = tuple(os.path.join(_PACKAGE_DIR, part) for part in
-                      ("graph", "ops", "autograd", "nn", "tensor.py"))
+                      ("graph", "ops", "autograd", "nn", "tensor.py", "_tensor_"))
 
 
 def creation_site() -> str:
@@ -122,18 +127,44 @@ def note_creation(op) -> None:
     op.module = state.modules[-1] if state.modules else None
 
 
-def describe(arrays) -> str:
+def _host(a) -> np.ndarray:
+    """``a`` as NumPy: itself, or a host copy of another library's array (for messages)."""
+    return B.to_numpy(a) if B.is_foreign(a) else np.asarray(a)
+
+
+def _floating(a) -> bool:
+    """Can ``a`` hold NaN or Inf (a floating or complex array, of any library)?"""
+    dtype = getattr(a, "dtype", None)
+    if dtype is None:
+        return isinstance(a, (float, complex))
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "fc"
+    return B.is_float(dtype) or "complex" in B.dtype_name(dtype)
+
+
+def _all_finite(a) -> bool:
+    """Are all values of ``a`` finite? Reduced where ``a`` lives: one bool comes back."""
+    if B.is_foreign(a):
+        xp = B.namespace(a)
+        return bool(xp.all(xp.isfinite(a)))
+    return bool(np.isfinite(a).all())
+
+
+def describe(arrays, names=None) -> str:
+    """Each array's shape and range of finite values (and its count of NaN/Inf), labelled
+    by ``names`` (default: input 0, input 1, ...)."""
     parts = []
     for i, a in enumerate(arrays):
-        a = np.asarray(a)
+        label = names[i] if names else f"input {i}"
+        a = _host(a)
         if a.dtype.kind not in "fc" or a.size == 0:
-            parts.append(f"input {i}: shape {a.shape}, dtype {a.dtype}")
+            parts.append(f"{label}: shape {a.shape}, dtype {a.dtype}")
             continue
         finite = np.isfinite(a)
         rng = (f"range [{a[finite].min():.4g}, {a[finite].max():.4g}]" if finite.any()
                else "no finite values")
         bad = a.size - int(finite.sum())
-        parts.append(f"input {i}: shape {a.shape}, {rng}" + (f", {bad} NaN/Inf" if bad else ""))
+        parts.append(f"{label}: shape {a.shape}, {rng}" + (f", {bad} NaN/Inf" if bad else ""))
     return "; ".join(parts)
 
 
@@ -144,9 +175,8 @@ def _where(op) -> str:
 
 
 def check_forward(op, arrays, out) -> None:
-    if out.dtype.kind in "fc" and not np.isfinite(out).all():
-        inputs_finite = all(np.isfinite(np.asarray(a)).all() for a in arrays
-                            if np.asarray(a).dtype.kind in "fc")
+    if _floating(out) and not _all_finite(out):
+        inputs_finite = all(_all_finite(a) for a in arrays if _floating(a))
         cause = ("from finite inputs" if inputs_finite
                  else "(its inputs already held NaN/Inf, from outside the recorded ops)")
         raise AnomalyError(
@@ -160,12 +190,15 @@ def check_backward(node, g, grads) -> None:
     for i, gp in enumerate(grads):
         if gp is None:
             continue
-        arr = gp.data if hasattr(gp, "requires_grad") else np.asarray(gp)
-        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
-            garr = g.data if hasattr(g, "requires_grad") else np.asarray(g)
-            cause = ("from a finite incoming gradient" if np.isfinite(garr).all()
+        arr = gp.data if hasattr(gp, "requires_grad") else gp
+        if _floating(arr) and not _all_finite(arr):
+            garr = g.data if hasattr(g, "requires_grad") else g
+            cause = ("from a finite incoming gradient" if _all_finite(garr)
                      else "(the incoming gradient already held NaN/Inf)")
-            saved = describe(list(node._saved.values())) if node._saved else "nothing saved"
+            # _saved maps each name to where the array came from; the array is the attribute
+            names = [n for n in (node._saved or ()) if hasattr(getattr(node, n, None), "shape")]
+            saved = (describe([getattr(node, n) for n in names], names) if names
+                     else "nothing saved")
             raise AnomalyError(
                 f"anomaly: the backward of {node.name} produced {_kind(arr)} in the gradient "
                 f"for input {i} {cause}{_where(node)}. Saved for backward: {saved}. help: "
@@ -174,5 +207,6 @@ def check_backward(node, g, grads) -> None:
 
 
 def _kind(a) -> str:
+    a = _host(a)
     nan, inf = bool(np.isnan(a).any()), bool(np.isinf(a).any())
     return "NaN and Inf" if nan and inf else "NaN" if nan else "Inf"

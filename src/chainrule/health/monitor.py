@@ -32,6 +32,12 @@ second is refused until the first is closed). Its state is its own (no module-le
 mutable state), so two threads may each train their own model with their own monitor;
 a forward pass that another thread runs on the same model is never measured.
 
+Other array libraries (a model moved with ``Module.to("torch")``, ``chainrule train
+--backend``): the statistics are computed in NumPy from host copies of the arrays a sampled
+step reads (``_backend.to_numpy``: the parameters before and after the update, their
+gradients, each activation's input and output). One copy per array on one step in
+``every``; the steps between are not touched.
+
 Off means off: with ``enabled=False`` (or no monitor at all) nothing is registered, and
 the training computes bitwise the same numbers with a monitor as without one (it only
 reads arrays, and copies what it keeps).
@@ -44,6 +50,7 @@ import weakref
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule import nn
 from chainrule.autograd import enable_grad, is_grad_enabled
 from chainrule.health import signals, stats
@@ -169,7 +176,7 @@ class Monitor:
         if not (module.training and is_grad_enabled()) or \
                 threading.get_ident() != self._owner:
             return  # an evaluation pass, or another thread's: wait for the training step's
-        self._capture = _Capture({name: p.data.copy()
+        self._capture = _Capture({name: np.array(B.to_numpy(p.data), copy=True)
                                   for name, p in module.named_parameters()})
 
     def _measuring(self) -> _Capture | None:
@@ -183,17 +190,18 @@ class Monitor:
             cap = self._measuring()
             if cap is None or layer in cap.activations or not isinstance(out, Tensor):
                 return
-            z = args[0].data if args and isinstance(args[0], Tensor) else out.data
+            a = B.to_numpy(out.data)  # host copies of another library's arrays
+            z = B.to_numpy(args[0].data) if args and isinstance(args[0], Tensor) else a
             derivative = _engine_derivative(module) if kind == "gelu" else None
-            found = stats.activation_stats(kind, z, out.data,
+            found = stats.activation_stats(kind, z, a,
                                            getattr(module, "negative_slope", 0.01), derivative)
-            n = len(out.data) if out.ndim > 1 else 1
-            found = {"layer": layer, "kind": kind, "units": int(out.data[0].size if out.ndim > 1
-                                                                else out.data.size),
+            n = len(a) if a.ndim > 1 else 1
+            found = {"layer": layer, "kind": kind, "units": int(a[0].size if a.ndim > 1
+                                                                else a.size),
                      "samples": n, **found}
             if kind == "relu":
                 count = self._dead.setdefault(layer, stats.DeadCount())
-                found["dead"] = count.add(out.data)
+                found["dead"] = count.add(a)
                 found["samples"] = count.samples
             else:
                 found["dead"] = None
@@ -264,11 +272,11 @@ class Monitor:
         out = []
         for name, p in self.model.named_parameters():
             before = cap.before.get(name) if cap else None
-            grad = p.grad.data if p.grad is not None else None
+            grad = B.to_numpy(p.grad.data) if p.grad is not None else None
             layer = name.rpartition(".")[0]
             out.append({"name": name, "layer": layer, "shape": list(p.shape),
                         "has_grad": grad is not None,
-                        **stats.param_stats(before, p.data, grad)})
+                        **stats.param_stats(before, B.to_numpy(p.data), grad)})
         return out
 
     def _initial_loss(self, loss: float | None, cap: _Capture | None) -> dict | None:

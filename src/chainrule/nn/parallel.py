@@ -31,6 +31,11 @@ gradient of the global total loss.
 samples are counted); the next backward outside it all-reduces the accumulated sum.
 A parameter that no rank gave a gradient keeps ``grad=None``; one that some ranks did
 not reach counts as zero there.
+
+Parameters of another library (PyTorch, CuPy, array-api-strict): the buckets are NumPy
+arrays in host memory, which MPI sends; each gradient is copied into its bucket and the
+result moved back into the parameter's library (a host round trip per step), and the
+initial and buffer broadcasts go the same way.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import threading
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.distributed import collectives as C
 from chainrule.distributed import group
 from chainrule.distributed.errors import DistributedError, MismatchError
@@ -55,11 +61,11 @@ class _Bucket:
 
     def __init__(self, params: list):
         self.params = params
-        self.offsets = np.cumsum([0] + [p.data.size for p in params])
+        self.offsets = np.cumsum([0] + [B.size(p.data) for p in params])
         size = int(self.offsets[-1])
         self.flags = slice(size, size + len(params))
         self.count = size + len(params)
-        self.buffer = np.zeros(self.count + 1, dtype=params[0].data.dtype)
+        self.buffer = np.zeros(self.count + 1, dtype=B.numpy_dtype(params[0].data.dtype))
         self.request = None
 
     def fill(self, scale: float | None, samples: float) -> None:
@@ -70,7 +76,7 @@ class _Bucket:
                 part[...] = 0
                 buf[self.flags.start + i] = 0
             else:
-                part[...] = p.grad.data.reshape(-1)
+                part[...] = B.to_numpy(p.grad.data).reshape(-1)  # NumPy's: itself
                 buf[self.flags.start + i] = 1
         if scale is not None:
             buf[:self.flags.start] *= scale
@@ -87,7 +93,9 @@ class _Bucket:
             if mean:
                 part = part / total
             g = p.grad
-            if g is not None and g.data.flags.writeable and g.data.shape == part.shape:
+            if B.is_foreign(p.data):  # back to the parameter's library and device
+                p.grad = _wrap(B.like(np.array(part), p.data))
+            elif g is not None and g.data.flags.writeable and g.data.shape == part.shape:
                 g.data[...] = part
             else:
                 p.grad = _wrap(np.array(part, dtype=p.data.dtype))
@@ -255,12 +263,13 @@ def _make_buckets(params: list, cap_mb: float) -> list:
     buckets of about ``cap_mb`` megabytes, one dtype each."""
     buckets, current, size = [], [], 0
     for p in reversed(params):
-        if current and (size + p.data.nbytes > cap_mb * 2**20
-                        or p.data.dtype != current[0].data.dtype):
+        nbytes = B.size(p.data) * B.numpy_dtype(p.data.dtype).itemsize
+        if current and (size + nbytes > cap_mb * 2**20
+                        or not B.same_dtype(p.data.dtype, current[0].data.dtype)):
             buckets.append(_Bucket(current))
             current, size = [], 0
         current.append(p)
-        size += p.data.nbytes
+        size += nbytes
     if current:
         buckets.append(_Bucket(current))
     return buckets
@@ -316,14 +325,16 @@ def _broadcast_state(module: Module) -> None:
 def _broadcast_tensors(tensors: list, what: str) -> None:
     by_dtype: dict = {}
     for t in tensors:
-        by_dtype.setdefault(t.data.dtype, []).append(t)
+        by_dtype.setdefault(B.numpy_dtype(t.data.dtype), []).append(t)
     for dtype, same in by_dtype.items():
-        flat = np.concatenate([t.data.reshape(-1) for t in same]).astype(dtype, copy=False)
+        flat = np.concatenate([B.to_numpy(t.data).reshape(-1) for t in same]).astype(
+            dtype, copy=False)
         C.broadcast_array(flat, 0, what)
         offset = 0
         for t in same:
-            n = t.data.size
-            t.data[...] = flat[offset:offset + n].reshape(t.data.shape)
+            n = B.size(t.data)
+            part = flat[offset:offset + n].reshape(tuple(t.data.shape))
+            t.data[...] = B.like(part, t.data)  # NumPy's: itself
             offset += n
             t.bump_version()
 

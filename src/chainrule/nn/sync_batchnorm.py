@@ -23,12 +23,18 @@ and dw = sum_r(g xhat), db = sum_r(g), rank r's own, which DDP weights by n_r / 
 equal batches the n_s cancel: PyTorch's SyncBatchNorm. With ``loss_reduction='sum'``
 (DDP sets ``weighting`` on the layers it wraps) every n_s is 1. In a world of 1 both are
 plain batch norm.
+
+Other array libraries (PyTorch, CuPy, array-api-strict): MPI sends host memory, so the
+per-channel sums (a few numbers per channel, never the activations) are computed where
+the arrays live, copied to NumPy, all-reduced there and moved back: the same arithmetic
+as NumPy's path, in the same order.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.distributed.collectives import all_reduce_array
 from chainrule.errors import ShapeError
 from chainrule.graph import trace
@@ -44,8 +50,12 @@ class AllReduceSum(Op):
     jvp: dy = sum over ranks s of dx_s
     """
 
+    portable = True
+
     def forward(self, x):
         trace.refuse("SyncBatchNorm talks to the other ranks inside the step")
+        if self.xp is not np:  # through host memory, where MPI reads
+            return B.like(_all_reduced(B.to_numpy(x), "AllReduceSum"), x)
         out = np.array(x, dtype=x.dtype, order="C", copy=True)
         return all_reduce_array(out, "sum", "AllReduceSum")
 
@@ -57,6 +67,12 @@ class AllReduceSum(Op):
         if isinstance(g, Tensor):
             return apply(AllReduceSum, g * w, weight=w) / w
         return all_reduce_array(np.ascontiguousarray(g * w), "sum", "AllReduceSum") / w
+
+
+def _all_reduced(host: np.ndarray, what: str) -> np.ndarray:
+    """A summed copy of NumPy array ``host`` over the ranks (of its own dtype)."""
+    out = np.array(host, order="C", copy=True)
+    return all_reduce_array(out, "sum", what)
 
 
 def all_reduce_sum(x, weight: float = 1.0):
@@ -74,7 +90,11 @@ class BatchNormSync(Op):
     jvp: dy = the jvp of ``composed`` (the same formula, all-reduced)
     """
 
+    portable = True
+
     def forward(self, x, w, b):
+        if self.xp is not np:
+            return self._forward_portable(x, w, b)
         axes, shape = self.axes, self.shape
         c = x.shape[1]
         sums = np.empty(c + 1)
@@ -94,6 +114,28 @@ class BatchNormSync(Op):
         self.stats.update(mean=mean.reshape(-1), var=var, count=float(m))
         return y
 
+    def _forward_portable(self, x, w, b):
+        """``forward`` for another library: the sums there, all-reduced on the host."""
+        xp, axes, shape = self.xp, self.axes, self.shape
+        c = x.shape[1]
+        dtype = B.numpy_dtype(x.dtype)
+        sums = np.empty(c + 1)
+        sums[:c] = B.to_numpy(xp.sum(x, axis=axes, dtype=xp.float64))
+        sums[c] = B.size(x) // c
+        all_reduce_array(sums, "sum", "SyncBatchNorm")
+        m = sums[c]
+        mean = xp.reshape(B.like((sums[:c] / m).astype(dtype), x), shape)
+        xhat = x - mean
+        squares = B.to_numpy(xp.sum(xhat * xhat, axis=axes, dtype=xp.float64))
+        var = B.like((_all_reduced(squares, "SyncBatchNorm") / m).astype(dtype), x)
+        inv = 1 / xp.sqrt(xp.reshape(var, shape) + self.eps)
+        xhat = xhat * inv
+        y = xhat * xp.reshape(w, shape) + xp.reshape(b, shape)
+        self.save(x=INPUT(0), w=INPUT(1), b=INPUT(2), xhat=xhat, inv=inv)
+        self.m = float(m)
+        self.stats.update(mean=xp.reshape(mean, (-1,)), var=var, count=float(m))
+        return y
+
     def composed(self, x, w, b):
         axes, shape, n, m = self.axes, self.shape, self.weight, self.m
         mean = (all_reduce_sum(x.sum(axis=axes), n) / m).reshape(shape)
@@ -107,6 +149,8 @@ class BatchNormSync(Op):
     def vjp(self, g):
         axes, shape, n = self.axes, self.shape, self.weight
         xhat, inv, w = self.xhat, self.inv, self.w
+        if self.xp is not np:  # tensors (autograd/on_tensors.py): their arrays, as forward
+            return self._vjp_portable(g.data, xhat.data, inv.data, w.data)
         c = g.shape[1]
         sums = np.empty(2 * c)
         g.sum(axis=axes, dtype=np.float64, out=sums[:c])
@@ -118,6 +162,24 @@ class BatchNormSync(Op):
         mean_g = sums[:c].astype(g.dtype).reshape(shape)
         mean_gx = sums[c:].astype(g.dtype).reshape(shape)
         dx = (g - mean_g - xhat * mean_gx) * (inv * w.reshape(shape))
+        return dx, dw, db
+
+
+    def _vjp_portable(self, g, xhat, inv, w):
+        """``vjp`` for another library's arrays: the sums there, all-reduced on the host."""
+        xp, axes, shape, n = self.xp, self.axes, self.shape, self.weight
+        c = g.shape[1]
+        dtype = B.numpy_dtype(g.dtype)
+        sums = np.empty(2 * c)
+        sums[:c] = B.to_numpy(xp.sum(g, axis=axes, dtype=xp.float64))
+        sums[c:] = B.to_numpy(xp.sum(g * xhat, axis=axes, dtype=xp.float64))
+        db, dw = B.like(sums[:c].astype(dtype), g), B.like(sums[c:].astype(dtype), g)
+        sums *= n
+        all_reduce_array(sums, "sum", "SyncBatchNorm backward")
+        sums /= self.m * n
+        mean_g = xp.reshape(B.like(sums[:c].astype(dtype), g), shape)
+        mean_gx = xp.reshape(B.like(sums[c:].astype(dtype), g), shape)
+        dx = (g - mean_g - xhat * mean_gx) * (inv * xp.reshape(w, shape))
         return dx, dw, db
 
 

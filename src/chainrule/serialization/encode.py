@@ -35,9 +35,10 @@ def save(obj, path) -> None:
     ``obj`` is a tree of dicts (keys: ``str``, or ``int`` as in optimizer state), lists
     and tuples whose leaves are tensors (anything with ``.numpy()`` and
     ``.requires_grad``), ndarrays, other array libraries' arrays (PyTorch, CuPy,
-    array-api-strict: stored as NumPy, given back as ndarrays), NumPy scalars, Python ints (any size), floats, bools,
-    strings and None. Raises ``CheckpointError`` naming the place of anything else;
-    ``OSError`` if the file cannot be written, and then the old file is untouched.
+    array-api-strict: stored as NumPy, given back as ndarrays), NumPy scalars, Python ints
+    (any size), floats, bools, strings and None. Raises ``CheckpointError`` naming the
+    place of anything else; ``OSError`` if the file cannot be written, and then the old
+    file is untouched.
     """
     write_atomic(path, dumps(obj))
 
@@ -75,9 +76,9 @@ class _Encoder:
         node = _plain(obj)
         if node is not _OTHER:
             return node
-        if B.is_foreign(obj):  # another library's array (optimizer state): NumPy on disk
-            return self._array(B.to_numpy(obj), {"kind": "ndarray"}, parts, where)
         if hasattr(obj, "numpy") and hasattr(obj, "requires_grad"):  # a tensor
+            if B.is_foreign(obj):  # a torch.Tensor itself: another library's array
+                return self._foreign(obj, parts, where)
             array = obj.numpy()
             if not isinstance(array, np.ndarray):
                 raise CheckpointError(f"save: {_at(where)}: {type(obj).__name__}.numpy() gave a "
@@ -106,6 +107,8 @@ class _Encoder:
                 return self._container(obj, parts, where)
             finally:
                 self._open.discard(id(obj))
+        if B.is_foreign(obj):  # a CuPy or array-api-strict array (optimizer state)
+            return self._foreign(obj, parts, where)
         if callable(getattr(obj, "state_dict", None)):  # a Module or an optimizer, whole
             raise CheckpointError(
                 f"save: {_at(where)}: cannot save a {type(obj).__name__} itself (that would store "
@@ -137,6 +140,10 @@ class _Encoder:
             nodes.append(node if node is not _OTHER else
                          self.encode(value, (*parts, str(i)), (where, i)))
         return {"list" if isinstance(obj, list) else "tuple": nodes}
+
+    def _foreign(self, array, parts: tuple, where) -> dict:
+        """Another library's array: NumPy on disk (a host copy), an ndarray on load."""
+        return self._array(B.to_numpy(array), {"kind": "ndarray"}, parts, where)
 
     def _array(self, array: np.ndarray, node: dict, parts: tuple, where) -> dict:
         little = array.dtype.newbyteorder("<") if array.dtype.byteorder != "|" else array.dtype

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from chainrule.errors import UsageError
+from chainrule.train import backends
 
 
 def _whole(text: str) -> int:
@@ -102,6 +103,7 @@ def _register_train(sub) -> None:
                    "__init__ takes them). default: mlp")
     _add_recipe_options(p)
     _add_run_options(p)
+    backends.add_options(p)
     p.set_defaults(func=train_command)
 
 
@@ -211,8 +213,7 @@ def _register_predict(sub) -> None:
 
 _RECIPE_OPTIONS = ("hidden", "channels", "batch_norm", "dropout", "epochs", "batch_size",
                    "optimizer", "lr", "momentum", "weight_decay", "scheduler", "step_size",
-                   "gamma", "seed", "threads", "samples", "data_dir", "val_fraction",
-                   "patience")
+                   "gamma", "seed", "threads", "samples", "data_dir", "val_fraction", "patience")
 
 
 def train_command(args) -> int:
@@ -266,8 +267,8 @@ def _train(args) -> int:
             result = run(recipe, out_dir, resume=bool(args.resume), overwrite=args.overwrite,
                          show_progress=not args.no_progress,
                          keep_checkpoints=args.keep_checkpoints,
-                         epochs=args.epochs if args.resume else None,
-                         health_every=health_every, compile=not args.no_compile)
+                         epochs=args.epochs if args.resume else None, backend=args.backend,
+                         health_every=health_every, compile=not args.no_compile, device=args.device)
     except _input_errors() as e:
         raise UsageError(" ".join(str(e).split())) from None
     except MemoryError:

@@ -32,7 +32,7 @@ import numpy as np
 import chainrule as cr
 from chainrule import _allocator, nn, optim
 from chainrule.data import DataError
-from chainrule.train import checkpoint, limits, ranks, rundir, steps
+from chainrule.train import backends, checkpoint, limits, ranks, rundir, steps
 from chainrule.train import resume as resuming
 from chainrule.train import threads as _threads
 from chainrule.train.datasets import load_split
@@ -61,13 +61,15 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
     optimizer step (and told of every new epoch). ``threads``: BLAS threads; 0 chooses
     them by the work, as ``chainrule train`` does (train/threads.py). ``compile``: the step
     runs through ``cr.compile`` (bitwise the eager step, tests/compile/test_recipes.py;
-    eager with a monitor, whose hooks a replay would not call).
+    eager with a monitor, whose hooks a replay would not call). A model moved to another
+    library (``model.to("torch")``) trains there: its batches follow it, the step eagerly.
 
     Raises ``DivergedError`` (naming the epoch and step) as soon as the loss is NaN or inf.
     Sets the C allocator to keep freed memory for the rest of the process (``_allocator``).
     """
     _allocator.keep_freed_memory()
-    with _threads.choose(model, train_data[0][:batch_size], threads).limit():
+    probe = steps.inputs_for(model, train_data[0][:batch_size])
+    with _threads.choose(model, probe, threads).limit():
         return _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler,
                     seed, log, monitor, compile)
 
@@ -75,13 +77,16 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
 def _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler, seed, log,
          monitor, compile) -> list[dict]:
     history = []
-    update = steps.compiled_update() if compile and monitor is None else None
+    place = steps.place(model)  # the batches go where the model is (Module.to)
+    # NOTE: cr.compile records NumPy steps only so far: another library's run is eager
+    eager = monitor is not None or place[0] != "numpy"
+    update = steps.compiled_update() if compile and not eager else None
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
         lr = optimizer.param_groups[0]["lr"]
         hint = f"lower the learning rate (it is {lr:g})"
         model.train()
-        loader = steps.batches(*train_data, batch_size, seed, epoch)
+        loader = steps.batches(*train_data, batch_size, seed, epoch, *place)
         if monitor is not None:
             monitor.new_epoch(epoch + 1)
         for i, (xb, yb) in enumerate(loader):
@@ -128,7 +133,8 @@ def make_scheduler(recipe: Recipe, optimizer):
 
 def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bool = False,
         console=None, show_progress: bool = True, keep_checkpoints: int = 5,
-        epochs: int | None = None, health_every: int = 0, compile: bool = True) -> RunResult:
+        epochs: int | None = None, health_every: int = 0, compile: bool = True,
+        backend: str = "numpy", device=None) -> RunResult:
     """Train from ``recipe`` into ``out_dir`` (or continue the run there, with ``resume``).
 
     ``out_dir=None`` makes a new run directory: ``runs/DATASET-MODEL``, or ``-2``, ``-3``...
@@ -149,25 +155,23 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
     the last good state. ``health_every`` > 0 watches the training health of one step
     in that many (``--health``: health.jsonl, health.png; train/healthlog.py). ``compile``
     runs the step through ``cr.compile`` (bitwise the eager step; not with ``--health`` nor
-    on several processes). Sets the C allocator to keep freed memory (``_allocator``).
+    on several processes, nor on another ``backend``: the library of the model, its
+    optimizer state and batches, on ``device``; checkpoints are NumPy on disk either
+    way). Sets the C allocator to keep freed memory (``_allocator``).
     """
-    from rich.console import Console
-
-    console = console or Console(soft_wrap=True)  # long lines stay whole in logs
     world = ranks.join()  # under mpiexec: this rank's place (ranks.py); else a world of 1
-    if not world.writer:
-        console = Console(quiet=True)
+    console = _console(console, world)
     out_dir = world.agree(lambda: _check_request(recipe, out_dir, resume, overwrite,
-                                                 keep_checkpoints, epochs))
+                                                 keep_checkpoints, epochs, backend, device))
     with contextlib.ExitStack() as held:
         resumed = None
         if resume:
             resumed, stale = world.agree(lambda: _read_locked(out_dir, recipe, epochs, held))
             recipe = resumed.recipe
         _allocator.keep_freed_memory()
-        setup = _build(recipe, resume)
-        blas = _threads.choose(setup.model, setup.data.x_train[:recipe.batch_size],
-                              recipe.threads, cores=world.threads(0) or None)
+        setup = _build(recipe, resume, backend, device)
+        probe = steps.inputs_for(setup.model, setup.data.x_train[:recipe.batch_size])
+        blas = _threads.choose(setup.model, probe, recipe.threads, cores=world.threads(0) or None)
         with blas.limit():
             ranks.check_same(world, setup.recipe, setup.model, setup.data)
             if health_every and world.size > 1:
@@ -186,6 +190,16 @@ def run(recipe: Recipe | None, out_dir=None, resume: bool = False, overwrite: bo
             trainer = _trainer(world, setup, Path(out_dir), state, console, show_progress,
                                keep_checkpoints, saved, health_every, compile)
             return trainer.train()
+
+
+def _console(console, world: ranks.World):
+    """Where the run's lines go: ``console``, or one that keeps long lines whole in logs;
+    a rank that does not write says nothing."""
+    from rich.console import Console
+
+    if not world.writer:
+        return Console(quiet=True)
+    return console or Console(soft_wrap=True)
 
 
 def _trainer(world, setup, out_dir: Path, state, console, show_progress, keep, saved,
@@ -208,11 +222,13 @@ def _read_locked(out_dir: Path, recipe, epochs, held: contextlib.ExitStack) -> t
     return resuming.read(out_dir, recipe, epochs), lock.stale_pid
 
 
-def _check_request(recipe, out_dir, resume, overwrite, keep_checkpoints, epochs):
+def _check_request(recipe, out_dir, resume, overwrite, keep_checkpoints, epochs, backend,
+                   device):
     """The arguments of ``run`` that can be refused before anything is read: the run
     directory as a Path (None: a new one, named later)."""
     if keep_checkpoints < 0:
         raise RecipeError(f"--keep-checkpoints must be >= 0, got {keep_checkpoints}")
+    backends.check(backend, device)
     if epochs is not None and not resume:
         raise RecipeError("run: epochs= sets the new total of a resumed run; a new run takes "
                           "its epochs from the recipe")
@@ -234,9 +250,10 @@ def _check_request(recipe, out_dir, resume, overwrite, keep_checkpoints, epochs)
     return out_dir
 
 
-def _build(recipe: Recipe, resume: bool) -> Setup:
+def _build(recipe: Recipe, resume: bool, backend: str = "numpy", device=None) -> Setup:
     """The data, model, optimizer and schedule of ``recipe``, each checked against the
-    limits first (a model a checkpoint records is rebuilt as it was)."""
+    limits first (a model a checkpoint records is rebuilt as it was); the model in
+    ``backend``'s arrays on ``device`` before the optimizer is made (its state goes there)."""
     limits.check_samples(recipe)
     data = _load(recipe)
     limits.check_model(recipe, data.input_shape, data.num_classes, data.train_size,
@@ -248,6 +265,8 @@ def _build(recipe: Recipe, resume: bool) -> Setup:
 
         probe(model, recipe.model, data.x_train[:2], data.num_classes, recipe.dataset)
         limits.check_built(recipe, count_parameters(model))
+    if backend != "numpy":
+        model.to(backend, device=device)
     optimizer = make_optimizer(recipe, model.parameters())
     return Setup(recipe, data, model, optimizer, make_scheduler(recipe, optimizer))
 
@@ -295,6 +314,10 @@ def _announce(console, setup: Setup, out_dir: Path, stale_pid, world: ranks.Worl
                   f"{_model_label(recipe)} with {count_parameters(setup.model):,} "
                   f"parameters; run directory {show(out_dir)}")
     console.print(_selection_line(recipe, data))
+    backend, device = steps.place(setup.model)
+    if backend != "numpy":
+        console.print(f"arrays: {backend} on {device} (the checkpoints are NumPy on disk; "
+                      "the step runs eagerly)")
     if world.size > 1:
         console.print(ranks.announce_line(world, recipe))
 

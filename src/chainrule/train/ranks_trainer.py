@@ -46,8 +46,9 @@ class DistributedTrainer(Trainer):
 
     def _batches(self):
         self.sampler.set_epoch(self.state.epoch)
+        backend, device = steps.place(self.model)  # --backend: where the model is
         return DataLoader(self.train_set, batch_size=self.recipe.batch_size,
-                          sampler=self.sampler)
+                          sampler=self.sampler, backend=backend, device=device)
 
     def _step(self, xb, yb, sums, stop: StopRequest) -> float:
         mine = EpochSums()

@@ -48,14 +48,31 @@ def compiled_update():
     return cr.compile(_update)
 
 
+def place(model: nn.Module) -> tuple:
+    """(backend, device) of the model's parameters: where its batches must be
+    (``chainrule train --backend``, or a model moved with ``Module.to``)."""
+    for p in model.parameters():
+        return p.backend, (None if p.backend == "numpy" else p.device)
+    return "numpy", None
+
+
+def inputs_for(model: nn.Module, x: np.ndarray):
+    """NumPy inputs ``x`` as a tensor where ``model``'s parameters are (``place``)."""
+    backend, device = place(model)
+    xb = cr.tensor(x)
+    return xb if backend == "numpy" else xb.to(backend, device=device)
+
+
 @cr.no_grad()
 def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 512):
-    """Mean cross-entropy, accuracy and predicted classes on (x, y), in eval mode."""
+    """Mean cross-entropy, accuracy and predicted classes on (x, y), in eval mode; the
+    inputs go to the model's library and device batch by batch (the labels stay NumPy:
+    the loss moves them)."""
     was_training = model.training
     model.eval()
     total, preds = 0.0, []
     for i in range(0, len(y), batch_size):
-        xb, yb = cr.tensor(x[i:i + batch_size]), y[i:i + batch_size]
+        xb, yb = inputs_for(model, x[i:i + batch_size]), y[i:i + batch_size]
         logits = model(xb)
         total += F.cross_entropy(logits, yb, reduction="sum").item()
         preds.append(logits.numpy().argmax(axis=1))
@@ -64,12 +81,15 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 5
     return total / max(len(y), 1), float((pred == y).mean()) if len(y) else 0.0, pred
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch: int):
-    """The epoch's shuffled batches; the order depends only on (seed, epoch)."""
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epoch: int,
+            backend: str = "numpy", device=None):
+    """The epoch's shuffled batches, in ``backend``'s arrays on ``device`` (``place``);
+    the order depends only on (seed, epoch)."""
     from chainrule.data import DataLoader, TensorDataset
 
     order = np.random.default_rng([seed, epoch])
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=order)
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=order,
+                      backend=backend, device=device)
 
 
 def diverged(epoch: int, step: int, steps: int, value: float, what: str,

@@ -110,8 +110,10 @@ class Trainer:
         self.trained = 0.0  # seconds of this process's epochs (their rows' seconds)
         self.drawer = None  # curves.png's Drawer (curves.py), from the start of training
         self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
-        # the step through cr.compile; not with --health: a replay would not call its hooks
-        self.update = steps.compiled_update() if compile and not health_every else None
+        # the step through cr.compile; not with --health: a replay would not call its hooks;
+        # nor on another library's arrays: cr.compile records NumPy steps only so far
+        eager = health_every or steps.place(self.model)[0] != "numpy"
+        self.update = steps.compiled_update() if compile and not eager else None
         if health_every:
             from chainrule.train.healthlog import HealthLog
 
@@ -208,7 +210,7 @@ class Trainer:
 
     def _batches(self):
         return steps.batches(self.data.x_train, self.data.y_train, self.recipe.batch_size,
-                             self.recipe.seed, self.state.epoch)
+                             self.recipe.seed, self.state.epoch, *steps.place(self.model))
 
     def _step(self, xb, yb, sums, stop: StopRequest) -> float:
         return steps.train_step(self.model, self.optimizer, xb, yb, sums, self.update)
