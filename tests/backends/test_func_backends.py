@@ -1,8 +1,8 @@
-"""chainrule.func (and cr.grad) on other backends' tensors (array-api-strict on its non-default device,
-where a hidden move to NumPy raises, and PyTorch CPU tensors): every transform, nested ones,
-vmap's options and its loop fallback, equal to the same call on NumPy to float rounding and
-to torch.func; the results stay in the inputs' library. The op table's rows through jvp and
-vmap on these backends are in test_func_optable_backends.py."""
+"""chainrule.func (and cr.grad) on other backends' tensors (array-api-strict on its
+non-default device, where a hidden move to NumPy raises, and PyTorch CPU tensors): every
+transform, nested ones, vmap's options and its loop fallback, equal to the same call on
+NumPy to float rounding and to torch.func; the results stay in the inputs' library. The op
+table's rows through jvp and vmap on these backends are in test_func_optable_backends.py."""
 
 from __future__ import annotations
 
