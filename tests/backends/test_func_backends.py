@@ -1,8 +1,8 @@
-"""chainrule.func on other backends' tensors (array-api-strict on its non-default device,
-where a hidden move to NumPy raises, and PyTorch CPU tensors): every transform, nested ones,
-vmap's options and its loop fallback, equal to the same call on NumPy to float rounding and
-to torch.func; the results stay in the inputs' library. The op table's rows through jvp and
-vmap on these backends are in test_func_optable_backends.py."""
+"""chainrule.func (and cr.grad) on other backends' tensors (array-api-strict on its
+non-default device, where a hidden move to NumPy raises, and PyTorch CPU tensors): every
+transform, nested ones, vmap's options and its loop fallback, equal to the same call on
+NumPy to float rounding and to torch.func; the results stay in the inputs' library. The op
+table's rows through jvp and vmap on these backends are in test_func_optable_backends.py."""
 
 from __future__ import annotations
 
@@ -76,6 +76,12 @@ TRANSFORMS = {
     "grad_of_grad": lambda t: func.grad(lambda a: func.grad(scalar)(a).sum())(t(X)),
     "jvp_of_jvp": lambda t: func.jvp(lambda a: func.jvp(f, (a,), (t(V),))[1], (t(X),),
                                      (t(X),)),
+    "jvp_of_a_constant": lambda t: func.jvp(lambda a: t(V) * 2, (t(X),), (t(V),)),
+    "grad_of_a_constant": lambda t: func.grad(lambda a: t(V).sum())(t(X)),
+    "vjp_of_a_constant": lambda t: func.vjp(lambda a: t(V) * 2, t(X))[1](t(X)),
+    "cr_grad": lambda t: cr.grad(scalar)(t(X)),
+    "cr_grad_of_grad": lambda t: cr.grad(lambda a: cr.grad(scalar)(a).sum())(t(X)),
+    "cr_grad_of_a_constant": lambda t: cr.grad(lambda a: t(V).sum())(t(X)),
     "vmap": lambda t: func.vmap(f)(t(XS[:, :5])),
     "vmap_in_out_dims": lambda t: func.vmap(lambda a, b: a * b.sum(), in_dims=(1, None),
                                             out_dims=1)(t(XS), t(X)),

@@ -139,3 +139,18 @@ def test_per_sample_gradients_equal_the_numpy_loop(row, backend):
         np.testing.assert_allclose(host(out[i].data), np.stack([r[i].numpy() for r in loop]),
                                    rtol=1e-8, atol=1e-10)
     _batched_by_rules(row, looped)
+
+
+@pytest.mark.parametrize(("row", "backend"), CASES)
+def test_jvp_float32_stays_float32(row, backend):
+    arrays = make_inputs(row, seed=11, dtype=np.float32)
+    vs = [v.astype(np.float32) for v in _directions(arrays, 12)]
+    result = run_or_refuse(row, lambda: _jvp(row, backend, arrays, vs))
+    if result is None:
+        return
+    out, tangent = result
+    if row.id != "astype_roundtrip":
+        assert B.dtype_name(tangent.dtype) == "float32", f"{row.id}: tangent is {tangent.dtype}"
+    _, ref = func.jvp(row.fn, tuple(cr.tensor(a) for a in arrays),
+                      tuple(cr.tensor(v) for v in vs))
+    np.testing.assert_allclose(host(tangent.data), ref.numpy(), rtol=1e-4, atol=1e-5)

@@ -36,18 +36,17 @@ def value_and_grad(f, argnums=0):
             inputs.append(t)
         with grad_mode.enable_grad():
             out = f(*args, **kwargs)
-        if not isinstance(out, Tensor) or out.data.size != 1:
+        if not isinstance(out, Tensor) or out.size != 1:  # Tensor.size: PyTorch's is a method
             shape = getattr(out, "shape", type(out).__name__)
             raise BackwardError(
                 f"grad: f must return a scalar tensor, got {shape}. help: reduce the "
                 "output, e.g. return loss.sum() or loss.mean()"
             )
         if not out.requires_grad:
-            import numpy as np
-
+            from chainrule import _backend as B
             from chainrule.tensor import _wrap
 
-            grads = tuple(_wrap(np.zeros_like(t.data)) for t in inputs)
+            grads = tuple(_wrap(B.full(t.shape, 0, t.data)) for t in inputs)
         else:
             grads = engine.grad(out, inputs, create_graph=nested)
         value = out if nested else out.detach()
