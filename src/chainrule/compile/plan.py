@@ -30,12 +30,14 @@ class Plan:
         self.checks = rec.checks
         self.meta = rec.meta
         self.modules = [(m, m.training) for m in rec.modules.values()]
-        # each module's parameters and buffers, by identity: one replaced (model.fc.weight =
-        # Parameter(...)) is read by eager code, never by the plan
+        # each module's parameters, buffers and submodules, by identity: one replaced
+        # (model.fc.weight = Parameter(...)) or added (Sequential.append) is read or run by
+        # eager code, never by the plan
         self.members = [(d, name, t) for m in rec.modules.values()
-                        for d in (m._parameters, m._buffers) for name, t in d.items()]
+                        for d in (m._parameters, m._buffers, m._modules)
+                        for name, t in d.items()]
         self.sizes = [(d, len(d)) for m in rec.modules.values()
-                      for d in (m._parameters, m._buffers)]
+                      for d in (m._parameters, m._buffers, m._modules)]
         self.n_ops = sum(1 for s in self.steps if s[0] == OP)
         # the call itself: the keyword names, grad mode, each argument, and the plain
         # values the step's code reads from its globals and closure (api._free_numbers)

@@ -305,7 +305,7 @@ class Recorder:
     def flatten(self, step) -> tuple:
         """A backward step whose pass has run: its log as flat events over slots,
         ``(VJP, node, g, ((i, slot) ...))``, ``(ADD, a, b, out)``, ``(CAST, a, out, dtype)``,
-        ``(LEAF, leaf or argument index, g, owned)``, in the engine's order."""
+        ``(LEAF, leaf or argument index, g, owned, keeps)``, in the engine's order."""
         _, log, seed, seed_slot, ones = step
         slot = {id(seed): seed_slot}
         events = []
@@ -332,7 +332,10 @@ class Recorder:
                 else:
                     _, leaf, g, owned = event
                     k = self.arg_tensor.get(id(leaf))
-                    events.append((LEAF, leaf if k is None else k[0], slot[id(g)], owned))
+                    # owned, and of its leaf's dtype: a first gradient becomes .grad as it is
+                    keeps = owned and type(g) is np.ndarray and g.dtype == leaf.data.dtype
+                    events.append((LEAF, leaf if k is None else k[0], slot[id(g)], owned,
+                                   keeps))
         except KeyError:
             self.refuse("a backward pass whose gradients a replay could not follow")
         return (BACKWARD, tuple(events), seed_slot, ones)
