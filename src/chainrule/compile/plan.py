@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.compile.lower import _CONST, _DICT, _SEQ, _TENSOR, MISSING, guard, lower
+from chainrule.compile.guard import MISSING, guard
+from chainrule.compile.lower import _CONST, _DICT, _SEQ, _TENSOR, lower
 from chainrule.compile.record import BACKWARD, OP, Recorder
 from chainrule.graph import grad_mode
 from chainrule.tensor import Tensor
@@ -25,7 +26,7 @@ class Plan:
         self.slots = rec.slots
         self.arg_slots = rec.arg_slots
         self.argdata_slots = rec.argdata_slots
-        self.externals = [(t, s, t.data.shape, t.data.dtype, t._rg)
+        self.externals = [(t, s, tuple(t.data.shape), t.data.dtype, t._rg)
                           for t, s in rec.externals]
         self.checks = rec.checks
         self.meta = rec.meta
@@ -83,7 +84,8 @@ def _argument(a) -> tuple:
     """What the guard checks of one argument (as api._guard keys it): a tensor's shape,
     dtype and requires_grad, an array's shape and dtype, a plain value, else identity."""
     if isinstance(a, Tensor):
-        return ("tensor", a.data.shape, a.data.dtype, a._rg, type(a.data), bool(a._hooks))
+        return ("tensor", tuple(a.data.shape), a.data.dtype, a._rg, type(a.data),
+                bool(a._hooks))
     if isinstance(a, np.ndarray):
         return ("array", a.shape, a.dtype)
     if isinstance(a, (int, float, str, bool, type(None))):

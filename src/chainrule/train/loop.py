@@ -75,7 +75,7 @@ def fit(model: nn.Module, optimizer, train_data: tuple, test_data: tuple, epochs
 def _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler, seed, log,
          monitor, compile) -> list[dict]:
     history = []
-    update = steps.compiled_update() if compile and monitor is None else None
+    update = steps.compiled_update(log) if compile and monitor is None else None
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
         lr = optimizer.param_groups[0]["lr"]

@@ -102,7 +102,8 @@ class Trainer:
                        "class_names": list(data.class_names)}
         self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
         # the step through cr.compile; not with --health: a replay would not call its hooks
-        self.update = steps.compiled_update() if compile and not health_every else None
+        self.update = steps.compiled_update(console.print) if compile and not health_every \
+            else None
         if health_every:
             from chainrule.train.healthlog import HealthLog
 
