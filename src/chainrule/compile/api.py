@@ -60,7 +60,7 @@ class Compiled:
     latest call ran eagerly. ``stats`` counts ``records``, ``replays`` and ``eager`` calls.
     """
 
-    def __init__(self, fn, cache_size: int = 8):
+    def __init__(self, fn, cache_size: int = 8, report=None):
         if not callable(fn):
             raise TypeError(f"compile: expected a function (the step), got "
                             f"{type(fn).__name__}. help: cr.compile(step), or @cr.compile "
@@ -70,6 +70,7 @@ class Compiled:
         functools.update_wrapper(self, fn, updated=())
         self.fn = fn
         self.cache_size = cache_size
+        self.report = report  # called with each message instead of a CompileWarning
         self.fallback_reason: str | None = None
         self.stats = {"records": 0, "replays": 0, "eager": 0}
         self._misses = 0  # recordings for a key seen before (its guards missed), or evicted
@@ -111,11 +112,14 @@ class Compiled:
         key = (names, grad_mode.state.enabled, tuple(_guard(a) for a in args),
                _free_numbers(self.fn))
         rec = Recorder(args)
-        trace.install(rec)
-        try:
+        if rec.reason is not None:  # known before it runs (arrays of another library)
             result = call(*args)
-        finally:
-            trace.install(None)
+        else:
+            trace.install(rec)
+            try:
+                result = call(*args)
+            finally:
+                trace.install(None)
         self.stats["records"] += 1
         plan = Plan(rec, result, args, names, self.fn)  # may still refuse: what it returns
         plan.key = key
@@ -145,18 +149,23 @@ class Compiled:
     def _warn(self, kind: str, message: str) -> None:
         if kind not in self._warned:  # once per reason, not once per call
             self._warned.add(kind)
-            warnings.warn(message, CompileWarning, stacklevel=4)
+            if self.report is not None:
+                self.report(message)
+            else:
+                warnings.warn(message, CompileWarning, stacklevel=4)
 
     def __repr__(self) -> str:
         return f"<compiled {_name(self.fn)}>"
 
 
-def compile(fn=None, *, cache_size: int = 8):  # noqa: A001 - torch.compile's name
+def compile(fn=None, *, cache_size: int = 8, report=None):  # noqa: A001 - torch.compile's
     """Record ``fn`` (a step: forward, backward, optimizer) on its first call and replay it
-    on later calls whose guards match; ``@cr.compile`` or ``cr.compile(step)``."""
+    on later calls whose guards match; ``@cr.compile`` or ``cr.compile(step)``. ``report``:
+    a function given each one-line message (why the step runs eagerly, or keeps recording
+    again) instead of a ``CompileWarning``, once per message (a trainer's log)."""
     if fn is None:
-        return lambda f: Compiled(f, cache_size=cache_size)
-    return Compiled(fn, cache_size=cache_size)
+        return lambda f: Compiled(f, cache_size=cache_size, report=report)
+    return Compiled(fn, cache_size=cache_size, report=report)
 
 
 def _call_with_names(fn, n: int, names: tuple, *args):
@@ -164,9 +173,10 @@ def _call_with_names(fn, n: int, names: tuple, *args):
 
 
 def _guard(a):
-    """The part of the cache key for one argument."""
+    """The part of the cache key for one argument (the key tells a new call from a guard
+    that missed; plan.Plan's generated guard decides)."""
     if isinstance(a, Tensor):
-        return (Tensor, a.data.shape, a.data.dtype.str, a._rg)
+        return (Tensor, a.data.shape, getattr(a.data.dtype, "str", str(a.data.dtype)), a._rg)
     if isinstance(a, np.ndarray):
         return (np.ndarray, a.shape, a.dtype.str)
     if isinstance(a, (int, float, str, bool, type(None))):

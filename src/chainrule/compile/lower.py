@@ -12,7 +12,6 @@ stays bitwise the eager step.
 
 from __future__ import annotations
 
-import functools
 import re
 
 import numpy as np
@@ -20,13 +19,12 @@ import numpy as np
 from chainrule.autograd.engine import _accumulate
 from chainrule.compile import kernels
 from chainrule.compile.record import ADD, BACKWARD, CALL, CAST, OP, VJP
-from chainrule.graph import accumulate, grad_mode
-from chainrule.tensor import Tensor, _wrap
+from chainrule.graph.node import note_write
+from chainrule.nn.module import Module
+from chainrule.optim.optimizer import SGD, Optimizer
+from chainrule.tensor import _wrap
 
 _TENSOR, _CONST, _SEQ, _DICT = range(4)  # plan._structure's kinds
-#: what a guard checks by value, wherever the step reads it (an argument, a global)
-PLAIN = (bool, int, float, complex, str, type(None))
-MISSING = object()  # a global not set, a closure cell not filled
 
 
 class _Source:
@@ -35,7 +33,8 @@ class _Source:
     def __init__(self):
         self.lines: list[str] = []
         self.names: dict = {"ndarray": np.ndarray, "asarray": np.asarray, "np": np,
-                            "acc": _accumulate, "wrap": _wrap, **kernels.NAMES}
+                            "acc": _accumulate, "wrap": _wrap, "note_write": note_write,
+                            **kernels.NAMES}
         self._ids: dict = {}
 
     def name(self, obj, hint: str) -> str:
@@ -105,10 +104,8 @@ def lower(plan):
                 src.emit(f"{slot(outs)} = {call}")
         elif kind == BACKWARD:
             _backward(src, slot, step, vjp_lines)
-        else:  # OPAQUE: one call, as recorded
-            _, method, obj, a, kw = step
-            src.emit(f"{src.name(method, 'method')}({src.name(obj, 'obj')}, "
-                     f"*{src.name(a, 'const')}, **{src.name(kw, 'const')})")
+        else:  # OPAQUE: one call, as recorded, or its lines (_opaque)
+            _opaque(src, plan, step)
     src.emit(f"return {_result(src, plan.result, slot)}")
     code = "def run(args):\n" + "\n".join(_free_dead(src.lines)) + "\n"
     namespace = dict(src.names)
@@ -199,9 +196,106 @@ def _backward(src: _Source, slot, step, vjp_lines: dict) -> None:
             src.emit(f"{slot(event[2])} = {slot(event[1])}.astype("
                      f"{src.name(event[3], 'dtype')})")
         else:  # LEAF
-            _, leaf, g, owned = event
+            _, leaf, g, owned, keeps = event
             target = f"args[{leaf}]" if type(leaf) is int else src.name(leaf, "leaf")
-            src.emit(f"acc({target}, {slot(g)}, False, {owned!r})")
+            if keeps:  # the engine's _accumulate, its first branch written out
+                src.emit(f"if {target}._grad is None: {target}._grad = wrap({slot(g)})")
+                src.emit(f"else: acc({target}, {slot(g)}, False, True)")
+            else:
+                src.emit(f"acc({target}, {slot(g)}, False, {owned!r})")
+
+
+def _opaque(src: _Source, plan, step) -> None:
+    """An opaque method (record.py): ``zero_grad`` and plain SGD's ``step`` as their lines,
+    under a test that the optimizer (or module) is still as it was lowered; anything else,
+    or a test that fails, is the one recorded call."""
+    _, method, obj, a, kw = step
+    call = (f"{src.name(method, 'method')}({src.name(obj, 'obj')}, *{src.name(a, 'const')}, "
+            f"**{src.name(kw, 'const')})")
+    lines = None
+    if method is _OPTIMIZER_ZERO_GRAD and not a and not kw:
+        lines = _zero_grad(src, obj)
+    elif method is _MODULE_ZERO_GRAD and not a and not kw:
+        lines = _module_zero_grad(src, plan, obj)
+    elif method is _OPTIMIZER_STEP and not a and not kw and type(obj)._update is SGD._update:
+        lines = _sgd_step(src, obj)
+    if lines is None:
+        src.emit(call)
+        return
+    test, body = lines
+    src.emit(f"if {test}:")
+    for line in body:
+        src.emit("    " + line)
+    src.emit("else:")
+    src.emit(f"    {call}")
+
+
+_OPTIMIZER_ZERO_GRAD = Optimizer.zero_grad.__wrapped__
+_OPTIMIZER_STEP = Optimizer.step.__wrapped__
+_MODULE_ZERO_GRAD = Module.zero_grad.__wrapped__
+
+
+def _groups_unchanged(src: _Source, opt) -> tuple:
+    """The test that ``opt``'s parameter groups hold the same parameters as now, and the
+    parameters' names."""
+    groups = opt.param_groups
+    gs = src.name(groups, "groups")
+    test = [f"{src.name(opt, 'obj')}.param_groups is {gs}", f"len({gs}) == {len(groups)}"]
+    params = []
+    for i, group in enumerate(groups):
+        g, ps = src.name(group, "group"), src.name(group["params"], "plist")
+        test += [f"{gs}[{i}] is {g}", f"{g}['params'] is {ps}",
+                 f"len({ps}) == {len(group['params'])}"]
+        for j, p in enumerate(group["params"]):
+            params.append((src.name(p, "param"), group, p))
+            test.append(f"{ps}[{j}] is {params[-1][0]}")
+    return test, params
+
+
+def _zero_grad(src: _Source, opt):
+    """``Optimizer.zero_grad()``: ``p.grad = None`` for each parameter (no recorder runs
+    in a replay, so the setter is its one write)."""
+    test, params = _groups_unchanged(src, opt)
+    return " and ".join(test), [f"{p}._grad = None" for p, _, _ in params]
+
+
+def _module_zero_grad(src: _Source, plan, module):
+    """``Module.zero_grad()``, when the replay's guards fix its whole tree (every
+    submodule ran in the step: their members are guarded)."""
+    ran = {id(m) for m, _ in plan.modules}
+    if not all(id(m) in ran for m in module.modules()):
+        return None
+    return "True", [f"{src.name(p, 'param')}._grad = None" for p in module.parameters()]
+
+
+def _sgd_step(src: _Source, opt):
+    """``SGD.step()`` without momentum or weight decay: per parameter with a gradient,
+    ``w -= np.multiply(g, lr, out=work)`` and the version bump, as SGD._update does, with
+    lr read from its group on every replay (a scheduler changes it). The test also holds
+    every gradient to its parameter's shape and dtype; else the method runs."""
+    test, params = _groups_unchanged(src, opt)
+    o = src.name(opt, "obj")
+    state = src.name(opt.state, "state")
+    test.append(f"{o}.state is {state}")
+    for group in opt.param_groups:
+        g = src.name(group, "group")
+        test.append(f"not {g}['momentum'] and not {g}['weight_decay']")
+    body = [f"lr{k} = {src.name(group, 'group')}['lr']"
+            for k, group in enumerate(opt.param_groups)]
+    for j, (p, group, param) in enumerate(params):
+        w = param.data
+        if type(w) is not np.ndarray:
+            return None
+        dt, k = src.name(w.dtype, "dtype"), opt.param_groups.index(group)
+        test.append(f"((g{j} := {p}._grad) is None or type(w{j} := {p}.data) is ndarray and "
+                    f"w{j}.shape == {w.shape!r} and w{j}.dtype is {dt} and "
+                    f"type(gd{j} := g{j}.data) is ndarray and gd{j}.shape == {w.shape!r} and "
+                    f"gd{j}.dtype is {dt} and {p} in {state})")
+        work = src.name(opt._scratch(w, 1), "work")
+        body += [f"if g{j} is not None:",
+                 f"    w{j} -= np.multiply(gd{j}, lr{k}, out={work})",
+                 f"    note_write({p}._vc)"]
+    return " and ".join(test), body
 
 
 def _result(src: _Source, structure, slot) -> str:
@@ -232,115 +326,3 @@ def _rebuild(structure, slots):
     if kind == _SEQ:
         return structure[1](_rebuild(s, slots) for s in structure[2])
     return structure[1]((k, _rebuild(s, slots)) for k, s in structure[2])
-
-
-# --- the guard ---------------------------------------------------------------------------
-
-
-def guard(plan, args: tuple):
-    """The function ``holds(args)``: True while ``plan`` (a plan.Plan, recorded on ``args``)
-    applies to a call.
-
-    Every check of docs/compile.md's "Guards" as straight-line code, in the order that
-    fails soonest for a loop that changes batch sizes or modes: the arguments, grad mode,
-    the globals and closure cells the step reads, each module's mode, hooks and members,
-    the tensors read by reference, hooks after accumulation, the recorded checks. A
-    recording whose state had a hook (and so runs eagerly) holds while that hook is there.
-    """
-    src = _Source()
-    src.names.update(Tensor=Tensor, MISSING=MISSING, off=grad_mode.off,
-                     gstate=grad_mode.state, registry=accumulate.registry)
-    emit, name = src.emit, src.name
-    expr = {}  # slot -> the expression of its value in this call (for the checks)
-    n = len(plan.args)
-    emit(f"if len(args) != {n}: return False")
-    if n:
-        emit("(" + "".join(f"a{k}, " for k in range(n)) + ") = args")
-    for k, s in plan.arg_slots:
-        expr[s] = f"a{k}"
-    for k, s in plan.argdata_slots:
-        expr[s] = f"a{k}.data"
-    for k, (kind, *what) in enumerate(plan.args):
-        a = f"a{k}"
-        if kind == "tensor":
-            shape, dtype, rg, array_type, hooked = what
-            dt = name(dtype, "dtype")
-            emit(f"if not isinstance({a}, Tensor): return False")
-            emit(f"d = {a}.data")
-            emit(f"if type(d) is not {name(array_type, 'type')} or d.shape != {shape!r} or "
-                 f"d.dtype is not {dt} and d.dtype != {dt} or {a}._rg != {rg!r}: "
-                 "return False")
-            emit(f"if {'not ' if hooked else ''}{a}._hooks: return False")
-        elif kind == "array":
-            shape, dtype = what
-            dt = name(dtype, "dtype")
-            emit(f"if not isinstance({a}, ndarray) or {a}.shape != {shape!r} or "
-                 f"{a}.dtype is not {dt} and {a}.dtype != {dt}: return False")
-        elif kind == "plain":
-            kind_of, value = what
-            v = name(value, "const")
-            emit(f"if type({a}) is not {name(kind_of, 'type')} or {a} is not {v} and "
-                 f"{a} != {v}: return False")
-        else:
-            emit(f"if {a} is not {name(what[0], 'obj')}: return False")
-    # grad mode: off[0] counts the threads with it off; while 0 it is on here too
-    emit("if off[0] and not gstate.enabled: return False" if plan.grad_enabled else
-         "if not off[0] or gstate.enabled: return False")
-    (scope, names), cells = plan.free
-    g = name(scope, "globals")
-    for key, value in names:
-        _free_value(src, f"v = {g}.get({key!r}, MISSING)", value)
-    for cell, value in cells:
-        c = name(cell, "cell")
-        emit("try:")
-        emit(f"    v = {c}.cell_contents")
-        emit("except ValueError:")
-        emit("    v = MISSING")
-        _free_value(src, None, value)
-    for m, training in plan.modules:
-        m = name(m, "module")
-        emit(f"if {m}.training != {training!r} or {m}._forward_pre_hooks or "
-             f"{m}._forward_hooks or {m}._backward_hooks: return False")
-    for d, key, t in plan.members:
-        emit(f"if {name(d, 'members')}.get({key!r}) is not {name(t, 'tensor')}: return False")
-    for d, size in plan.sizes:
-        emit(f"if len({name(d, 'members')}) != {size}: return False")
-    for t, s, shape, dtype, rg in plan.externals:
-        e, dt = name(t, "tensor"), name(dtype, "dtype")
-        expr[s] = f"{e}.data"
-        emit(f"d = {e}.data")
-        emit(f"if d.shape != {shape!r} or d.dtype is not {dt} and d.dtype != {dt} or "
-             f"{e}._rg != {rg!r} or {'not ' if t._hooks else ''}{e}._hooks: return False")
-    watched = tuple(t for t, *_ in plan.externals)
-    hooked = _post_hooks(watched, args)
-    check = name(functools.partial(_post_hooks, watched), "post_hooks")
-    emit(f"if {'not ' if hooked else ''}(registry and {check}(args)): return False")
-    for fn, ins, answer in plan.checks:
-        values = [expr.get(s) or name(plan.slots[s], "const") for s in ins]
-        emit(f"if {name(fn, 'check')}({', '.join(values)}) != {name(answer, 'const')}: "
-             "return False")
-    emit("return True")
-    code = "def holds(args):\n" + "\n".join(src.lines) + "\n"
-    namespace = dict(src.names)
-    exec(compile(code, f"<cr.compile guard, {plan.n_ops} ops>", "exec"), namespace)
-    holds = namespace["holds"]
-    holds.source = code
-    return holds
-
-
-def _free_value(src: _Source, read, value) -> None:
-    """The lines that hold a global or cell (read into ``v``) to what the recording saw:
-    a plain value to that value (its type too), anything else to not being plain."""
-    if read is not None:
-        src.emit(read)
-    if isinstance(value, PLAIN):
-        v = src.name(value, "const")
-        src.emit(f"if type(v) is not {src.name(type(value), 'type')} or v is not {v} and "
-                 f"v != {v}: return False")
-    else:
-        src.emit(f"if isinstance(v, {src.name(PLAIN, 'plain')}): return False")
-
-
-def _post_hooks(watched: tuple, args) -> bool:
-    """Has any tensor the step reads a post-accumulate-grad hook (DDP)?"""
-    return any(accumulate.hooks_of(t) for t in (*watched, *args) if isinstance(t, Tensor))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.compile.lower import _CONST, _DICT, _SEQ, _TENSOR, MISSING, guard, lower
+from chainrule.compile.guard import MISSING, guard
+from chainrule.compile.lower import _CONST, _DICT, _SEQ, _TENSOR, lower
 from chainrule.compile.record import BACKWARD, OP, Recorder
 from chainrule.graph import grad_mode
 from chainrule.tensor import Tensor
@@ -25,17 +26,19 @@ class Plan:
         self.slots = rec.slots
         self.arg_slots = rec.arg_slots
         self.argdata_slots = rec.argdata_slots
-        self.externals = [(t, s, t.data.shape, t.data.dtype, t._rg)
+        self.externals = [(t, s, tuple(t.data.shape), t.data.dtype, t._rg)
                           for t, s in rec.externals]
         self.checks = rec.checks
         self.meta = rec.meta
         self.modules = [(m, m.training) for m in rec.modules.values()]
-        # each module's parameters and buffers, by identity: one replaced (model.fc.weight =
-        # Parameter(...)) is read by eager code, never by the plan
+        # each module's parameters, buffers and submodules, by identity: one replaced
+        # (model.fc.weight = Parameter(...)) or added (Sequential.append) is read or run by
+        # eager code, never by the plan
         self.members = [(d, name, t) for m in rec.modules.values()
-                        for d in (m._parameters, m._buffers) for name, t in d.items()]
+                        for d in (m._parameters, m._buffers, m._modules)
+                        for name, t in d.items()]
         self.sizes = [(d, len(d)) for m in rec.modules.values()
-                      for d in (m._parameters, m._buffers)]
+                      for d in (m._parameters, m._buffers, m._modules)]
         self.n_ops = sum(1 for s in self.steps if s[0] == OP)
         # the call itself: the keyword names, grad mode, each argument, and the plain
         # values the step's code reads from its globals and closure (api._free_numbers)
@@ -81,7 +84,8 @@ def _argument(a) -> tuple:
     """What the guard checks of one argument (as api._guard keys it): a tensor's shape,
     dtype and requires_grad, an array's shape and dtype, a plain value, else identity."""
     if isinstance(a, Tensor):
-        return ("tensor", a.data.shape, a.data.dtype, a._rg, type(a.data), bool(a._hooks))
+        return ("tensor", tuple(a.data.shape), a.data.dtype, a._rg, type(a.data),
+                bool(a._hooks))
     if isinstance(a, np.ndarray):
         return ("array", a.shape, a.dtype)
     if isinstance(a, (int, float, str, bool, type(None))):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _backend as B
 from chainrule.graph import accumulate, anomaly
 from chainrule.graph.node import OUTPUT, Input, Node
 from chainrule.tensor import Tensor
@@ -52,6 +53,8 @@ class Recorder:
         self.checks: list = []  # (fn, arg slots, answer): run first by a replay
         self.meta: dict = {}  # slot -> (shape, dtype) of the array an op read or made
         for k, a in enumerate(args):
+            if isinstance(a, Tensor) and type(a.data) is not np.ndarray:
+                self.refuse(_foreign(a.data))
             if isinstance(a, Tensor):
                 s = self._new_slot()
                 self.arg_slots.append((k, s))
@@ -185,6 +188,9 @@ class Recorder:
                 self.refuse(f"{what}'s {name} is a tensor, which a replay cannot follow yet")
         if self.reason is not None:
             return
+        if type(t.data) is not np.ndarray:  # a parameter of another library, say
+            self.refuse(_foreign(t.data))
+            return
         out = self._new_slot()
         self._name(t, out)
         meta = self.meta
@@ -305,7 +311,7 @@ class Recorder:
     def flatten(self, step) -> tuple:
         """A backward step whose pass has run: its log as flat events over slots,
         ``(VJP, node, g, ((i, slot) ...))``, ``(ADD, a, b, out)``, ``(CAST, a, out, dtype)``,
-        ``(LEAF, leaf or argument index, g, owned)``, in the engine's order."""
+        ``(LEAF, leaf or argument index, g, owned, keeps)``, in the engine's order."""
         _, log, seed, seed_slot, ones = step
         slot = {id(seed): seed_slot}
         events = []
@@ -332,10 +338,18 @@ class Recorder:
                 else:
                     _, leaf, g, owned = event
                     k = self.arg_tensor.get(id(leaf))
-                    events.append((LEAF, leaf if k is None else k[0], slot[id(g)], owned))
+                    # owned, and of its leaf's dtype: a first gradient becomes .grad as it is
+                    keeps = owned and type(g) is np.ndarray and g.dtype == leaf.data.dtype
+                    events.append((LEAF, leaf if k is None else k[0], slot[id(g)], owned,
+                                   keeps))
         except KeyError:
             self.refuse("a backward pass whose gradients a replay could not follow")
         return (BACKWARD, tuple(events), seed_slot, ones)
+
+
+def _foreign(array) -> str:
+    return (f"its tensors hold {B.name(array)} arrays, and a replay runs NumPy code "
+            "(kernels, out= buffers): on another library the step runs eagerly")
 
 
 def _clear_grad(t) -> None:

@@ -78,9 +78,7 @@ def _fit(model, optimizer, train_data, test_data, epochs, batch_size, scheduler,
          monitor, compile) -> list[dict]:
     history = []
     place = steps.place(model)  # the batches go where the model is (Module.to)
-    # NOTE: cr.compile records NumPy steps only so far: another library's run is eager
-    eager = monitor is not None or place[0] != "numpy"
-    update = steps.compiled_update() if compile and not eager else None
+    update = steps.compiled_update(log) if compile and monitor is None else None
     for epoch in range(epochs):
         start, sums = time.perf_counter(), EpochSums()
         lr = optimizer.param_groups[0]["lr"]

@@ -41,11 +41,12 @@ def _update(model, optimizer, x, y):
     return loss, logits
 
 
-def compiled_update():
+def compiled_update(report=None):
     """The step for one run through ``cr.compile``: recorded for the batch shape (and the
     epoch's short last batch), replayed for every other batch. One per run, so that the
-    recordings (and the arrays they hold) go when the run does."""
-    return cr.compile(_update)
+    recordings (and the arrays they hold) go when the run does. ``report``: the run's log,
+    told once why the step runs eagerly (instead of a warning)."""
+    return cr.compile(_update, report=report)
 
 
 def place(model: nn.Module) -> tuple:

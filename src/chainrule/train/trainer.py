@@ -110,10 +110,9 @@ class Trainer:
         self.trained = 0.0  # seconds of this process's epochs (their rows' seconds)
         self.drawer = None  # curves.png's Drawer (curves.py), from the start of training
         self.health = None  # --health: a HealthLog (healthlog.py); off: no hook on the model
-        # the step through cr.compile; not with --health: a replay would not call its hooks;
-        # nor on another library's arrays: cr.compile records NumPy steps only so far
-        eager = health_every or steps.place(self.model)[0] != "numpy"
-        self.update = steps.compiled_update() if compile and not eager else None
+        # the step through cr.compile; not with --health: a replay would not call its hooks
+        self.update = steps.compiled_update(console.print) if compile and not health_every \
+            else None
         if health_every:
             from chainrule.train.healthlog import HealthLog
 
