@@ -20,8 +20,6 @@ from chainrule.autograd.engine import _accumulate
 from chainrule.compile import kernels
 from chainrule.compile.record import ADD, BACKWARD, CALL, CAST, OP, VJP
 from chainrule.graph.node import note_write
-from chainrule.nn.module import Module
-from chainrule.optim.optimizer import SGD, Optimizer
 from chainrule.tensor import _wrap
 
 _TENSOR, _CONST, _SEQ, _DICT = range(4)  # plan._structure's kinds
@@ -212,12 +210,18 @@ def _opaque(src: _Source, plan, step) -> None:
     _, method, obj, a, kw = step
     call = (f"{src.name(method, 'method')}({src.name(obj, 'obj')}, *{src.name(a, 'const')}, "
             f"**{src.name(kw, 'const')})")
+    # nn and optim are imported here, not at the top: `import chainrule` loads compile but
+    # not them (tests/test_startup.py), and a step that calls these methods has them loaded.
+    from chainrule.nn.module import Module
+    from chainrule.optim.optimizer import SGD, Optimizer
+
     lines = None
-    if method is _OPTIMIZER_ZERO_GRAD and not a and not kw:
+    if method is Optimizer.zero_grad.__wrapped__ and not a and not kw:
         lines = _zero_grad(src, obj)
-    elif method is _MODULE_ZERO_GRAD and not a and not kw:
+    elif method is Module.zero_grad.__wrapped__ and not a and not kw:
         lines = _module_zero_grad(src, plan, obj)
-    elif method is _OPTIMIZER_STEP and not a and not kw and type(obj)._update is SGD._update:
+    elif method is Optimizer.step.__wrapped__ and not a and not kw \
+            and type(obj)._update is SGD._update:
         lines = _sgd_step(src, obj)
     if lines is None:
         src.emit(call)
@@ -228,11 +232,6 @@ def _opaque(src: _Source, plan, step) -> None:
         src.emit("    " + line)
     src.emit("else:")
     src.emit(f"    {call}")
-
-
-_OPTIMIZER_ZERO_GRAD = Optimizer.zero_grad.__wrapped__
-_OPTIMIZER_STEP = Optimizer.step.__wrapped__
-_MODULE_ZERO_GRAD = Module.zero_grad.__wrapped__
 
 
 def _groups_unchanged(src: _Source, opt) -> tuple:
