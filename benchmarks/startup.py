@@ -13,6 +13,7 @@ a number taken at a load above the cores is not a quiet machine's.
     python benchmarks/startup.py --base HEAD~6 --rounds 5
     python benchmarks/startup.py --rounds 5            # the working tree alone
     python benchmarks/startup.py --base HEAD~6 --busy  # beside a process spinning on a core
+    python benchmarks/startup.py --draw helper         # the figure's helper, whatever the load
 """
 
 from __future__ import annotations
@@ -49,13 +50,23 @@ def timed(command: list, env: dict) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def round_of(src: Path, out: Path) -> dict:
+#: ``--draw``: who draws curves.png in a revision that has train/curves.py.
+DRAW = {"auto": "", "here": "curves.core_idle = lambda: False\n",
+        "helper": "curves.core_idle = lambda: True\n"}
+
+
+def round_of(src: Path, out: Path, draw: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src))
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # they slow NumPy: see README
         env.pop(name, None)
     imported = timed([sys.executable, "-c", "import chainrule"], env)
-    run = timed([sys.executable, "-m", "chainrule", "train", "--out", str(out),
-                 "--overwrite", "--no-progress"], env)
+    argv = ["train", "--out", str(out), "--overwrite", "--no-progress"]
+    if draw != "auto" and (src / "chainrule" / "train" / "curves.py").exists():
+        code = ("import sys\nfrom chainrule.train import curves\n" + DRAW[draw]
+                + f"from chainrule.cli import main\nsys.exit(main({argv!r}))")
+        run = timed([sys.executable, "-c", code], env)
+    else:
+        run = timed([sys.executable, "-m", "chainrule", *argv], env)
     history = json.loads((out / "metrics.json").read_text())["history"]
     return {"import": imported, "train": run, "epochs": sum(r["seconds"] for r in history)}
 
@@ -67,6 +78,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--busy", action="store_true",
                         help="a second process spins on one core for the whole run")
+    parser.add_argument("--draw", choices=DRAW, default="auto",
+                        help="curves.png drawn by the run itself or its helper process, "
+                             "whatever the idle-core rule says (revisions with curves.py)")
     args = parser.parse_args(argv)
     revs = [args.head] + ([args.base] if args.base else [])
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,7 +93,7 @@ def main(argv=None) -> int:
         with spinning(args.busy):
             for i in range(args.rounds):
                 for rev in revs if i % 2 == 0 else revs[::-1]:
-                    results[rev].append(round_of(srcs[rev], Path(tmp) / "run"))
+                    results[rev].append(round_of(srcs[rev], Path(tmp) / "run", args.draw))
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(f"medians of {args.rounds} rounds; seconds")
     print("| revision | import wall | import CPU | train wall | train CPU | epochs | "

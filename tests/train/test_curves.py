@@ -26,6 +26,14 @@ def test_the_helper_draws_the_same_bytes_as_the_run():
     assert png == Drawer(helper=False).png(HISTORY, "run", 3) == curves_png(HISTORY, "run", 3)
 
 
+def test_asked_first_the_helper_draws_while_the_run_writes():
+    helper = Drawer(helper=True)
+    process = helper._process
+    helper.ask(HISTORY, "run", 3)
+    assert helper.png(HISTORY, "run", 3) == curves_png(HISTORY, "run", 3)
+    assert process.returncode == 0
+
+
 def test_a_helper_that_fails_is_replaced_by_drawing_here(monkeypatch):
     def broken():
         return subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"],

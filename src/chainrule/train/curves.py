@@ -133,7 +133,7 @@ class Drawer:
     matplotlib while the run trains) when ``helper``: by default when a core is idle."""
 
     def __init__(self, helper: bool | None = None):
-        self._process = None
+        self._process, self._asked = None, False
         if helper if helper is not None else core_idle():
             self._process = _start_helper()
 
@@ -141,14 +141,28 @@ class Drawer:
     def in_helper(self) -> bool:
         return self._process is not None
 
+    def ask(self, history: list, title: str, best_epoch: int | None = None) -> None:
+        """Hand the helper the figure now, so that it draws while the run writes its last
+        files; ``png`` with the same arguments collects it."""
+        self._asked = True
+        if self._process is not None:
+            # one line: JSON escapes every newline inside it
+            request = json.dumps({"history": history, "title": title,
+                                  "best_epoch": best_epoch}).encode() + b"\n"
+            try:
+                self._process.stdin.write(request)
+                self._process.stdin.flush()
+            except OSError:  # the helper is gone: drawn here
+                self.close()
+
     def png(self, history: list, title: str, best_epoch: int | None = None) -> bytes:
         """The figure's PNG bytes: the helper's when it gives them, else drawn here."""
+        if not self._asked:
+            self.ask(history, title, best_epoch)
         process, self._process = self._process, None
         if process is not None:
-            request = json.dumps({"history": history, "title": title,
-                                  "best_epoch": best_epoch}).encode()
             try:
-                png, _ = process.communicate(request, timeout=_WAIT)
+                png, _ = process.communicate(timeout=_WAIT)
             except (OSError, subprocess.TimeoutExpired):
                 png = None
             finally:
@@ -189,12 +203,12 @@ def _end(process) -> None:
 
 
 def _serve() -> None:
-    """The helper: import matplotlib, then draw the figure that stdin asks for, its PNG to
-    stdout; nothing when stdin closes empty (the run stopped without asking)."""
+    """The helper: import matplotlib, then draw the figure that stdin's line asks for, its
+    PNG to stdout; nothing when stdin closes first (the run stopped without asking)."""
     # A small figure first, while the run trains: matplotlib loaded, its fonts read.
     curves_png([{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "test_loss": 1.0,
                  "test_accuracy": 0.5}], "")
-    request = sys.stdin.buffer.read()
+    request = sys.stdin.buffer.readline()
     if not request:
         return
     request = json.loads(request)

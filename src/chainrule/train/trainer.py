@@ -351,13 +351,15 @@ class Trainer:
     def _write_reports(self) -> dict:
         """The run's final metrics.json, history.csv and plot; returns the metrics."""
         metrics, history = self._metrics(), self.state.history
+        best = best_row(history)
+        figure = (history, f"chainrule: {model_name(self.recipe.model)} on "
+                  f"{self.recipe.dataset}", best["epoch"] if best else None)
+        if self.drawer is not None:
+            self.drawer.ask(*figure)  # a helper draws it while the files below are written
         self._flush()
         self._write(self.out_dir / "metrics.json", write_metrics, metrics, self.row_json)
         self._write(self.out_dir / "history.csv", write_history, history, self.row_csv)
-        best = best_row(history)
-        self._write(self.out_dir / "curves.png", plot_curves, history,
-                    f"chainrule: {model_name(self.recipe.model)} on {self.recipe.dataset}",
-                    best["epoch"] if best else None, self.drawer)
+        self._write(self.out_dir / "curves.png", plot_curves, *figure, self.drawer)
         if self.health is not None:
             self._write(self.health.figure, self.health.finish, show(self.out_dir))
         return metrics
