@@ -22,7 +22,10 @@ pytest.importorskip("torch")
 
 #: A small digits MLP with batch norm and dropout: buffers and random draws move too.
 RUN = ["--no-progress", "--hidden", "16", "--batch-norm", "--dropout", "0.2", "--threads", "1"]
-CLI_NAMES = {"torch": "torch", "array_api_strict": "array-api-strict"}
+#: Each library by its --backend name, array-api-strict on its non-default device (where a
+#: hidden move to NumPy would raise).
+PLACES = {"torch": ["--backend", "torch"],
+          "array_api_strict": ["--backend", "array-api-strict", "--device", "device1"]}
 
 
 def _history(run):
@@ -54,10 +57,11 @@ def numpy_run(tmp_path_factory):
 @pytest.mark.parametrize("backend", ["torch", "array_api_strict"])
 def test_a_run_on_another_library_equals_numpys(backend, numpy_run, tmp_path, capsys):
     run = tmp_path / "run"
-    code, out, err = train([*RUN, "--epochs", "2", "--backend", CLI_NAMES[backend],
-                            "--out", str(run)], capsys)
+    code, out, err = train([*RUN, "--epochs", "2", *PLACES[backend], "--out", str(run)],
+                           capsys)
     assert code == 0, err
     assert f"arrays: {backend} on" in out
+    assert backend != "array_api_strict" or "Device('device1')" in out
     _close(_history(run), _history(numpy_run), rtol=1e-4)
     ours, ref = _weights(run), _weights(numpy_run)
     assert ours.keys() == ref.keys()
@@ -127,6 +131,24 @@ def test_a_library_that_is_not_installed_names_its_pip_package(monkeypatch, tmp_
     assert "--backend cupy" in line and "pip install cupy-cuda12x" in line
     assert "cupy-cuda13x" in line
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--backend", "torch", "--device", "bogus"], "not a PyTorch device. help: e.g. cpu"),
+    (["--backend", "array-api-strict", "--device", "nope"],
+     "no such device. help: one of CPU_DEVICE, device1"),
+])
+def test_a_device_the_library_lacks_is_refused(argv, expected, tmp_path, capsys):
+    code, _, err = train([*RUN, *argv, "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and expected in one_line(err)
+    assert not (tmp_path / "r").exists()
+
+
+def test_cupy_takes_its_device_from_cuda_visible_devices(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(B.MODULES, "cupy", "numpy")  # a stand-in, so that "cupy" imports
+    code, _, err = train([*RUN, "--backend", "cupy", "--device", "cuda:1",
+                          "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "CUDA_VISIBLE_DEVICES" in one_line(err)
 
 
 def test_device_without_backend_and_unknown_backends_are_refused(tmp_path, capsys):

@@ -16,8 +16,9 @@ def add_options(p) -> None:
                    "(docs/backends.md; the step then runs eagerly). Checkpoints are NumPy on "
                    "disk, so a run resumes, evaluates and predicts on any. default: numpy")
     p.add_argument("--device", metavar="D",
-                   help="with --backend: that library's device, e.g. cuda, cuda:1; default: "
-                   "its default device")
+                   help="with --backend torch: its device, e.g. cuda, cuda:1 (array-api-strict: "
+                   "device1; CuPy: the current device, CUDA_VISIBLE_DEVICES picks it); "
+                   "default: the library's default device")
 
 
 def _choice(text: str) -> str:
@@ -28,10 +29,11 @@ def _choice(text: str) -> str:
     return text.replace("-", "_")
 
 
-def check(backend: str, device) -> None:
-    """``RecipeError`` unless ``backend`` is a library that is installed (the message names
-    the pip command that installs it) and ``device`` is given only with another library
-    than NumPy."""
+def check(backend: str, device):
+    """The device to put the run's arrays on (None: the library's default), from
+    ``device`` as given (a name, or the library's own device object); ``RecipeError``
+    unless ``backend`` is a library that is installed (the message names the pip command
+    that installs it) with such a device."""
     from chainrule import _backend as B
     from chainrule.errors import BackendError
     from chainrule.train.errors import RecipeError
@@ -41,8 +43,42 @@ def check(backend: str, device) -> None:
         if device is not None:
             raise RecipeError(f"--device {device} places another library's arrays; NumPy's "
                               "live on the host. help: add --backend torch (or cupy)")
-        return
+        return None
     try:
         B.namespace_of(backend)
     except BackendError as e:
         raise RecipeError(f"{flag}: {e}") from None
+    if device is None or not isinstance(device, str):
+        return device
+    if backend == "cupy":
+        raise RecipeError(f"{flag} --device {device}: CuPy puts arrays on its current device. "
+                          "help: drop --device and pick the GPU with CUDA_VISIBLE_DEVICES=N")
+    return _named_device(backend, device, flag)
+
+
+def _named_device(backend: str, name: str, flag: str):
+    """The library's device called ``name`` (PyTorch's "cuda:1", array-api-strict's
+    "device1"), or ``RecipeError`` saying which it has."""
+    from chainrule.train.errors import RecipeError
+
+    if backend == "array_api_strict":
+        import array_api_strict
+
+        try:
+            return array_api_strict.Device(name)
+        except ValueError:
+            names = [d._device for d in array_api_strict.__array_namespace_info__().devices()]
+            raise RecipeError(f"{flag} --device {name}: no such device. help: one of "
+                              f"{', '.join(names)}") from None
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RecipeError(f"{flag} --device {name}: not a PyTorch device. help: e.g. cpu, "
+                          "cuda, cuda:1") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RecipeError(f"{flag} --device {name}: this PyTorch has no CUDA device here. "
+                          "help: drop --device (the CPU), or install a CUDA build of PyTorch "
+                          "on a machine with an NVIDIA GPU")
+    return device

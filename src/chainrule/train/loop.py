@@ -264,7 +264,7 @@ def _build(recipe: Recipe, resume: bool, backend: str = "numpy", device=None) ->
         probe(model, recipe.model, data.x_train[:2], data.num_classes, recipe.dataset)
         limits.check_built(recipe, count_parameters(model))
     if backend != "numpy":
-        model.to(backend, device=device)
+        model.to(backend, device=backends.check(backend, device))  # a name: the device
     optimizer = make_optimizer(recipe, model.parameters())
     return Setup(recipe, data, model, optimizer, make_scheduler(recipe, optimizer))
 
