@@ -201,8 +201,8 @@ def jvp_via_composed(op: Op, xs: tuple, dxs: tuple):
             if dx is not None:
                 x = alias(x)
                 x._tangents = {**(forward_mode.tangents(x) or {}), level: dx}
-            elif not isinstance(x, Tensor) and hasattr(x, "shape"):
-                x = _wrap(x)  # a constant array: strict's has no methods, a tensor has
+            elif _backend.is_foreign(x):  # a constant array: strict's has no methods
+                x = _wrap(x)
             duals.append(x)
         y = op.composed(*duals)
         return forward_mode.tangent(y, level)
