@@ -266,6 +266,9 @@ def _cross_entropy_fn(fn, args, kwargs):
         return NotImplemented
     n = size_of(level)
     lg = logits._value if level_of(logits) == level else batched_copy(logits, n)
+    if not isinstance(target, Tensor) and not B.is_foreign(target) and \
+            B.is_foreign(B.array_of(lg)):  # NumPy labels: moved to the logits once, a constant
+        target = B.like(np.array(target), B.array_of(lg))
     tg = target._value if level_of(target) == level else batched_copy(target, n)
     logical = _shape(lg)[1:]
     if len(logical) not in (1, 2):

@@ -146,8 +146,11 @@ def _push_tangents(op: Op, inputs, t: Tensor) -> None:
     from ``op.jvp``; outer levels first, so that an inner level's rule sees the outer
     tangents of ``t`` (see graph/forward_mode.py)."""
     duals = [getattr(x, "_tangents", None) if isinstance(x, Tensor) else None for x in inputs]
-    if not any(duals) or not _backend.is_float(t.data.dtype):
-        return  # no input moves, or an integer output (indices, counts): no tangent
+    if not any(duals):
+        return  # no input moves
+    data = t.data
+    if not (data.dtype.kind == "f" if type(data) is _ndarray else _backend.is_float(data.dtype)):
+        return  # an integer output (indices, counts): no tangent
     levels = _fwd.levels
     out = {}
     for depth, level in enumerate(levels):
@@ -168,7 +171,7 @@ def _push_tangents(op: Op, inputs, t: Tensor) -> None:
             raise ShapeError(f"{op.name}.jvp gave a tangent of shape {dy.shape} for an output "
                              f"of shape {t.data.shape}. This is a bug in that op's jvp; "
                              "please report it")
-        if not _backend.same_dtype(dy.dtype, t.data.dtype):
+        if dy.dtype != t.data.dtype:  # one library's two dtypes: == is theirs
             dy = dy.astype(t.data.dtype)
         out[level] = dy
     if not out:
@@ -198,8 +201,8 @@ def jvp_via_composed(op: Op, xs: tuple, dxs: tuple):
             if dx is not None:
                 x = alias(x)
                 x._tangents = {**(forward_mode.tangents(x) or {}), level: dx}
-            elif not isinstance(x, Tensor) and hasattr(x, "shape"):
-                x = _wrap(x)  # a constant array: strict's has no methods, a tensor has
+            elif _backend.is_foreign(x):  # a constant array: strict's has no methods
+                x = _wrap(x)
             duals.append(x)
         y = op.composed(*duals)
         return forward_mode.tangent(y, level)
