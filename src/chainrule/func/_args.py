@@ -64,9 +64,10 @@ def as_tangent(v, primal: Tensor, name: str) -> Tensor:
     else:
         t = _wrap(B.like(np.asarray(v), where) if B.is_foreign(where) and not B.is_foreign(v)
                   else array(v))
-    if B.name(B.array_of(t)) != B.name(where):
+    have = B.array_of(t)
+    if type(have) is not type(where) and B.name(have) != B.name(where):
         raise BackendError(
-            f"func.{name}: a tangent on {B.name(B.array_of(t))} for a primal on "
+            f"func.{name}: a tangent on {B.name(have)} for a primal on "
             f"{B.name(where)}. help: move the tangent with .to({B.name(where)!r})")
     if t.shape != primal.shape:
         raise ShapeError(f"func.{name}: a tangent of shape {t.shape} for a primal of shape "
