@@ -43,7 +43,7 @@ class Einsum(Op):
             if own is not None:
                 return own(self.spec, *xs)
             return pairwise(self.xp, self.device, list(self.inputs), self.output, list(xs))
-        return np.einsum(self.spec, *xs, optimize=len(xs) > 1)
+        return np.einsum(self.spec, *xs, optimize=_optimize(self.spec, xs))
 
     def jvp(self, xs, y, dxs):
         terms = [contract(self.spec, [dx if j == k else x for j, x in enumerate(xs)])
@@ -85,7 +85,21 @@ def contract(spec: str, operands: list):
         inputs, output = spec.split("->")
         return apply(Einsum, *operands, inputs=tuple(inputs.split(",")), output=output,
                      spec=spec)
-    return np.einsum(spec, *operands, optimize=len(operands) > 1)
+    return np.einsum(spec, *operands, optimize=_optimize(spec, operands))
+
+
+def _optimize(spec: str, xs) -> bool:
+    """NumPy's ``optimize=`` for a canonical ``spec``: the contraction path for three or
+    more operands; for two, unless nothing is summed but axes of size 1. Then the product
+    is an outer product (vmap's per-sample gradients of a linear layer: 'zao,zai->zoi' with
+    a of size 1), which the path's batched matmul of inner size 1 ran 2x slower than the
+    plain loop, and both compute each element as one product, so the result is the same."""
+    if len(xs) != 2:
+        return len(xs) > 2
+    inputs, output = spec.split("->")
+    summed = set(inputs) - set(output) - {","}
+    sizes = {c: n for s, x in zip(inputs.split(","), xs) for c, n in zip(s, x.shape)}
+    return any(sizes[c] != 1 for c in summed)
 
 
 def pairwise(xp, device, specs: list, output: str, xs: list):
