@@ -204,6 +204,8 @@ def test_rejects_what_is_not_a_step():
         cr.compile(3)
     with pytest.raises(ValueError, match="cache_size"):
         cr.compile(lambda: None, cache_size=0)
+    with pytest.raises(TypeError, match="report must be a function"):
+        cr.compile(lambda: None, report="log.txt")
 
 
 def test_embedding_indices_are_checked_on_every_replay():

@@ -67,6 +67,9 @@ class Compiled:
                             "above `def step(...)`")
         if not isinstance(cache_size, int) or cache_size < 1:
             raise ValueError(f"compile: cache_size must be a positive int, got {cache_size!r}")
+        if report is not None and not callable(report):  # else it fails at the first message
+            raise TypeError(f"compile: report must be a function of one message, got "
+                            f"{type(report).__name__}. help: report=print, or a logger's method")
         functools.update_wrapper(self, fn, updated=())
         self.fn = fn
         self.cache_size = cache_size
