@@ -58,3 +58,12 @@ def test_unknown_backend_and_a_device_for_numpy_are_refused():
         DataLoader(_dataset(), backend="jax")
     with pytest.raises(DataLoaderError, match="device='cuda' with NumPy batches.*backend="):
         DataLoader(_dataset(), device="cuda")
+
+
+@pytest.mark.parametrize(("backend", "missing"), [("torch", "cuda:99"),  # no machine has it
+                                                   ("torch", "not-a-device"),
+                                                   ("array_api_strict", "device9")])
+def test_a_device_the_library_does_not_have_is_refused_when_the_loader_is_made(backend,
+                                                                              missing):
+    with pytest.raises(DataLoaderError, match=f"no device '{missing}'.*help: leave device="):
+        DataLoader(_dataset(), backend=backend, device=missing)

@@ -171,6 +171,14 @@ def _check_place(backend, device) -> tuple:
                                   "backend='torch', device='cuda'")
         return backend, None
     B.namespace_of(backend)  # raises, with help, when the library is not installed
+    if device is not None:  # an unknown or absent device: here, not at the first batch
+        try:
+            B.convert(np.zeros(0, np.float32), backend, device)
+        except Exception as e:  # noqa: BLE001 - each library raises its own kind
+            said = (str(e).splitlines() or [""])[0][:160]  # PyTorch's runs to 50 lines
+            raise DataLoaderError(f"DataLoader: backend={backend!r} has no device {device!r} "
+                                  f"here ({type(e).__name__}: {said}). help: leave device= "
+                                  "out for the library's default device") from e
     return backend, device
 
 
