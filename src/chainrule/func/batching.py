@@ -156,8 +156,9 @@ def _matmul(op, xs, bs, params, n):
 def _linear(op, xs, bs, params, n):
     """The fused layer on all the samples' rows at once; a weight per sample (per-sample
     gradients: the weight copied to each sample): one einsum, whose gradient for the
-    weight is the per-sample outer products (an einsum too: 3x faster than a batched
-    matmul of inner size 1, measured)."""
+    weight is the per-sample outer products (an einsum too, on NumPy's plain loop: its
+    contraction path, a batched matmul of inner size 1, was 2x slower; ``_optimize`` in
+    ops/contraction.py)."""
     if not any(bs[1:]):
         return apply(op, *xs)
     x, w = xs[0], xs[1]
