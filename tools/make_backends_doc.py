@@ -39,8 +39,8 @@ def numpy_path(cls) -> str:
 
 
 def table() -> str:
-    import chainrule.nn  # noqa: F401 - nn.sync_batchnorm's primitives (import chainrule
-    # no longer loads nn)
+    # nn.sync_batchnorm defines primitives too, and `import chainrule` no longer loads nn
+    import chainrule.nn  # noqa: F401
     from chainrule.ops import PRIMITIVES
 
     rows = sorted(PRIMITIVES.items(), key=lambda kv: (kv[1].__module__, kv[0]))

@@ -51,8 +51,8 @@ def forward_rule(cls) -> str:
 
 
 def render() -> str:
-    import chainrule.nn  # noqa: F401 - nn.sync_batchnorm's primitives (import chainrule
-    # no longer loads nn)
+    # nn.sync_batchnorm defines primitives too, and `import chainrule` no longer loads nn
+    import chainrule.nn  # noqa: F401
     from chainrule.ops import PRIMITIVES
 
     rows = sorted(PRIMITIVES.items(), key=lambda kv: (kv[1].__module__, kv[0]))

@@ -20,8 +20,6 @@ def table() -> str:
     sys.path.insert(0, str(ROOT / "src"))
     import chainrule.nn.functional  # noqa: F401 - registers the nn primitives
     from chainrule.func.batching import rule_table
-    import chainrule.nn  # noqa: F401 - nn.sync_batchnorm's primitives (import chainrule
-    # no longer loads nn)
     from chainrule.ops import PRIMITIVES
 
     return rule_table(PRIMITIVES)

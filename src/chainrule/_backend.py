@@ -337,6 +337,13 @@ def constant(value, like):
     return xp.asarray(value, dtype=like.dtype, device=device(like))
 
 
+def asarray(x):
+    """``x`` as an array where it lives: another library's array stays itself (never
+    through ``np.asarray``, which would move it to the host); anything else (an ndarray,
+    a number, nested lists) goes through ``np.asarray``, as before there were backends."""
+    return x if is_foreign(x) else np.asarray(x)
+
+
 def array_of(x):
     """The array behind tensor ``x`` (for its library, dtype, device), or ``x`` itself; a
     batched tensor under vmap answers without its values being read (Tensor._backing)."""

@@ -85,8 +85,7 @@ def _seed(root: Tensor, gradient, create_graph: bool, what: str):
             )
         seed = B.full(root.shape, 1, root.data)
     else:
-        seed = gradient.data if isinstance(gradient, Tensor) else \
-            gradient if B.is_foreign(gradient) else np.asarray(gradient)
+        seed = gradient.data if isinstance(gradient, Tensor) else B.asarray(gradient)
         if type(root.data) is not type(seed):  # a NumPy seed moves, as a constant does
             seed = B.common([root.data, seed], what)[2][1]
         if not B.is_number_dtype(seed.dtype):

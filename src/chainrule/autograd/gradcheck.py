@@ -27,7 +27,7 @@ def _prepare(inputs):
     prepared, checked = [], []
     any_flagged = any(isinstance(x, Tensor) and x.requires_grad for x in inputs)
     for x in inputs:
-        arr = x.data if isinstance(x, Tensor) else x if B.is_foreign(x) else np.asarray(x)
+        arr = x.data if isinstance(x, Tensor) else B.asarray(x)
         if hasattr(arr, "dtype") and B.is_float(arr.dtype):
             wanted = (x.requires_grad if any_flagged else True) if isinstance(x, Tensor) \
                 else not any_flagged

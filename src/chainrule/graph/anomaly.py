@@ -129,7 +129,7 @@ def note_creation(op) -> None:
 
 def _host(a) -> np.ndarray:
     """``a`` as NumPy: itself, or a host copy of another library's array (for messages)."""
-    return B.to_numpy(a) if B.is_foreign(a) else np.asarray(a)
+    return np.asarray(B.to_numpy(a))  # a NumPy scalar too: an array, for a[finite]
 
 
 def _floating(a) -> bool:

@@ -157,8 +157,7 @@ class Pow(Op):
         term_a = None if da is None else da * p * a ** (p - 1)
         term_p = None
         if dp is not None:
-            c = generic.constant(a)
-            a0 = (c if B.is_foreign(c) else np.asarray(c)) == 0
+            a0 = B.asarray(generic.constant(a)) == 0
             safe_a = generic.where(a0, 1.0, a) if B.any_true(a0) else a
             term_p = dp * y * generic.log(safe_a)
         return tangent_sum(y.shape, term_a, term_p)
@@ -168,8 +167,7 @@ class Pow(Op):
         da = unbroadcast(g * p * a ** (p - 1), self.input_shape(0)) if self.needs(0) else None
         dp = None
         if self.needs(1):
-            c = generic.constant(a)
-            a0 = (c if B.is_foreign(c) else np.asarray(c)) == 0
+            a0 = B.asarray(generic.constant(a)) == 0
             safe_a = generic.where(a0, 1.0, a) if B.any_true(a0) else a
             dp = unbroadcast(g * self.y * generic.log(safe_a), self.input_shape(1))
         return da, dp
