@@ -15,18 +15,22 @@ from chainrule import _backend as B
 from chainrule.ops import generic
 from chainrule.ops.core import INPUT, Op, apply, jvp_via_composed, tangent_sum
 from chainrule.ops.elementwise import maximum
-from chainrule.ops.reduce import log_softmax, logsumexp
+from chainrule.ops.reduce import log_softmax
 from chainrule.tensor import Tensor
 
 
 class CrossEntropy(Op):
     """l_n = logsumexp(x_n) - x_n[t_n];  dx_n = g_n * (softmax(x_n) - onehot(t_n))
 
-    jvp: dy = the jvp of ``composed`` (logsumexp and indexing, reduced)
+    jvp: dy_n = sum_c softmax(x_n)_c dx_nc - dx_n[t_n], then reduced
 
     Fused with log-softmax: stable for logits of any magnitude, one node instead of four,
     and the softmax computed for the forward pass is the gradient's main term. ``target``
     (class indices) and ``reduction`` ('mean', 'sum' or 'none') are constants of the op.
+    Under ``create_graph`` the vjp computes that softmax again from x with recorded ops
+    (Node.vjp_recorded hands it x as a tensor), so second derivatives see its dependence
+    on x: three ops, where differentiating the composition (logsumexp, indexing, mean)
+    took a forward and a recorded backward of its own.
     """
 
     portable = True
@@ -72,24 +76,24 @@ class CrossEntropy(Op):
         classes = xp.arange(data.shape[1], device=self.device)
         return xp.astype(xp.reshape(t, (-1, 1)) == classes, data.dtype)
 
-    def composed(self, x):
-        if self.xp is not np:  # a product with the one-hot rows: no fancy index needed
-            losses = logsumexp(x, axis=1) - (x * self._onehot(x)).sum(axis=1)
-            if self.reduction == "none":
-                return losses
-            return losses.mean() if self.reduction == "mean" else losses.sum()
-        losses = logsumexp(x, axis=1) - x[np.arange(x.shape[0]), self.target]
-        if self.reduction == "none":
-            return losses
-        return losses.mean() if self.reduction == "mean" else losses.sum()
+    def _picked(self, x):
+        """x_n[t_n] for every row n, as a tensor op (fancy indexing is not in the array
+        API: there, the product with the one-hot rows)."""
+        if self.xp is not np:
+            return (x * self._onehot(x)).sum(axis=1)
+        return x[np.arange(x.shape[0]), self.target]
 
     def jvp(self, xs, y, dxs):
-        return jvp_via_composed(self, xs, dxs)
+        x, dx = xs[0], dxs[0]
+        p = generic.exp(log_softmax(x, 1))
+        return _reduced_tangent((p * dx).sum(axis=1) - self._picked(dx), self.reduction)
 
     def vjp(self, g):
         x, t = self.x, self.target
         n = x.shape[0]
-        if self.xp is not np:
+        if isinstance(x, Tensor) and x._rg:  # create_graph: softmax(x) recorded (above)
+            d = generic.exp(log_softmax(x, 1)) - self._onehot(x)
+        elif self.xp is not np:
             d = self.p - self._onehot(self.p)
         else:
             d = self.p.copy()
