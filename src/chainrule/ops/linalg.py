@@ -91,8 +91,10 @@ class Linear(Op):
         x, w = xs[0], xs[1]
         dx, dw = dxs[0], dxs[1]
         db = dxs[2] if len(dxs) > 2 else None
-        return tangent_sum(y.shape, None if dx is None else apply(Linear, dx, w),
-                           None if dw is None else apply(Linear, x, dw), db)
+        if dw is not None:  # x dW^T + db as one Linear: its bias add is in place
+            dw = apply(Linear, x, dw) if db is None else apply(Linear, x, dw, db)
+            db = None
+        return tangent_sum(y.shape, None if dx is None else apply(Linear, dx, w), dw, db)
 
     def vjp(self, g):
         x, w = self.x, self.w

@@ -257,14 +257,15 @@ def reshape(x, *shape):
     x = as_tensor(x)
     shape = _shape_arg(shape)
     try:
-        np.empty(x.shape, dtype=bool).reshape(shape)  # validate only: cheap, no data
+        # validate, and resolve a -1: cheap, no data
+        resolved = np.empty(x.shape, dtype=bool).reshape(shape).shape
     except ValueError:
         raise ShapeError(
             f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) to "
             f"{shape}. help: the product of the new shape must be {x.size} (use -1 for one "
             "axis to infer it)"
         ) from None
-    if shape == x.shape:
+    if resolved == x.shape:  # x.reshape(-1, n) of an (m, n) x included: no node
         return x
     return apply(Reshape, x, shape=shape)
 
