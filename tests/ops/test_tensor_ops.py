@@ -219,6 +219,54 @@ def test_the_example_runs_and_its_gradient_passes_gradcheck():
     assert "sums to 1: True" in out.stdout and "gradcheck passed: True" in out.stdout
 
 
+def _small(rng, shape, axes):
+    """A float64 array of ``shape`` with size 1 along ``axes``: broadcast to ``shape`` it
+    is stored once along them (stride 0), as vmap's per-sample weights are."""
+    return rng.standard_normal(tuple(1 if a in axes else n for a, n in enumerate(shape)))
+
+
+@pytest.mark.parametrize("spec, shapes, axes", [
+    ("zai,zoi->zao", [(5, 1, 7), (5, 4, 7)], [(), (0,)]),  # vmap's linear layer, forward
+    ("zao,zoi->zai", [(5, 1, 4), (5, 4, 7)], [(), (0,)]),  # ... and its input's gradient
+    ("ij,ij->", [(5, 3), (5, 3)], [(0,), (0,)]),  # a sum over an axis both store once
+    ("ij,jk->ik", [(4, 3), (3, 6)], [(0,), (1,)]),
+    ("i,j->ij", [(3,), (4,)], [(0,), ()]),  # a letter no other operand has: kept
+    ("ii->i", [(3, 3)], [(1,)]),  # a diagonal: kept
+    ("ij,jk,kl->il", [(4, 3), (3, 5), (5, 2)], [(), (0,), ()]),
+])
+def test_einsum_reads_a_broadcast_axis_once_and_gets_the_same_values(spec, shapes, axes):
+    """An operand stored once along an axis (a broadcast view, stride 0) is read at that
+    axis's first index where another operand keeps the letter: one GEMM instead of a
+    product per sample. Value and gradients (through the broadcast) equal PyTorch's."""
+    rng = np.random.default_rng(1)
+    smalls = [_small(rng, s, a) for s, a in zip(shapes, axes)]
+    ours = [cr.tensor(a, requires_grad=True) for a in smalls]
+    theirs = [torch.tensor(a, requires_grad=True) for a in smalls]
+    y = cr.einsum(spec, *[o.broadcast_to(s) for o, s in zip(ours, shapes)])
+    want = torch.einsum(spec, *[t.expand(s) for t, s in zip(theirs, shapes)])
+    np.testing.assert_allclose(y.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-12)
+    y.sum().backward()
+    want.sum().backward()
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_einsum_hands_numpy_the_broadcast_operand_once(monkeypatch):
+    """vmap's linear layer: the weight expanded to every sample reaches NumPy as one
+    matrix ('zai,oi->zao', a GEMM), not as 5 copies; a diagonal keeps its axes."""
+    from chainrule.ops import contraction
+
+    seen = []
+    real = np.einsum
+    monkeypatch.setattr(contraction.np, "einsum",
+                        lambda spec, *xs, **kw: seen.append(spec) or real(spec, *xs, **kw))
+    rng = np.random.default_rng(2)
+    x, w = cr.tensor(rng.standard_normal((5, 1, 7))), cr.tensor(_small(rng, (5, 4, 7), (0,)))
+    cr.einsum("zai,zoi->zao", x, w.broadcast_to((5, 4, 7)))
+    cr.einsum("ii->i", cr.tensor(_small(rng, (3, 3), (1,))).broadcast_to((3, 3)))
+    assert seen == ["zai,oi->zao", "ii->i"]
+
+
 @pytest.mark.parametrize("spec, shapes, path", [
     ("zao,zai->zoi", [(6, 1, 5), (6, 1, 7)], False),  # vmap's per-sample linear gradient
     ("i,j->ij", [(3,), (4,)], False),                  # an outer product sums nothing

@@ -158,7 +158,8 @@ def _linear(op, xs, bs, params, n):
     gradients: the weight copied to each sample): one einsum, whose gradient for the
     weight is the per-sample outer products (an einsum too, on NumPy's plain loop: its
     contraction path, a batched matmul of inner size 1, was 2x slower; ``_optimize`` in
-    ops/contraction.py)."""
+    ops/contraction.py). The copies are a broadcast view, which the einsum reads once:
+    the forward and the input's gradient are GEMMs (``_numpy_einsum``)."""
     if not any(bs[1:]):
         return apply(op, *xs)
     x, w = xs[0], xs[1]

@@ -43,7 +43,7 @@ class Einsum(Op):
             if own is not None:
                 return own(self.spec, *xs)
             return pairwise(self.xp, self.device, list(self.inputs), self.output, list(xs))
-        return np.einsum(self.spec, *xs, optimize=_optimize(self.spec, xs))
+        return _numpy_einsum(self.spec, xs)
 
     def jvp(self, xs, y, dxs):
         terms = [contract(self.spec, [dx if j == k else x for j, x in enumerate(xs)])
@@ -85,7 +85,36 @@ def contract(spec: str, operands: list):
         inputs, output = spec.split("->")
         return apply(Einsum, *operands, inputs=tuple(inputs.split(",")), output=output,
                      spec=spec)
-    return np.einsum(spec, *operands, optimize=_optimize(spec, operands))
+    return _numpy_einsum(spec, operands)
+
+
+def _numpy_einsum(spec: str, xs):
+    """np.einsum of a canonical ``spec``, with every axis that a broadcast view stores once
+    (stride 0) read at its first index, wherever another operand still has that letter.
+
+    vmap's per-sample weights are such views (one weight, expanded to every sample), and
+    'zai,zoi->zao' read the whole weight once per sample: 64 matrix-vector products over
+    26 MB. 'zai,oi->zao' is one GEMM (0.5 -> 0.08 ms). Exact: along that axis the operand
+    is one value; the letter's extent and any sum over it stay with the other operand.
+    A letter repeated in one operand (a diagonal) keeps its axes."""
+    inputs, output = spec.split("->")
+    specs = inputs.split(",")
+    xs = list(xs)
+    for k, x in enumerate(xs):
+        if type(x) is not np.ndarray or 0 not in x.strides:
+            continue
+        keep, index = [], []
+        for c, n, stride in zip(specs[k], x.shape, x.strides):
+            if (stride == 0 and n > 1 and specs[k].count(c) == 1
+                    and any(c in o for j, o in enumerate(specs) if j != k)):
+                index.append(0)
+            else:
+                keep.append(c)
+                index.append(slice(None))
+        if len(keep) < len(specs[k]):
+            specs[k], xs[k] = "".join(keep), x[tuple(index)]
+    spec = ",".join(specs) + "->" + output
+    return np.einsum(spec, *xs, optimize=_optimize(spec, xs))
 
 
 def _optimize(spec: str, xs) -> bool:
