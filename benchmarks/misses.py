@@ -4,8 +4,9 @@
 part timed side by side in one run (medians, 1 BLAS thread unless ``--threads``):
 
 - **GEMM floor** (W1, W2 against JAX jit): the step's matrix products alone, in NumPy,
-  with the hand-written step's shapes and orientations, against JAX's whole step. When
-  NumPy's GEMMs alone take longer than JAX's whole step, no NumPy engine can reach JAX.
+  in the orientations chainrule runs them, and the SGD update alone (two passes over each
+  weight, as NumPy has no axpy), against JAX's whole step, which XLA fuses. When NumPy's
+  GEMMs alone take as long as JAX's whole step, no NumPy engine can reach JAX.
 - **Replay anatomy** (W2, W4 compiled against JAX jit): the compiled call, its guard
   (``plan.holds``), the generated replay (``plan.run``) and the hand-written NumPy step,
   which runs the same NumPy calls with no guard, no Tensor and no version counter.
@@ -81,9 +82,24 @@ def mlp_gemms(batch: int):
     return gemms
 
 
+def sgd_update():
+    """The MLP's SGD update as a replay lowers it: ``w -= np.multiply(g, lr, out=work)``
+    per parameter, two passes over each weight."""
+    rng = np.random.default_rng(0)
+    shapes = [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]
+    ws = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    gs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    work = [np.empty_like(w) for w in ws]
+
+    def update():
+        for w, g, k in zip(ws, gs, work):
+            w -= np.multiply(g, 0.01, out=k)
+    return update
+
+
 def gemm_floor(key: str, rounds: int) -> None:
     batch = {"W1": 128, "W2": 16}[key]
-    fns = {"numpy GEMMs alone": mlp_gemms(batch)}
+    fns = {"numpy GEMMs alone": mlp_gemms(batch), "numpy SGD update alone": sgd_update()}
     steps = workloads.by_key(key).build()
     fns["numpy step by hand"] = steps["numpy"]
     fns["cr compiled"] = steps["cr compiled"]
@@ -92,7 +108,7 @@ def gemm_floor(key: str, rounds: int) -> None:
     t = side_by_side(fns, rounds, 20 if key == "W2" else 5)
     print(f"{key} (MLP 784-256-256-10, batch {batch}) train step, ms:")
     for name, ms in t.items():
-        print(f"  {name:22s} {ms:7.3f}")
+        print(f"  {name:24s} {ms:7.3f}")
     if "jax jit step" in t:
         print(f"  NumPy's GEMMs alone / JAX's whole step = "
               f"{t['numpy GEMMs alone'] / t['jax jit step']:.2f}")
@@ -130,12 +146,13 @@ def replay_anatomy(key: str, rounds: int) -> None:
           "version counters and the optimizer's guard; minus any faster GEMM orientation)")
 
 
-def eager_anatomy(rounds: int, depth: int = 5000) -> None:
+def eager_anatomy(rounds: int, depth: int = 5000, freeze: bool = True) -> None:
     x0 = np.random.default_rng(0).standard_normal(64).astype(np.float32)
-    # as benchmarks/run.py: the import-time objects (PyTorch's, JAX's) frozen, so that a
-    # full collection scans the step's own objects only
-    gc.collect()
-    gc.freeze()
+    if freeze:
+        # as benchmarks/run.py: the import-time objects (PyTorch's, JAX's) frozen, so that
+        # a full collection scans the step's own objects only
+        gc.collect()
+        gc.freeze()
 
     def cr_forward():
         x = cr.tensor(x0, requires_grad=True)
@@ -195,7 +212,7 @@ def eager_anatomy(rounds: int, depth: int = 5000) -> None:
         b.append(time.perf_counter() - mid)
     rows["numpy by hand"] = (statistics.median(f), statistics.median(b))
     ops = 3 * depth
-    print(f"W5 eager (deep chain, {ops:,} ops), ms (us per op):")
+    print(f"W5 eager (a deep chain, {ops:,} ops), ms (us per op):")
     for name, (fw, bw) in rows.items():
         print(f"  {name:28s} forward {1e3 * fw:6.1f} ({1e6 * fw / ops:4.2f})"
               f"   backward {1e3 * bw:6.1f} ({1e6 * bw / ops:4.2f})")

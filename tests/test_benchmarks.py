@@ -91,3 +91,18 @@ def test_the_func_benchmark_compares_equal_results():
             np.testing.assert_allclose(g.numpy(), theirs()[k].numpy(), rtol=1e-4, atol=1e-6)
     for fn, base in bench.w1_cases().values():
         fn(), base()
+
+
+def test_the_misses_profiles_run_and_name_their_parts(capsys):
+    """benchmarks/misses.py: each profile runs on the real steps and prints its parts (one
+    round, a short chain, the collector left unfrozen; no timing is checked here)."""
+    import misses  # benchmarks/misses.py
+
+    misses.gemm_floor("W2", rounds=1)
+    misses.replay_anatomy("W4", rounds=1)
+    misses.eager_anatomy(rounds=1, depth=20, freeze=False)
+    out = capsys.readouterr().out
+    for part in ("numpy GEMMs alone", "numpy SGD update alone", "its guard (holds)",
+                 "its replay (run)", "collector on", "collector off", "numpy by hand",
+                 "60 ops"):
+        assert part in out, part
