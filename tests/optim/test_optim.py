@@ -243,14 +243,17 @@ def test_scheduler_state_round_trip(tmp_path):
                          ids=lambda v: str(v))
 def test_step_allocates_nothing_per_step(name, kw):
     """In-place updates: after the first steps (state, work arrays), a step allocates only
-    small Python objects, nothing of the parameters' size."""
+    small Python objects, nothing of the parameters' size; the traced step is the second
+    that flushes the subnormal state (optimizer.FLUSH_EVERY: the first makes its mask)."""
     import tracemalloc
+
+    from chainrule.optim.optimizer import FLUSH_EVERY
 
     w = nn.Parameter(np.ones((256, 256), np.float32))
     w.grad = cr.tensor(np.full((256, 256), 0.5, np.float32))
     opt = getattr(optim, name)([w], **kw)
-    opt.step()
-    opt.step()
+    for _ in range(2 * FLUSH_EVERY - 1):
+        opt.step()
     tracemalloc.start()
     try:
         opt.step()
@@ -314,3 +317,86 @@ def test_parameter_checks():
     (w.sum() + v.sum()).backward()
     opt.step()
     assert v.item() == 0.0 and np.allclose(w.tolist(), [0.9, 0.9])
+
+
+# --- subnormal state (optim/optimizer.py's docstring) ----------------------------------
+
+
+def test_flush_subnormals_zeroes_exactly_the_subnormal_entries():
+    from chainrule.optim.optimizer import flush_subnormals
+
+    for dtype in (np.float16, np.float32, np.float64):
+        fi = np.finfo(dtype)
+        sub = fi.smallest_subnormal
+        a = np.array([0.0, -0.0, sub, -sub, 4 * sub, fi.smallest_normal, -fi.smallest_normal,
+                      1.0, np.inf, -np.inf, np.nan], dtype=dtype)
+        want = a.copy()
+        want[2:5] = 0
+        got = flush_subnormals(a.copy())
+        np.testing.assert_array_equal(got, want)  # nan where nan, all else exactly
+        t = flush_subnormals(torch.tensor(a))
+        np.testing.assert_array_equal(t.numpy(), want)
+
+
+def _decaying_run(name, kw, steps):
+    """A parameter of two entries: the first's gradient is zero after step 3, so its state
+    decays into the subnormal numbers; the second's never is."""
+    w = nn.Parameter(np.array([0.5, -0.25], np.float32))
+    opt = getattr(optim, name)([w], **kw)
+    for t in range(steps):
+        w.grad = cr.tensor(np.array([1e-3 if t < 3 else 0.0, 1e-3 * np.sin(t)], np.float32))
+        opt.step()
+    return w.numpy().copy(), opt
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=1e-2)), ("AdamW", dict(lr=1e-2)),
+    ("RMSprop", dict(lr=1e-3, momentum=0.9, centered=True)),
+], ids=str)
+def test_decaying_state_is_flushed_and_the_weights_keep_their_bits(name, kw, monkeypatch):
+    """Left alone, the state of the zero-gradient entry sticks among the subnormals (0.9
+    times 4 ulp rounds to 4 ulp); flushed every FLUSH_EVERY steps it is zero, and the
+    weights are the same bits as without the flush."""
+    from chainrule.optim import optimizer
+
+    def subnormal(opt):
+        return sum(int(np.count_nonzero((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)))
+                   for st in opt.state.values() for a in st.values()
+                   if isinstance(a, np.ndarray))
+
+    flushed, opt = _decaying_run(name, kw, 2000)
+    assert subnormal(opt) == 0
+    monkeypatch.setattr(optimizer, "FLUSH_EVERY", 10**9)
+    kept, opt = _decaying_run(name, kw, 2000)
+    assert subnormal(opt) > 0  # the case is real: without the flush they stay
+    assert flushed.tobytes() == kept.tobytes()
+
+
+def test_the_flushes_resume_with_a_loaded_state():
+    """load_state_dict restarts the step count where a state that counts steps left it,
+    so a resumed run flushes on the same steps as an uninterrupted one."""
+    _, opt = _decaying_run("Adam", dict(lr=1e-2), 20)
+    w = nn.Parameter(np.zeros(2, np.float32))
+    again = optim.Adam([w], lr=1e-2)
+    again.load_state_dict(opt.state_dict())
+    assert again._steps == opt._steps == 20
+
+
+def test_a_compiled_plain_sgd_step_counts_its_steps():
+    """The replay's own lines for plain SGD count the step, as step() does (the flushes
+    stay on schedule if momentum is switched on later)."""
+    model = nn.Linear(3, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = cr.tensor(np.ones((4, 3), np.float32))
+
+    @cr.compile
+    def step(x):
+        loss = model(x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for _ in range(5):
+        step(x)
+    assert step.stats["replays"] == 4
+    assert opt._steps == 5

@@ -294,6 +294,7 @@ def _sgd_step(src: _Source, opt):
         body += [f"if g{j} is not None:",
                  f"    w{j} -= np.multiply(gd{j}, lr{k}, out={work})",
                  f"    note_write({p}._vc)"]
+    body.append(f"{o}._steps += 1")  # as step() counts (no state to flush without momentum)
     return " and ".join(test), body
 
 

@@ -257,8 +257,7 @@ def reshape(x, *shape):
     x = as_tensor(x)
     shape = _shape_arg(shape)
     try:
-        # validate, and resolve a -1: cheap, no data
-        resolved = np.empty(x.shape, dtype=bool).reshape(shape).shape
+        resolved = np.empty(x.shape, dtype=bool).reshape(shape).shape  # checks; no data
     except ValueError:
         raise ShapeError(
             f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) to "

@@ -28,6 +28,8 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
 
+    decaying = ("square_avg", "momentum_buffer", "grad_avg")
+
     def _update(self, w, g, state, group):
         lr, alpha, eps, wd, mu = (group[k] for k in ("lr", "alpha", "eps", "weight_decay",
                                                      "momentum"))
