@@ -298,6 +298,8 @@ class SGD(Optimizer):
         w <- w - lr * g
     """
 
+    decaying = ("momentum_buffer",)
+
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False):
         if momentum < 0:
@@ -307,8 +309,6 @@ class SGD(Optimizer):
                              f"{momentum}, dampening {dampening}")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
-
-    decaying = ("momentum_buffer",)
 
     def _update(self, w, g, state, group):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
@@ -358,6 +358,7 @@ class Adam(Optimizer):
     """
 
     decoupled = False
+    decaying = ("exp_avg", "exp_avg_sq")  # amsgrad's maximum never decays
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
@@ -367,8 +368,6 @@ class Adam(Optimizer):
                              f"got {betas}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad))
-
-    decaying = ("exp_avg", "exp_avg_sq")  # amsgrad's maximum never decays
 
     def _update(self, w, g, state, group):
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]

@@ -19,6 +19,8 @@ class RMSprop(Optimizer):
         b <- momentum b + d;  w <- w - lr b               (if momentum; else w <- w - lr d)
     """
 
+    decaying = ("square_avg", "momentum_buffer", "grad_avg")
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False):
         if not 0 <= alpha <= 1:
@@ -27,8 +29,6 @@ class RMSprop(Optimizer):
             raise ValueError(f"RMSprop: momentum must be >= 0, got {momentum}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered))
-
-    decaying = ("square_avg", "momentum_buffer", "grad_avg")
 
     def _update(self, w, g, state, group):
         lr, alpha, eps, wd, mu = (group[k] for k in ("lr", "alpha", "eps", "weight_decay",
