@@ -161,18 +161,7 @@ def eager_anatomy(rounds: int, depth: int = 5000, freeze: bool = True) -> None:
             y = y.tanh() * 1.0001 + 0.001
         return y.sum()
 
-    def np_forward():
-        ys, y = [], x0
-        for _ in range(depth):
-            t = np.tanh(y)
-            ys.append(t)
-            y = t * 1.0001 + 0.001
-        return ys
-
-    def np_backward(ys):
-        g = np.ones_like(x0)
-        for t in reversed(ys):
-            g = g * 1.0001 * (1 - t * t)
+    np_forward, np_backward = workloads.numpy_chain(x0, depth)
 
     passes = {}
     started = [0.0]

@@ -416,6 +416,27 @@ def _numpy_tanh(params, X, y):
 # --- W5: a deep graph ------------------------------------------------------------------------
 
 
+def numpy_chain(x0: np.ndarray, depth: int):
+    """W5 by hand in NumPy: ``forward()`` (the tanh of every level, kept) and
+    ``backward(ys)`` (d sum(y) / dx from them)."""
+
+    def forward():
+        ys, y = [], x0
+        for _ in range(depth):
+            t = np.tanh(y)
+            ys.append(t)
+            y = t * 1.0001 + 0.001
+        return ys
+
+    def backward(ys):
+        g = np.ones_like(x0)
+        for t in reversed(ys):
+            g = g * 1.0001 * (1 - t * t)
+        return g
+
+    return forward, backward
+
+
 def deep_chain(depth: int = 5000) -> Workload:
     """y = tanh(y) * 1.0001 + 0.001, 5,000 times on a 64-vector, then backward."""
 
@@ -455,16 +476,10 @@ def deep_chain(depth: int = 5000) -> Workload:
             y.sum().backward()
             grads["torch"] = x.grad.numpy()
 
+        np_forward, np_backward = numpy_chain(x0, depth)
+
         def numpy_step():
-            ys, y = [], x0
-            for _ in range(depth):
-                t = np.tanh(y)
-                ys.append(t)
-                y = t * 1.0001 + 0.001
-            g = np.ones_like(x0)
-            for t in reversed(ys):
-                g = g * 1.0001 * (1 - t * t)
-            grads["numpy"] = g
+            grads["numpy"] = np_backward(np_forward())
 
         def jax_grad():
             jax_step = jax_steps.deep_chain(x0, depth)
