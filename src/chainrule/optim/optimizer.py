@@ -5,7 +5,9 @@ in place and bumps the parameter's version, so a backward pass through a graph r
 before the step refuses to run (its saved weights are stale). NumPy parameters take
 ``_update`` (in-place NumPy operations); another library's (PyTorch, CuPy,
 array-api-strict) take ``_update_portable``: the same arithmetic in the same order, through
-the parameters' array namespace, so the same rounding; its state lives in that library.
+the parameters' array namespace, so the same rounding (but for a library whose sqrt is
+not correctly rounded: PyTorch's float32 one, docs/backends.md); its state lives in that
+library.
 
 Notation in the docstrings: w a parameter, g its gradient, lr the learning rate, wd the
 weight decay, t the step count of that parameter (1 on the first step).

@@ -1,5 +1,6 @@
 """RMSprop, as PyTorch's: the NumPy path with ``out=`` work arrays, and beside it the same
-arithmetic in the same order for any other array library (so the same rounding)."""
+arithmetic in the same order for any other array library (so the same rounding, but for a
+sqrt that is not correctly rounded: PyTorch's float32 one, docs/backends.md)."""
 
 from __future__ import annotations
 
