@@ -249,6 +249,10 @@ def test_einsum_reads_a_broadcast_axis_once_and_gets_the_same_values(spec, shape
     want.sum().backward()
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    # and against central finite differences, through the broadcast (float64)
+    assert cr.autograd.gradcheck(
+        lambda *xs: cr.einsum(spec, *[x.broadcast_to(s) for x, s in zip(xs, shapes)]),
+        [cr.tensor(a, requires_grad=True) for a in smalls])
 
 
 def test_einsum_hands_numpy_the_broadcast_operand_once(monkeypatch):
